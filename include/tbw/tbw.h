@@ -1,0 +1,10 @@
+/* tbw: write TensorBoard event files from C. Include this for the whole public API. */
+#ifndef TBW_TBW_H
+#define TBW_TBW_H
+
+#include <tbw/common.h>
+#include <tbw/writer.h>
+#include <tbw/summary.h>
+#include <tbw/reader.h>
+
+#endif
