@@ -1,0 +1,50 @@
+/* Small helpers shared by the writer, the summaries and the engine. Internal. */
+#ifndef TBW_UTIL_H
+#define TBW_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define TBW__ERRMSG_LEN 256
+
+/* printf into a fixed message buffer, always NUL-terminated, never overflowing. */
+void tbw__msg(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void tbw__vmsg(char *buf, size_t cap, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
+/* Whether s[0..len) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+bool tbw__utf8_valid(const char *s, size_t len);
+
+/* a*b into *out; false on overflow. */
+static inline bool tbw__mul(size_t a, size_t b, size_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+static inline void tbw__store_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void tbw__store_le64(uint8_t *p, uint64_t v)
+{
+    tbw__store_le32(p, (uint32_t)v);
+    tbw__store_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint32_t tbw__load_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t tbw__load_le64(const uint8_t *p)
+{
+    return (uint64_t)tbw__load_le32(p) | (uint64_t)tbw__load_le32(p + 4) << 32;
+}
+
+#endif

@@ -1,0 +1,40 @@
+#include "encode.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../writer/pbwire.h"
+#include "../writer/writer_internal.h"
+#include <tbw/common.h>
+
+int tbw__meta_make(tbw__meta *m, const char *plugin_name, const uint8_t *content, size_t content_len)
+{
+    Tensorboard__SummaryMetadata md = TENSORBOARD__SUMMARY_METADATA__INIT;
+    Tensorboard__SummaryMetadata__PluginData pd = TENSORBOARD__SUMMARY_METADATA__PLUGIN_DATA__INIT;
+    pd.plugin_name = (char *)plugin_name;
+    pd.content.data = (uint8_t *)content;
+    pd.content.len = content_len;
+    md.plugin_data = &pd;
+    size_t n = tensorboard__summary_metadata__get_packed_size(&md);
+    if (n > sizeof m->bytes)
+        return TBW_ERANGE;
+    m->len = tensorboard__summary_metadata__pack(&md, m->bytes);
+    return TBW_OK;
+}
+
+int tbw__write_tensor(tbw_writer *w, const char *tag, int64_t step, const Tensorboard__TensorProto *tensor,
+                      const tbw__meta *meta)
+{
+    size_t tlen = tensorboard__tensor_proto__get_packed_size(tensor);
+    size_t total = tbw__ld_len(tlen);
+    uint8_t *buf = malloc(total);
+    if (!buf)
+        return tbw__writer_fail(w, TBW_ENOMEM, "out of memory encoding a %zu-byte tensor for tag '%s'", tlen, tag);
+    uint8_t *p = buf;
+    *p++ = 0x42; /* Summary.Value.tensor */
+    p = tbw__put_varint(p, tlen);
+    tensorboard__tensor_proto__pack(tensor, p);
+    int rc = tbw_write_value(w, tag, step, buf, total, meta ? meta->bytes : NULL, meta ? meta->len : 0);
+    free(buf);
+    return rc;
+}

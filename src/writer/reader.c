@@ -1,0 +1,452 @@
+/* Event-file reader: record framing and CRC checks here, Event decoding by the
+   generated protobuf-c code, then a flat view of the parts tools need. */
+#include <tbw/reader.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/util.h"
+#include "crc32c.h"
+#include "event.pb-c.h"
+
+/* Larger records are refused as corrupt: TensorBoard itself cannot parse a
+   message this big, and a damaged length must not make us allocate it. */
+#define MAX_RECORD ((uint64_t)1 << 31)
+
+struct tbw_reader {
+    FILE *f;
+    char *path;
+    uint64_t off;
+    uint8_t *buf;
+    size_t cap;
+    Tensorboard__Event *ev;
+    tbw_event view;
+    tbw_value *values;
+    int64_t *dims;           /* all values' dims, back to back */
+    uint8_t **strs;          /* string pointers, back to back */
+    size_t *str_lens;
+    uint8_t *scratch;        /* numeric data converted to little-endian bytes */
+    char errmsg[TBW__ERRMSG_LEN];
+};
+
+static void *pb_alloc(void *data, size_t n)
+{
+    (void)data;
+    return malloc(n);
+}
+
+static void pb_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
+static ProtobufCAllocator allocator = {pb_alloc, pb_free, NULL};
+
+static int fail(tbw_reader *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(tbw_reader *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tbw__vmsg(r->errmsg, sizeof r->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int tbw_reader_open(tbw_reader **out, const char *path, char *errmsg, size_t errmsg_len)
+{
+    if (errmsg && errmsg_len)
+        errmsg[0] = '\0';
+    if (!out || !path) {
+        tbw__msg(errmsg, errmsg_len, "out or path is NULL");
+        return TBW_EINVAL;
+    }
+    *out = NULL;
+    tbw_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        tbw__msg(errmsg, errmsg_len, "out of memory");
+        return TBW_ENOMEM;
+    }
+    r->path = strdup(path);
+    if (!r->path) {
+        free(r);
+        tbw__msg(errmsg, errmsg_len, "out of memory");
+        return TBW_ENOMEM;
+    }
+    r->f = fopen(path, "rb");
+    if (!r->f) {
+        int e = errno;
+        tbw__msg(errmsg, errmsg_len, "cannot open %s: %s", path, strerror(e));
+        free(r->path);
+        free(r);
+        return e == ENOENT ? TBW_ENOTFOUND : TBW_EIO;
+    }
+    *out = r;
+    return TBW_OK;
+}
+
+static void release_event(tbw_reader *r)
+{
+    if (r->ev)
+        tensorboard__event__free_unpacked(r->ev, &allocator);
+    r->ev = NULL;
+    free(r->values);
+    free(r->dims);
+    free(r->strs);
+    free(r->str_lens);
+    free(r->scratch);
+    r->values = NULL;
+    r->dims = NULL;
+    r->strs = NULL;
+    r->str_lens = NULL;
+    r->scratch = NULL;
+}
+
+/* Reads exactly n bytes; 1 on success, 0 on a short read (end of file). */
+static int read_exact(tbw_reader *r, void *p, size_t n)
+{
+    return fread(p, 1, n, r->f) == n;
+}
+
+static size_t dtype_size(int dt)
+{
+    switch (dt) {
+    case TBW_DT_FLOAT:
+    case TBW_DT_INT32:
+        return 4;
+    case TBW_DT_DOUBLE:
+    case TBW_DT_INT64:
+        return 8;
+    case TBW_DT_UINT8:
+    case TBW_DT_BOOL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static double element_as_double(int dt, const uint8_t *p)
+{
+    switch (dt) {
+    case TBW_DT_FLOAT: {
+        float f;
+        uint32_t b = tbw__load_le32(p);
+        memcpy(&f, &b, 4);
+        return f;
+    }
+    case TBW_DT_DOUBLE: {
+        double d;
+        uint64_t b = tbw__load_le64(p);
+        memcpy(&d, &b, 8);
+        return d;
+    }
+    case TBW_DT_INT32:
+        return (double)(int32_t)tbw__load_le32(p);
+    case TBW_DT_INT64:
+        return (double)(int64_t)tbw__load_le64(p);
+    case TBW_DT_UINT8:
+    case TBW_DT_BOOL:
+        return p[0];
+    default:
+        return 0;
+    }
+}
+
+/* Builds the flat view of the decoded event. */
+static int make_view(tbw_reader *r)
+{
+    Tensorboard__Event *e = r->ev;
+    tbw_event *v = &r->view;
+    memset(v, 0, sizeof *v);
+    v->wall_time = e->wall_time;
+    v->step = e->step;
+    switch (e->what_case) {
+    case TENSORBOARD__EVENT__WHAT_FILE_VERSION:
+        v->kind = TBW_EVENT_FILE_VERSION;
+        v->file_version = e->file_version;
+        return TBW_OK;
+    case TENSORBOARD__EVENT__WHAT_GRAPH_DEF:
+        v->kind = TBW_EVENT_GRAPH;
+        v->graph_def = e->graph_def.data;
+        v->graph_def_len = e->graph_def.len;
+        return TBW_OK;
+    case TENSORBOARD__EVENT__WHAT_SESSION_LOG:
+        v->kind = TBW_EVENT_SESSION_LOG;
+        v->session_status = e->session_log ? (int)e->session_log->status : 0;
+        return TBW_OK;
+    case TENSORBOARD__EVENT__WHAT_TAGGED_RUN_METADATA:
+        v->kind = TBW_EVENT_RUN_METADATA;
+        return TBW_OK;
+    case TENSORBOARD__EVENT__WHAT_SUMMARY:
+        break;
+    default:
+        v->kind = TBW_EVENT_OTHER;
+        return TBW_OK;
+    }
+    v->kind = TBW_EVENT_SUMMARY;
+    Tensorboard__Summary *s = e->summary;
+    size_t nv = s ? s->n_value : 0;
+    size_t ndims = 0, nstr = 0, nscratch = 0;
+    for (size_t i = 0; i < nv; i++) {
+        Tensorboard__Summary__Value *sv = s->value[i];
+        if (sv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR && sv->tensor) {
+            Tensorboard__TensorProto *t = sv->tensor;
+            ndims += t->tensor_shape ? t->tensor_shape->n_dim : 0;
+            nstr += t->n_string_val;
+            if (t->tensor_content.len == 0) {
+                size_t cnt = t->n_float_val + t->n_double_val + t->n_int_val + t->n_int64_val + t->n_bool_val;
+                nscratch += cnt * 8;
+            }
+        } else if (sv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE ||
+                   sv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO) {
+            nstr += 1;
+        }
+    }
+    r->values = calloc(nv ? nv : 1, sizeof *r->values);
+    r->dims = calloc(ndims ? ndims : 1, sizeof *r->dims);
+    r->strs = calloc(nstr ? nstr : 1, sizeof *r->strs);
+    r->str_lens = calloc(nstr ? nstr : 1, sizeof *r->str_lens);
+    r->scratch = malloc(nscratch ? nscratch : 1);
+    if (!r->values || !r->dims || !r->strs || !r->str_lens || !r->scratch)
+        return fail(r, TBW_ENOMEM, "out of memory decoding the event at offset %" PRIu64, v->offset);
+    size_t di = 0, si = 0, xi = 0;
+    for (size_t i = 0; i < nv; i++) {
+        Tensorboard__Summary__Value *sv = s->value[i];
+        tbw_value *o = &r->values[i];
+        o->tag = sv->tag ? sv->tag : "";
+        o->plugin_name = "";
+        o->display_name = "";
+        if (sv->metadata) {
+            if (sv->metadata->plugin_data) {
+                o->plugin_name = sv->metadata->plugin_data->plugin_name;
+                o->plugin_content = sv->metadata->plugin_data->content.data;
+                o->plugin_content_len = sv->metadata->plugin_data->content.len;
+            }
+            o->display_name = sv->metadata->display_name;
+        }
+        switch (sv->value_case) {
+        case TENSORBOARD__SUMMARY__VALUE__VALUE_SIMPLE_VALUE:
+            o->kind = TBW_VALUE_SIMPLE;
+            o->scalar = sv->simple_value;
+            o->has_scalar = true;
+            break;
+        case TENSORBOARD__SUMMARY__VALUE__VALUE_HISTO: {
+            Tensorboard__HistogramProto *h = sv->histo;
+            o->kind = TBW_VALUE_HISTO;
+            if (h) {
+                o->histo_min = h->min;
+                o->histo_max = h->max;
+                o->histo_num = h->num;
+                o->histo_sum = h->sum;
+                o->histo_sum_squares = h->sum_squares;
+                o->histo_buckets = h->n_bucket < h->n_bucket_limit ? h->n_bucket : h->n_bucket_limit;
+                o->histo_bucket_limit = h->bucket_limit;
+                o->histo_bucket = h->bucket;
+            }
+            break;
+        }
+        case TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE:
+            o->kind = TBW_VALUE_IMAGE;
+            if (sv->image) {
+                o->image_height = sv->image->height;
+                o->image_width = sv->image->width;
+                o->image_colorspace = sv->image->colorspace;
+                r->strs[si] = sv->image->encoded_image_string.data;
+                r->str_lens[si] = sv->image->encoded_image_string.len;
+                o->strings = (const uint8_t *const *)&r->strs[si];
+                o->string_lens = &r->str_lens[si];
+                o->n_strings = 1;
+                si++;
+            }
+            break;
+        case TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO:
+            o->kind = TBW_VALUE_AUDIO;
+            if (sv->audio) {
+                o->audio_sample_rate = sv->audio->sample_rate;
+                r->strs[si] = sv->audio->encoded_audio_string.data;
+                r->str_lens[si] = sv->audio->encoded_audio_string.len;
+                o->strings = (const uint8_t *const *)&r->strs[si];
+                o->string_lens = &r->str_lens[si];
+                o->n_strings = 1;
+                si++;
+            }
+            break;
+        case TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR: {
+            Tensorboard__TensorProto *t = sv->tensor;
+            o->kind = TBW_VALUE_TENSOR;
+            if (!t)
+                break;
+            o->dtype = (int)t->dtype;
+            size_t count = 1;
+            if (t->tensor_shape) {
+                o->rank = t->tensor_shape->n_dim;
+                o->dims = &r->dims[di];
+                for (size_t k = 0; k < o->rank; k++) {
+                    int64_t d = t->tensor_shape->dim[k]->size;
+                    r->dims[di++] = d;
+                    count = d >= 0 && count <= SIZE_MAX / ((size_t)d ? (size_t)d : 1) ? count * (size_t)d : 0;
+                }
+            }
+            if (t->n_string_val) {
+                o->n_strings = t->n_string_val;
+                o->strings = (const uint8_t *const *)&r->strs[si];
+                o->string_lens = &r->str_lens[si];
+                for (size_t k = 0; k < t->n_string_val; k++) {
+                    r->strs[si] = t->string_val[k].data;
+                    r->str_lens[si] = t->string_val[k].len;
+                    si++;
+                }
+            }
+            size_t es = dtype_size(o->dtype);
+            if (t->tensor_content.len) {
+                o->data = t->tensor_content.data;
+                o->data_len = t->tensor_content.len;
+            } else if (es) {
+                uint8_t *dst = r->scratch + xi;
+                size_t nvals = 0;
+                switch (o->dtype) {
+                case TBW_DT_FLOAT:
+                    for (size_t k = 0; k < t->n_float_val; k++) {
+                        uint32_t b;
+                        memcpy(&b, &t->float_val[k], 4);
+                        tbw__store_le32(dst + 4 * k, b);
+                    }
+                    nvals = t->n_float_val;
+                    break;
+                case TBW_DT_DOUBLE:
+                    for (size_t k = 0; k < t->n_double_val; k++) {
+                        uint64_t b;
+                        memcpy(&b, &t->double_val[k], 8);
+                        tbw__store_le64(dst + 8 * k, b);
+                    }
+                    nvals = t->n_double_val;
+                    break;
+                case TBW_DT_INT32:
+                    for (size_t k = 0; k < t->n_int_val; k++)
+                        tbw__store_le32(dst + 4 * k, (uint32_t)t->int_val[k]);
+                    nvals = t->n_int_val;
+                    break;
+                case TBW_DT_UINT8:
+                    for (size_t k = 0; k < t->n_int_val; k++)
+                        dst[k] = (uint8_t)t->int_val[k];
+                    nvals = t->n_int_val;
+                    break;
+                case TBW_DT_INT64:
+                    for (size_t k = 0; k < t->n_int64_val; k++)
+                        tbw__store_le64(dst + 8 * k, (uint64_t)t->int64_val[k]);
+                    nvals = t->n_int64_val;
+                    break;
+                case TBW_DT_BOOL:
+                    for (size_t k = 0; k < t->n_bool_val; k++)
+                        dst[k] = t->bool_val[k] ? 1 : 0;
+                    nvals = t->n_bool_val;
+                    break;
+                default:
+                    break;
+                }
+                o->data = dst;
+                o->data_len = nvals * es;
+                xi += nvals * 8;
+            }
+            if (es) {
+                o->num_elements = o->data_len / es;
+                if (o->num_elements == 1 && count == 1) {
+                    o->scalar = element_as_double(o->dtype, o->data);
+                    o->has_scalar = true;
+                }
+            } else {
+                o->num_elements = o->dtype == TBW_DT_STRING ? o->n_strings : 0;
+            }
+            break;
+        }
+        default:
+            o->kind = TBW_VALUE_NONE;
+            break;
+        }
+    }
+    v->values = r->values;
+    v->n_values = nv;
+    return TBW_OK;
+}
+
+int tbw_reader_next(tbw_reader *r, const tbw_event **out)
+{
+    if (!r || !out)
+        return TBW_EINVAL;
+    *out = NULL;
+    release_event(r);
+    uint64_t start = r->off;
+    if (fseeko(r->f, (off_t)start, SEEK_SET) != 0)
+        return fail(r, TBW_EIO, "%s: cannot seek to offset %" PRIu64 ": %s", r->path, start, strerror(errno));
+    clearerr(r->f);
+    uint8_t hdr[12];
+    size_t got = fread(hdr, 1, sizeof hdr, r->f);
+    if (got == 0 && feof(r->f))
+        return 0;
+    if (ferror(r->f))
+        return fail(r, TBW_EIO, "%s: read error at offset %" PRIu64 ": %s", r->path, start, strerror(errno));
+    if (got < sizeof hdr)
+        return fail(r, TBW_ETRUNCATED, "%s: truncated at the end: a record header at offset %" PRIu64
+                    " has %zu of 12 bytes", r->path, start, got);
+    uint64_t len = tbw__load_le64(hdr);
+    if (tbw__crc_mask(tbw__crc32c(0, hdr, 8)) != tbw__load_le32(hdr + 8))
+        return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": length CRC mismatch", r->path, start);
+    if (len > MAX_RECORD)
+        return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": record length %" PRIu64 " is too large",
+                    r->path, start, len);
+    if (r->cap < len + 4) {
+        size_t ncap = (size_t)len + 4;
+        uint8_t *nb = realloc(r->buf, ncap);
+        if (!nb)
+            return fail(r, TBW_ENOMEM, "%s: out of memory for a %" PRIu64 "-byte record", r->path, len);
+        r->buf = nb;
+        r->cap = ncap;
+    }
+    if (!read_exact(r, r->buf, (size_t)len + 4)) {
+        if (ferror(r->f))
+            return fail(r, TBW_EIO, "%s: read error at offset %" PRIu64 ": %s", r->path, start, strerror(errno));
+        return fail(r, TBW_ETRUNCATED, "%s: truncated at the end: the record at offset %" PRIu64
+                    " is incomplete", r->path, start);
+    }
+    if (tbw__crc_mask(tbw__crc32c(0, r->buf, (size_t)len)) != tbw__load_le32(r->buf + len))
+        return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": data CRC mismatch", r->path, start);
+    r->ev = tensorboard__event__unpack(&allocator, (size_t)len, r->buf);
+    if (!r->ev)
+        return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": the record is not a valid Event", r->path,
+                    start);
+    r->view.offset = start;
+    int rc = make_view(r);
+    r->view.offset = start;
+    if (rc) {
+        release_event(r);
+        return rc;
+    }
+    r->off = start + 12 + len + 4;
+    *out = &r->view;
+    return 1;
+}
+
+uint64_t tbw_reader_offset(const tbw_reader *r)
+{
+    return r ? r->off : 0;
+}
+
+const char *tbw_reader_errmsg(const tbw_reader *r)
+{
+    return r ? r->errmsg : "reader is NULL";
+}
+
+void tbw_reader_close(tbw_reader *r)
+{
+    if (!r)
+        return;
+    release_event(r);
+    if (r->f)
+        fclose(r->f);
+    free(r->buf);
+    free(r->path);
+    free(r);
+}

@@ -1,0 +1,918 @@
+/*
+ * The event writer: encodes each event straight into a byte buffer as a framed
+ * record, and hands the buffer to the OS by the flush policy, in the calling
+ * thread or in a background thread.
+ */
+#include <tbw/reader.h>
+#include <tbw/writer.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+#include "crc32c.h"
+#include "pbwire.h"
+#include "tagset.h"
+#include "writer_internal.h"
+
+#define FILE_VERSION "brain.Event:2"
+#define NAME_INFIX "events.out.tfevents."
+
+struct tbw_writer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work;  /* background thread: something to do */
+    pthread_cond_t cv_done;  /* callers: the thread wrote a batch */
+    pthread_t thread;
+    bool has_thread, stop, flush_req;
+
+    tbw_writer_opts opts;
+    char *dir;
+    char *path;
+    char *suffix;
+    char host[64];
+    long pid;
+    unsigned counter;
+    long long file_secs;
+
+    int fd;
+    uint64_t file_off;       /* bytes of whole records in the current file */
+    double last_gone_check;  /* wall time of the last "was the file deleted" check */
+
+    uint8_t *buf;            /* framed records not yet handed to the OS */
+    size_t len, cap;
+    size_t nevents;
+    double oldest;           /* wall time of the oldest buffered event */
+    uint8_t *spare;          /* background: the buffer the thread writes from */
+    size_t spare_cap;
+    size_t inflight;         /* background: bytes the thread is writing now */
+    uint64_t batches_taken, batches_done;
+
+    int err;                 /* sticky write error, 0 if none */
+    uint64_t dropped;
+    tbw__tagset tags;
+    char errmsg[TBW__ERRMSG_LEN];
+};
+
+/* ------------------------------------------------------------------ */
+
+static double now_wall(const tbw_writer *w)
+{
+    if (w->opts.clock)
+        return w->opts.clock(w->opts.clock_ctx);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int set_err(tbw_writer *w, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int set_err(tbw_writer *w, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tbw__vmsg(w->errmsg, sizeof w->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int tbw__writer_fail(tbw_writer *w, int code, const char *fmt, ...)
+{
+    if (!w)
+        return code;
+    pthread_mutex_lock(&w->mu);
+    va_list ap;
+    va_start(ap, fmt);
+    tbw__vmsg(w->errmsg, sizeof w->errmsg, fmt, ap);
+    va_end(ap);
+    pthread_mutex_unlock(&w->mu);
+    return code;
+}
+
+int tbw__check_tag(tbw_writer *w, const char *tag)
+{
+    if (!w)
+        return TBW_EINVAL;
+    if (!tag || !tag[0])
+        return tbw__writer_fail(w, TBW_EINVAL, "tag is empty or NULL");
+    if (!tbw__utf8_valid(tag, strlen(tag)))
+        return tbw__writer_fail(w, TBW_EINVAL, "tag is not valid UTF-8");
+    return TBW_OK;
+}
+
+int tbw__writer_png_level(const tbw_writer *w)
+{
+    return w->opts.png_level;
+}
+
+static int errno_status(int e)
+{
+    switch (e) {
+    case ENOSPC:
+    case EFBIG:
+    case EDQUOT:
+        return TBW_ENOSPC;
+    case ENOMEM:
+        return TBW_ENOMEM;
+    case ENOENT:
+        return TBW_ENOTFOUND;
+    default:
+        return TBW_EIO;
+    }
+}
+
+/* ---- files -------------------------------------------------------- */
+
+static int mkdir_p(tbw_writer *w, const char *dir)
+{
+    size_t n = strlen(dir);
+    char *tmp = malloc(n + 1);
+    if (!tmp)
+        return set_err(w, TBW_ENOMEM, "out of memory creating run directory");
+    memcpy(tmp, dir, n + 1);
+    int rc = TBW_OK;
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] != '/' && tmp[i] != '\0')
+            continue;
+        char c = tmp[i];
+        tmp[i] = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            rc = set_err(w, errno_status(e), "cannot create directory %s: %s", tmp, strerror(e));
+            break;
+        }
+        tmp[i] = c;
+    }
+    if (rc == TBW_OK) {
+        struct stat st;
+        if (stat(dir, &st) != 0) {
+            int e = errno;
+            rc = set_err(w, errno_status(e), "cannot use run directory %s: %s", dir, strerror(e));
+        } else if (!S_ISDIR(st.st_mode)) {
+            rc = set_err(w, TBW_EINVAL, "run directory %s exists and is not a directory", dir);
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
+/* The greatest existing event file name in the directory, so a new file can
+   be named to sort after it (TensorBoard reads files in name order). */
+static int newest_existing(tbw_writer *w, char **out)
+{
+    *out = NULL;
+    DIR *d = opendir(w->dir);
+    if (!d) {
+        int e = errno;
+        return set_err(w, errno_status(e), "cannot list %s: %s", w->dir, strerror(e));
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!strstr(de->d_name, "tfevents"))
+            continue;
+        if (*out && strcmp(de->d_name, *out) <= 0)
+            continue;
+        char *c = strdup(de->d_name);
+        if (!c) {
+            free(*out);
+            *out = NULL;
+            closedir(d);
+            return set_err(w, TBW_ENOMEM, "out of memory listing %s", w->dir);
+        }
+        free(*out);
+        *out = c;
+    }
+    closedir(d);
+    return TBW_OK;
+}
+
+static int write_all(tbw_writer *w, int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+    while (n > 0) {
+        ssize_t k = pwrite(fd, p, n, (off_t)off);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        if (k == 0)
+            return EIO;
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    (void)w;
+    return 0;
+}
+
+static size_t frame_event_field(uint8_t *out, double wall, int64_t step, int field, const uint8_t *data, size_t len);
+static size_t event_field_size(int64_t step, size_t len);
+
+/* Creates the next event file and writes its file_version record. */
+static int open_next_file(tbw_writer *w)
+{
+    char *newest = NULL;
+    int rc = newest_existing(w, &newest);
+    if (rc)
+        return rc;
+    double wall = now_wall(w);
+    long long secs = (long long)floor(wall);
+    if (secs < w->file_secs)
+        secs = w->file_secs;
+    if (secs == w->file_secs)
+        w->counter++;
+    else
+        w->counter = 0;
+    size_t plen = strlen(w->dir) + strlen(w->host) + strlen(w->suffix) + 96;
+    char *path = malloc(plen);
+    if (!path) {
+        free(newest);
+        return set_err(w, TBW_ENOMEM, "out of memory naming the event file");
+    }
+    int fd = -1;
+    for (int attempt = 0; attempt < 100000; attempt++) {
+        int nl = snprintf(path, plen, "%s/" NAME_INFIX "%010lld.%s.%ld.%u%s", w->dir, secs, w->host, w->pid,
+                          w->counter, w->suffix);
+        if (nl < 0 || (size_t)nl >= plen) {
+            rc = set_err(w, TBW_EINVAL, "event file path too long");
+            goto fail;
+        }
+        const char *base = path + strlen(w->dir) + 1;
+        if (newest && strcmp(base, newest) <= 0) {
+            /* Same second as a newer-sorting file: move to the next second. */
+            secs++;
+            w->counter = 0;
+            continue;
+        }
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0)
+            break;
+        if (errno != EEXIST) {
+            int e = errno;
+            rc = set_err(w, errno_status(e), "cannot create %s: %s", path, strerror(e));
+            goto fail;
+        }
+        w->counter++;
+    }
+    if (fd < 0) {
+        rc = set_err(w, TBW_EIO, "cannot find a free event file name in %s", w->dir);
+        goto fail;
+    }
+    uint8_t rec[96];
+    size_t n = frame_event_field(rec, wall, 0, 3, (const uint8_t *)FILE_VERSION, strlen(FILE_VERSION));
+    int e = write_all(w, fd, rec, n, 0);
+    if (e) {
+        rc = set_err(w, errno_status(e), "cannot write %s: %s", path, strerror(e));
+        close(fd);
+        unlink(path);
+        goto fail;
+    }
+    if (w->opts.fsync && fsync(fd) != 0) {
+        e = errno;
+        rc = set_err(w, errno_status(e), "cannot fsync %s: %s", path, strerror(e));
+        close(fd);
+        unlink(path);
+        goto fail;
+    }
+    if (w->fd >= 0)
+        close(w->fd);
+    free(w->path);
+    w->fd = fd;
+    w->path = path;
+    w->file_off = n;
+    w->file_secs = secs;
+    w->last_gone_check = wall;
+    tbw__tagset_clear(&w->tags);
+    free(newest);
+    return TBW_OK;
+fail:
+    free(path);
+    free(newest);
+    return rc;
+}
+
+/* ---- encoding ----------------------------------------------------- */
+
+static size_t event_header_size(int64_t step)
+{
+    return 9 + (step ? 1 + tbw__varint_len((uint64_t)step) : 0);
+}
+
+static uint8_t *put_event_header(uint8_t *p, double wall, int64_t step)
+{
+    uint64_t bits;
+    memcpy(&bits, &wall, 8);
+    *p++ = 0x09;
+    tbw__store_le64(p, bits);
+    p += 8;
+    if (step) {
+        *p++ = 0x10;
+        p = tbw__put_varint(p, (uint64_t)step);
+    }
+    return p;
+}
+
+/* Frames the event payload that starts 12 bytes into rec and is len long. */
+static void frame(uint8_t *rec, size_t len)
+{
+    tbw__store_le64(rec, len);
+    tbw__store_le32(rec + 8, tbw__crc_mask(tbw__crc32c(0, rec, 8)));
+    tbw__store_le32(rec + 12 + len, tbw__crc_mask(tbw__crc32c(0, rec + 12, len)));
+}
+
+static size_t event_field_size(int64_t step, size_t len)
+{
+    return event_header_size(step) + tbw__ld_len(len);
+}
+
+static size_t frame_event_field(uint8_t *out, double wall, int64_t step, int field, const uint8_t *data, size_t len)
+{
+    size_t ev = event_field_size(step, len);
+    uint8_t *p = put_event_header(out + 12, wall, step);
+    tbw__put_ld(p, (uint8_t)((field << 3) | 2), data, len);
+    frame(out, ev);
+    return ev + 16;
+}
+
+void tbw_record_frame(const uint8_t *data, size_t len, uint8_t *out)
+{
+    memmove(out + 12, data, len);
+    frame(out, len);
+}
+
+/* ---- buffer and flushing ------------------------------------------ */
+
+static int grow(tbw_writer *w, size_t need)
+{
+    if (w->cap - w->len >= need)
+        return TBW_OK;
+    size_t ncap = w->cap ? w->cap : 4096;
+    while (ncap - w->len < need) {
+        if (ncap > SIZE_MAX / 2)
+            return set_err(w, TBW_ENOMEM, "event buffer size overflow");
+        ncap *= 2;
+    }
+    uint8_t *nb = realloc(w->buf, ncap);
+    if (!nb)
+        return set_err(w, TBW_ENOMEM, "out of memory growing the event buffer to %zu bytes", ncap);
+    w->buf = nb;
+    w->cap = ncap;
+    return TBW_OK;
+}
+
+/* Checks whether the event file is still linked; if it was deleted, moves on
+   to a new file so later events are not written into a file nobody can read. */
+static int check_gone(tbw_writer *w)
+{
+    struct stat st;
+    if (fstat(w->fd, &st) != 0 || st.st_nlink > 0)
+        return TBW_OK;
+    char *old = strdup(w->path ? w->path : "");
+    int rc = open_next_file(w);
+    if (rc) {
+        free(old);
+        w->err = rc;
+        return rc;
+    }
+    set_err(w, TBW_EGONE, "event file %s was removed while open; events flushed to it are gone; continuing in %s",
+            old ? old : "?", w->path);
+    free(old);
+    return TBW_EGONE;
+}
+
+/* Writes bytes [p, p+n) at the end of the current file; on failure cuts the
+   file back to its last whole record and makes the error sticky. */
+static int commit_bytes(tbw_writer *w, int fd, const uint8_t *p, size_t n, uint64_t off, const char *path)
+{
+    int e = write_all(w, fd, p, n, off);
+    if (!e && w->opts.fsync && fsync(fd) != 0)
+        e = errno;
+    if (e) {
+        /* Remove a partial record so everything flushed earlier stays readable. */
+        if (ftruncate(fd, (off_t)off) != 0) {
+            /* Nothing better to do: the message below still reports the write failure. */
+        }
+        return e;
+    }
+    (void)path;
+    return 0;
+}
+
+/* Foreground flush; called with the lock held. */
+static int flush_locked(tbw_writer *w, bool force_check)
+{
+    if (w->err)
+        return w->err;
+    int gone = TBW_OK;
+    double t = w->nevents ? w->oldest : 0;
+    if (w->len == 0 && !force_check)
+        return TBW_OK;
+    /* fstat costs about as much as the write; rate-limit it to once a second. */
+    if (force_check || t - w->last_gone_check >= 1.0 || t < w->last_gone_check) {
+        w->last_gone_check = t;
+        gone = check_gone(w);
+        if (gone && gone != TBW_EGONE)
+            return gone;
+    }
+    if (w->len == 0)
+        return gone;
+    int e = commit_bytes(w, w->fd, w->buf, w->len, w->file_off, w->path);
+    if (e) {
+        w->err = errno_status(e);
+        set_err(w, w->err, "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
+                w->len, w->path, strerror(e), w->file_off);
+        w->len = 0;
+        w->nevents = 0;
+        return w->err;
+    }
+    w->file_off += w->len;
+    w->len = 0;
+    w->nevents = 0;
+    return gone;
+}
+
+static void *bg_main(void *arg)
+{
+    tbw_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->stop && !w->flush_req && w->nevents < (size_t)w->opts.max_queue &&
+               w->len < w->opts.queue_bytes / 2) {
+            if (w->nevents == 0) {
+                pthread_cond_wait(&w->cv_work, &w->mu);
+            } else {
+                double due = w->oldest + w->opts.flush_secs;
+                double now = now_wall(w);
+                if (now >= due)
+                    break;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                double wait = due - now;
+                if (wait > 3600)
+                    wait = 3600;
+                double abs_t = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 + wait;
+                ts.tv_sec = (time_t)abs_t;
+                ts.tv_nsec = (long)((abs_t - (double)ts.tv_sec) * 1e9);
+                pthread_cond_timedwait(&w->cv_work, &w->mu, &ts);
+            }
+        }
+        if (w->len == 0) {
+            w->flush_req = false;
+            w->batches_done = w->batches_taken;
+            pthread_cond_broadcast(&w->cv_done);
+            if (w->stop)
+                break;
+            continue;
+        }
+        if (w->err) {
+            w->len = 0;
+            w->nevents = 0;
+            pthread_cond_broadcast(&w->cv_done);
+            continue;
+        }
+        /* Swap buffers and write outside the lock. */
+        double oldest = w->oldest;
+        if (oldest - w->last_gone_check >= 1.0 || oldest < w->last_gone_check) {
+            w->last_gone_check = oldest;
+            int g = check_gone(w);
+            if (g && g != TBW_EGONE) {
+                w->len = 0;
+                w->nevents = 0;
+                pthread_cond_broadcast(&w->cv_done);
+                continue;
+            }
+        }
+        uint8_t *data = w->buf;
+        size_t n = w->len;
+        size_t data_cap = w->cap;
+        w->buf = w->spare;
+        w->cap = w->spare_cap;
+        w->spare = NULL;
+        w->spare_cap = 0;
+        w->len = 0;
+        w->nevents = 0;
+        w->flush_req = false;
+        w->inflight = n;
+        uint64_t batch = ++w->batches_taken;
+        uint64_t off = w->file_off;
+        int fd = w->fd;
+        pthread_mutex_unlock(&w->mu);
+        int e = commit_bytes(w, fd, data, n, off, NULL);
+        pthread_mutex_lock(&w->mu);
+        w->spare = data; /* keeps its allocation for the next swap */
+        w->spare_cap = data_cap;
+        w->inflight = 0;
+        if (e) {
+            w->err = errno_status(e);
+            set_err(w, w->err, "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
+                    n, w->path, strerror(e), off);
+        } else {
+            w->file_off += n;
+        }
+        w->batches_done = batch;
+        pthread_cond_broadcast(&w->cv_done);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Waits (lock held) until everything buffered so far has been written. */
+static int bg_drain_locked(tbw_writer *w)
+{
+    while ((w->len > 0 || w->inflight > 0) && !w->err) {
+        w->flush_req = true;
+        pthread_cond_signal(&w->cv_work);
+        pthread_cond_wait(&w->cv_done, &w->mu);
+    }
+    return w->err;
+}
+
+static int rotate_locked(tbw_writer *w)
+{
+    int rc = w->has_thread ? bg_drain_locked(w) : flush_locked(w, false);
+    if (rc && rc != TBW_EGONE)
+        return rc;
+    rc = open_next_file(w);
+    if (rc)
+        w->err = rc;
+    return rc;
+}
+
+/*
+ * Reserves room for one record of rec bytes (lock held). Applies rotation,
+ * the byte cap and the queue policy. Returns 0 or an error (message set).
+ */
+static int reserve_locked(tbw_writer *w, size_t rec)
+{
+    if (w->err)
+        return w->err;
+    if (w->opts.max_file_bytes) {
+        uint64_t logical = w->file_off + w->inflight + w->len;
+        uint64_t empty_file = 32; /* about the size of the file_version record */
+        if (logical > empty_file && logical + rec > w->opts.max_file_bytes) {
+            int rc = rotate_locked(w);
+            if (rc)
+                return rc;
+        }
+    }
+    if (!w->has_thread) {
+        if (w->len > 0 && w->len + rec > w->opts.queue_bytes) {
+            int rc = flush_locked(w, false);
+            if (rc && rc != TBW_EGONE)
+                return rc;
+        }
+    } else {
+        while (w->len + w->inflight > 0 && w->len + w->inflight + rec > w->opts.queue_bytes) {
+            if (w->opts.policy == TBW_QUEUE_DROP) {
+                w->dropped++;
+                return set_err(w, TBW_EFULL, "background queue full (%zu bytes); event dropped (%" PRIu64 " so far)",
+                               w->opts.queue_bytes, w->dropped);
+            }
+            w->flush_req = true;
+            pthread_cond_signal(&w->cv_work);
+            pthread_cond_wait(&w->cv_done, &w->mu);
+            if (w->err)
+                return w->err;
+        }
+    }
+    return grow(w, rec);
+}
+
+/* Accounts for one more buffered event and applies the flush policy. */
+static int after_put_locked(tbw_writer *w, double wall)
+{
+    if (w->nevents++ == 0)
+        w->oldest = wall;
+    bool due = w->nevents >= (size_t)w->opts.max_queue || wall - w->oldest >= w->opts.flush_secs ||
+               w->len >= w->opts.queue_bytes;
+    if (!due)
+        return TBW_OK;
+    if (w->has_thread) {
+        pthread_cond_signal(&w->cv_work);
+        return TBW_OK;
+    }
+    return flush_locked(w, false);
+}
+
+int tbw_write_value(tbw_writer *w, const char *tag, int64_t step, const uint8_t *value_fields, size_t value_len,
+                    const uint8_t *metadata, size_t metadata_len)
+{
+    if (!w)
+        return TBW_EINVAL;
+    if (!tag)
+        return tbw__writer_fail(w, TBW_EINVAL, "tag is NULL");
+    if ((value_len && !value_fields) || (metadata_len && !metadata))
+        return tbw__writer_fail(w, TBW_EINVAL, "NULL value or metadata bytes with a nonzero length");
+    size_t tlen = strlen(tag);
+    uint64_t h = tbw__tag_hash(tag, tlen);
+    pthread_mutex_lock(&w->mu);
+    int rc = w->err;
+    if (rc)
+        goto out;
+    bool known = tbw__tagset_has(&w->tags, tag, tlen, h);
+    if (!known) {
+        if (tlen == 0 || !tbw__utf8_valid(tag, tlen)) {
+            rc = set_err(w, TBW_EINVAL, "tag is empty or not valid UTF-8");
+            goto out;
+        }
+    }
+    bool with_meta = !known && metadata;
+    size_t val = tbw__ld_len(tlen) + value_len + (with_meta ? tbw__ld_len(metadata_len) : 0);
+    size_t sum = tbw__ld_len(val);
+    size_t ev = event_header_size(step) + tbw__ld_len(sum);
+    size_t rec = ev + 16;
+    rc = reserve_locked(w, rec);
+    if (rc)
+        goto out;
+    /* Rotation inside reserve may have reset the tag set. */
+    if (!known && !tbw__tagset_has(&w->tags, tag, tlen, h)) {
+        rc = tbw__tagset_add(&w->tags, tag, tlen, h);
+        if (rc) {
+            set_err(w, rc, "out of memory remembering tag '%s'", tag);
+            goto out;
+        }
+    } else if (known && !tbw__tagset_has(&w->tags, tag, tlen, h) && metadata) {
+        /* The file rotated under us: this value opens the tag in the new file. */
+        rc = tbw__tagset_add(&w->tags, tag, tlen, h);
+        if (rc) {
+            set_err(w, rc, "out of memory remembering tag '%s'", tag);
+            goto out;
+        }
+        with_meta = true;
+        val = tbw__ld_len(tlen) + value_len + tbw__ld_len(metadata_len);
+        sum = tbw__ld_len(val);
+        ev = event_header_size(step) + tbw__ld_len(sum);
+        rec = ev + 16;
+        rc = grow(w, rec);
+        if (rc)
+            goto out;
+    }
+    double wall = now_wall(w);
+    uint8_t *base = w->buf + w->len;
+    uint8_t *p = put_event_header(base + 12, wall, step);
+    *p++ = 0x2A; /* Event.summary */
+    p = tbw__put_varint(p, sum);
+    *p++ = 0x0A; /* Summary.value */
+    p = tbw__put_varint(p, val);
+    p = tbw__put_ld(p, 0x0A, tag, tlen); /* Value.tag */
+    if (value_len)
+        memcpy(p, value_fields, value_len);
+    p += value_len;
+    if (with_meta)
+        p = tbw__put_ld(p, 0x4A, metadata, metadata_len); /* Value.metadata */
+    frame(base, ev);
+    w->len += rec;
+    rc = after_put_locked(w, wall);
+out:
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+int tbw_write_event_field(tbw_writer *w, int64_t step, int field, const uint8_t *bytes, size_t len)
+{
+    if (!w)
+        return TBW_EINVAL;
+    if (field < 1 || field > 15 || (len && !bytes))
+        return tbw__writer_fail(w, TBW_EINVAL, "bad event field %d or NULL bytes", field);
+    pthread_mutex_lock(&w->mu);
+    int rc = w->err;
+    if (rc)
+        goto out;
+    size_t rec = event_field_size(step, len) + 16;
+    rc = reserve_locked(w, rec);
+    if (rc)
+        goto out;
+    double wall = now_wall(w);
+    w->len += frame_event_field(w->buf + w->len, wall, step, field, bytes, len);
+    rc = after_put_locked(w, wall);
+out:
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* ---- open / flush / close ----------------------------------------- */
+
+static int validate_opts(const tbw_writer_opts *o, char *msg, size_t cap)
+{
+    if (o->max_queue < 1) {
+        tbw__msg(msg, cap, "max_queue must be >= 1 (got %d)", o->max_queue);
+        return TBW_EINVAL;
+    }
+    if (!(o->flush_secs >= 0) || isinf(o->flush_secs)) {
+        tbw__msg(msg, cap, "flush_secs must be a finite number >= 0");
+        return TBW_EINVAL;
+    }
+    if (o->queue_bytes < 1024) {
+        tbw__msg(msg, cap, "queue_bytes must be >= 1024 (got %zu)", o->queue_bytes);
+        return TBW_EINVAL;
+    }
+    if (o->policy != TBW_QUEUE_BLOCK && o->policy != TBW_QUEUE_DROP) {
+        tbw__msg(msg, cap, "unknown queue policy %d", (int)o->policy);
+        return TBW_EINVAL;
+    }
+    if (o->max_file_bytes && o->max_file_bytes < 1024) {
+        tbw__msg(msg, cap, "max_file_bytes must be 0 or >= 1024");
+        return TBW_EINVAL;
+    }
+    if (o->png_level < -1 || o->png_level > 9) {
+        tbw__msg(msg, cap, "png_level must be -1..9 (got %d)", o->png_level);
+        return TBW_EINVAL;
+    }
+    if (o->filename_suffix && (strchr(o->filename_suffix, '/') || strlen(o->filename_suffix) > 64)) {
+        tbw__msg(msg, cap, "filename_suffix must not contain '/' and be at most 64 bytes");
+        return TBW_EINVAL;
+    }
+    return TBW_OK;
+}
+
+static void hostname_for_file(char *out, size_t cap)
+{
+    if (gethostname(out, cap) != 0 || !out[0])
+        snprintf(out, cap, "localhost");
+    out[cap - 1] = '\0';
+    for (char *c = out; *c; c++)
+        if (*c == '/' || *c == '\\' || (unsigned char)*c < 0x20)
+            *c = '_';
+}
+
+static void free_writer(tbw_writer *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    tbw__tagset_free(&w->tags);
+    free(w->buf);
+    free(w->spare);
+    free(w->dir);
+    free(w->path);
+    free(w->suffix);
+    pthread_cond_destroy(&w->cv_work);
+    pthread_cond_destroy(&w->cv_done);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+int tbw_writer_open(tbw_writer **out, const char *run_dir, const tbw_writer_opts *opts, char *errmsg,
+                    size_t errmsg_len)
+{
+    static const tbw_writer_opts defaults = TBW_WRITER_OPTS_INIT;
+    if (errmsg && errmsg_len)
+        errmsg[0] = '\0';
+    if (!out) {
+        tbw__msg(errmsg, errmsg_len, "out is NULL");
+        return TBW_EINVAL;
+    }
+    *out = NULL;
+    if (!run_dir || !run_dir[0]) {
+        tbw__msg(errmsg, errmsg_len, "run directory is empty or NULL");
+        return TBW_EINVAL;
+    }
+    if (!opts)
+        opts = &defaults;
+    int rc = validate_opts(opts, errmsg, errmsg_len);
+    if (rc)
+        return rc;
+    tbw_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        tbw__msg(errmsg, errmsg_len, "out of memory allocating the writer");
+        return TBW_ENOMEM;
+    }
+    w->fd = -1;
+    w->file_secs = -1;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv_work, NULL);
+    pthread_cond_init(&w->cv_done, NULL);
+    w->opts = *opts;
+    w->opts.filename_suffix = NULL;
+    if (w->opts.png_level < 0)
+        w->opts.png_level = 1;
+    size_t dl = strlen(run_dir);
+    while (dl > 1 && run_dir[dl - 1] == '/')
+        dl--;
+    w->dir = strndup(run_dir, dl);
+    w->suffix = strdup(opts->filename_suffix ? opts->filename_suffix : "");
+    if (!w->dir || !w->suffix) {
+        rc = set_err(w, TBW_ENOMEM, "out of memory copying paths");
+        goto fail;
+    }
+    hostname_for_file(w->host, sizeof w->host);
+    w->pid = (long)getpid();
+    rc = mkdir_p(w, w->dir);
+    if (rc)
+        goto fail;
+    rc = open_next_file(w);
+    if (rc)
+        goto fail;
+    if (opts->resume_step >= 0) {
+        /* SessionLog{status: START}: the Python loader ignores a run's first START
+           and purges steps >= S on every later one, so two make the purge happen
+           whether or not the earlier run wrote a START itself. */
+        static const uint8_t start[] = {0x08, 0x01};
+        for (int i = 0; i < 2 && !rc; i++)
+            rc = tbw_write_event_field(w, opts->resume_step, 7, start, sizeof start);
+        if (!rc)
+            rc = tbw_writer_flush(w);
+        if (rc)
+            goto fail;
+    }
+    if (opts->background) {
+        if (pthread_create(&w->thread, NULL, bg_main, w) != 0) {
+            rc = set_err(w, TBW_ENOMEM, "cannot start the background writer thread");
+            goto fail;
+        }
+        w->has_thread = true;
+    }
+    *out = w;
+    return TBW_OK;
+fail:
+    tbw__msg(errmsg, errmsg_len, "%s", w->errmsg);
+    if (w->path && w->file_off <= 64)
+        unlink(w->path); /* nothing but the header was written */
+    free_writer(w);
+    return rc;
+}
+
+int tbw_writer_flush(tbw_writer *w)
+{
+    if (!w)
+        return TBW_EINVAL;
+    pthread_mutex_lock(&w->mu);
+    int rc;
+    if (w->has_thread) {
+        rc = bg_drain_locked(w);
+    } else {
+        rc = flush_locked(w, true);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+int tbw_writer_close(tbw_writer *w)
+{
+    if (!w)
+        return TBW_OK;
+    int rc;
+    pthread_mutex_lock(&w->mu);
+    if (w->has_thread) {
+        rc = bg_drain_locked(w);
+        w->stop = true;
+        pthread_cond_signal(&w->cv_work);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+        pthread_mutex_lock(&w->mu);
+        w->has_thread = false;
+    } else {
+        rc = flush_locked(w, true);
+    }
+    if (!rc && w->err)
+        rc = w->err;
+    if (w->fd >= 0) {
+        if (close(w->fd) != 0 && !rc)
+            rc = TBW_EIO;
+        w->fd = -1;
+    }
+    pthread_mutex_unlock(&w->mu);
+    free_writer(w);
+    return rc == TBW_EGONE ? TBW_OK : rc;
+}
+
+const char *tbw_writer_errmsg(const tbw_writer *w)
+{
+    return w ? w->errmsg : "writer is NULL";
+}
+
+const char *tbw_writer_path(const tbw_writer *w)
+{
+    return w && w->path ? w->path : "";
+}
+
+uint64_t tbw_writer_dropped(const tbw_writer *w)
+{
+    if (!w)
+        return 0;
+    tbw_writer *mw = (tbw_writer *)w;
+    pthread_mutex_lock(&mw->mu);
+    uint64_t d = w->dropped;
+    pthread_mutex_unlock(&mw->mu);
+    return d;
+}
+
+uint64_t tbw_writer_bytes_written(const tbw_writer *w)
+{
+    if (!w)
+        return 0;
+    tbw_writer *mw = (tbw_writer *)w;
+    pthread_mutex_lock(&mw->mu);
+    uint64_t n = w->file_off;
+    pthread_mutex_unlock(&mw->mu);
+    return n;
+}
