@@ -43,7 +43,10 @@ static void on_flush(png_structp png)
 
 static void on_error(png_structp png, png_const_charp msg)
 {
-    (void)msg;
+    /* With validated input, libpng (and zlib under it) fails only for memory. */
+    membuf *mb = png_get_error_ptr(png);
+    if (mb && msg && (strstr(msg, "memory") || strstr(msg, "Memory")))
+        mb->oom = 1;
     png_longjmp(png, 1);
 }
 
@@ -75,7 +78,7 @@ typedef struct {
    through pointers that do not change. */
 static int encode(const png_job *job, membuf *mb)
 {
-    png_structp png = png_create_write_struct_2(PNG_LIBPNG_VER_STRING, NULL, on_error, on_warning, NULL, on_malloc,
+    png_structp png = png_create_write_struct_2(PNG_LIBPNG_VER_STRING, mb, on_error, on_warning, NULL, on_malloc,
                                                 on_free);
     if (!png)
         return TBW_ENOMEM;

@@ -29,13 +29,17 @@ struct tbw_reader {
     uint8_t **strs;          /* string pointers, back to back */
     size_t *str_lens;
     uint8_t *scratch;        /* numeric data converted to little-endian bytes */
+    ProtobufCAllocator alloc;
+    bool oom;                /* the allocator saw a failure during unpacking */
     char errmsg[TBW__ERRMSG_LEN];
 };
 
 static void *pb_alloc(void *data, size_t n)
 {
-    (void)data;
-    return malloc(n);
+    void *p = malloc(n);
+    if (!p)
+        ((tbw_reader *)data)->oom = true;
+    return p;
 }
 
 static void pb_free(void *data, void *p)
@@ -44,7 +48,6 @@ static void pb_free(void *data, void *p)
     free(p);
 }
 
-static ProtobufCAllocator allocator = {pb_alloc, pb_free, NULL};
 
 static int fail(tbw_reader *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(tbw_reader *r, int code, const char *fmt, ...)
@@ -70,6 +73,7 @@ int tbw_reader_open(tbw_reader **out, const char *path, char *errmsg, size_t err
         tbw__msg(errmsg, errmsg_len, "out of memory");
         return TBW_ENOMEM;
     }
+    r->alloc = (ProtobufCAllocator){pb_alloc, pb_free, r};
     r->path = strdup(path);
     if (!r->path) {
         free(r);
@@ -91,7 +95,7 @@ int tbw_reader_open(tbw_reader **out, const char *path, char *errmsg, size_t err
 static void release_event(tbw_reader *r)
 {
     if (r->ev)
-        tensorboard__event__free_unpacked(r->ev, &allocator);
+        tensorboard__event__free_unpacked(r->ev, &r->alloc);
     r->ev = NULL;
     free(r->values);
     free(r->dims);
@@ -413,7 +417,10 @@ int tbw_reader_next(tbw_reader *r, const tbw_event **out)
     }
     if (tbw__crc_mask(tbw__crc32c(0, r->buf, (size_t)len)) != tbw__load_le32(r->buf + len))
         return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": data CRC mismatch", r->path, start);
-    r->ev = tensorboard__event__unpack(&allocator, (size_t)len, r->buf);
+    r->oom = false;
+    r->ev = tensorboard__event__unpack(&r->alloc, (size_t)len, r->buf);
+    if (!r->ev && r->oom)
+        return fail(r, TBW_ENOMEM, "%s: out of memory decoding the record at offset %" PRIu64, r->path, start);
     if (!r->ev)
         return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": the record is not a valid Event", r->path,
                     start);

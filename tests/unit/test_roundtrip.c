@@ -1,1 +1,452 @@
-int main(void){return 0;}
+/* Every summary kind through our own reader, value for value. (TensorBoard
+   itself checks the same files in tests/integration.) */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "check.h"
+#include "testutil.h"
+#include <tbw/tbw.h>
+
+static char *g_dir;
+
+static tbw_writer *open_run(const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    tbw_writer *w = NULL;
+    char msg[256];
+    CHECK_RC(0, tbw_writer_open(&w, path, NULL, msg, sizeof msg), msg);
+    return w;
+}
+
+/* Reads all summary values of a run's single event file, calling fn on each. */
+typedef void (*value_fn)(const tbw_event *ev, const tbw_value *v, void *ctx);
+
+static int read_run(const char *name, value_fn fn, void *ctx)
+{
+    char dir[600], path[1200];
+    snprintf(dir, sizeof dir, "%s/%s", g_dir, name);
+    CHECK_INT(1, tu_event_files(dir, path, sizeof path));
+    tbw_reader *r;
+    char msg[256];
+    int rc = tbw_reader_open(&r, path, msg, sizeof msg);
+    CHECK_RC(0, rc, msg);
+    if (rc)
+        return 0;
+    const tbw_event *ev;
+    int n = 0, first = 1;
+    while ((rc = tbw_reader_next(r, &ev)) == 1) {
+        if (first) {
+            CHECK_INT(TBW_EVENT_FILE_VERSION, ev->kind);
+            CHECK_STR("brain.Event:2", ev->file_version);
+            first = 0;
+        }
+        if (ev->kind != TBW_EVENT_SUMMARY)
+            continue;
+        for (size_t i = 0; i < ev->n_values; i++) {
+            fn(ev, &ev->values[i], ctx);
+            n++;
+        }
+    }
+    CHECK_RC(0, rc, tbw_reader_errmsg(r));
+    tbw_reader_close(r);
+    return n;
+}
+
+/* ---- scalars ---- */
+static const double scalar_vals[] = {0.0, -1.5, 3.14159, 1e30, NAN, INFINITY, -INFINITY, 1.0 / 3.0};
+#define NSCALAR (sizeof scalar_vals / sizeof scalar_vals[0])
+
+static void on_scalar(const tbw_event *ev, const tbw_value *v, void *ctx)
+{
+    int *seen = ctx;
+    size_t i = (size_t)ev->step / 10;
+    CHECK_STR("loss", v->tag);
+    CHECK_INT(TBW_VALUE_TENSOR, v->kind);
+    CHECK_INT(TBW_DT_FLOAT, v->dtype);
+    CHECK_INT(0, v->rank);
+    CHECK(v->has_scalar);
+    if (i < NSCALAR)
+        CHECK_DBL((float)scalar_vals[i], v->scalar);
+    /* Metadata only on the tag's first value in the file. */
+    CHECK_STR(i == 0 ? "scalars" : "", v->plugin_name);
+    (*seen)++;
+}
+
+static void test_scalars(void)
+{
+    tbw_writer *w = open_run("scalars");
+    for (size_t i = 0; i < NSCALAR; i++)
+        CHECK_RC(0, tbw_scalar(w, "loss", (int64_t)i * 10, scalar_vals[i]), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    int seen = 0;
+    read_run("scalars", on_scalar, &seen);
+    CHECK_INT(NSCALAR, seen);
+}
+
+/* ---- histograms ---- */
+static void test_histogram_buckets(void)
+{
+    double rows[30 * 3];
+    size_t bad = 99;
+    /* Empty input: k zero rows. */
+    CHECK_INT(0, tbw_histogram_buckets_f32(NULL, 0, 30, rows, &bad));
+    CHECK_INT(0, bad);
+    int zeros = 1;
+    for (int i = 0; i < 90; i++)
+        zeros &= rows[i] == 0;
+    CHECK(zeros);
+    /* All equal: edges all equal the value, last bucket holds the count. */
+    float same[5] = {2.5f, 2.5f, 2.5f, 2.5f, 2.5f};
+    CHECK_INT(0, tbw_histogram_buckets_f32(same, 5, 30, rows, &bad));
+    CHECK_DBL(2.5, rows[0]);
+    CHECK_DBL(2.5, rows[29 * 3 + 1]);
+    CHECK_DBL(5, rows[29 * 3 + 2]);
+    CHECK_DBL(0, rows[0 * 3 + 2]);
+    /* 0..99 in 10 buckets: 10 each; NaN/Inf counted apart. */
+    float x[104];
+    for (int i = 0; i < 100; i++)
+        x[i] = (float)i;
+    x[100] = NAN;
+    x[101] = INFINITY;
+    x[102] = -INFINITY;
+    x[103] = 50.0f;
+    double r10[30];
+    CHECK_INT(0, tbw_histogram_buckets_f32(x, 104, 10, r10, &bad));
+    CHECK_INT(3, bad);
+    double total = 0;
+    for (int b = 0; b < 10; b++)
+        total += r10[b * 3 + 2];
+    CHECK_DBL(101, total);
+    CHECK_DBL(0, r10[0]);
+    CHECK_DBL(99, r10[9 * 3 + 1]);
+    CHECK_DBL(9.9, r10[1 * 3]);
+    CHECK_DBL(10, r10[0 * 3 + 2]);
+    CHECK_DBL(11, r10[5 * 3 + 2]); /* 50 twice */
+    /* Bad arguments. */
+    CHECK_INT(TBW_EINVAL, tbw_histogram_buckets_f32(x, 4, 0, rows, NULL));
+    CHECK_INT(TBW_EINVAL, tbw_histogram_buckets_f32(NULL, 4, 30, rows, NULL));
+}
+
+static void on_histo(const tbw_event *ev, const tbw_value *v, void *ctx)
+{
+    int *seen = ctx;
+    CHECK_STR("w/hist", v->tag);
+    CHECK_INT(TBW_DT_DOUBLE, v->dtype);
+    CHECK_INT(2, v->rank);
+    CHECK_INT(30, v->dims[0]);
+    CHECK_INT(3, v->dims[1]);
+    CHECK_INT(90 * 8, v->data_len);
+    double rows[90];
+    memcpy(rows, v->data, sizeof rows);
+    double total = 0;
+    for (int b = 0; b < 30; b++)
+        total += rows[b * 3 + 2];
+    CHECK_DBL(1000, total);
+    CHECK_DBL(-1.0 * (double)ev->step, rows[0]);
+    (*seen)++;
+}
+
+static void test_histograms(void)
+{
+    tbw_writer *w = open_run("histograms");
+    float x[1001];
+    for (int s = 1; s <= 3; s++) {
+        for (int i = 0; i < 1000; i++)
+            x[i] = (float)s * (-1.0f + 2.0f * (float)i / 999.0f);
+        x[1000] = NAN;
+        size_t bad = 0;
+        CHECK_RC(0, tbw_histogram(w, "w/hist", s, x, 1001, 0, &bad), tbw_writer_errmsg(w));
+        CHECK_INT(1, bad);
+    }
+    CHECK_RC(TBW_EINVAL, tbw_histogram(w, "w/hist", 4, x, 10, -3, NULL), tbw_writer_errmsg(w));
+    CHECK(strstr(tbw_writer_errmsg(w), "bucket count") != NULL);
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    int seen = 0;
+    read_run("histograms", on_histo, &seen);
+    CHECK_INT(3, seen);
+}
+
+/* ---- images ---- */
+/* Decodes a PNG's first IDAT-inflated scanlines back to pixels (filter SUB/NONE). */
+static int png_pixels(const uint8_t *png, size_t len, size_t h, size_t w, size_t c, uint8_t *out)
+{
+    if (len < 8 || memcmp(png, "\x89PNG\r\n\x1a\n", 8) != 0)
+        return 0;
+    size_t pos = 8, zcap = 0, zlen = 0;
+    uint8_t *z = NULL;
+    while (pos + 12 <= len) {
+        uint32_t n = (uint32_t)png[pos] << 24 | (uint32_t)png[pos + 1] << 16 | (uint32_t)png[pos + 2] << 8 | png[pos + 3];
+        if (memcmp(png + pos + 4, "IHDR", 4) == 0) {
+            uint32_t pw = (uint32_t)png[pos + 8] << 24 | (uint32_t)png[pos + 9] << 16 | (uint32_t)png[pos + 10] << 8 | png[pos + 11];
+            if (pw != w) {
+                free(z);
+                return 0;
+            }
+        }
+        if (memcmp(png + pos + 4, "IDAT", 4) == 0) {
+            if (zlen + n > zcap) {
+                zcap = (zlen + n) * 2;
+                z = realloc(z, zcap);
+            }
+            memcpy(z + zlen, png + pos + 8, n);
+            zlen += n;
+        }
+        pos += 12 + n;
+    }
+    size_t stride = w * c, rawlen = h * (stride + 1);
+    uint8_t *raw = malloc(rawlen);
+    uLongf got = rawlen;
+    int ok = uncompress(raw, &got, z, zlen) == Z_OK && got == rawlen;
+    for (size_t y = 0; ok && y < h; y++) {
+        uint8_t f = raw[y * (stride + 1)];
+        const uint8_t *row = raw + y * (stride + 1) + 1;
+        for (size_t i = 0; i < stride; i++) {
+            uint8_t left = i >= c ? out[y * stride + i - c] : 0;
+            if (f == 0)
+                out[y * stride + i] = row[i];
+            else if (f == 1)
+                out[y * stride + i] = (uint8_t)(row[i] + left);
+            else
+                ok = 0;
+        }
+    }
+    free(raw);
+    free(z);
+    return ok;
+}
+
+static uint8_t g_img[4][6][5][3]; /* n, h, w, c */
+
+static void on_image(const tbw_event *ev, const tbw_value *v, void *ctx)
+{
+    int *seen = ctx;
+    CHECK_STR("input", v->tag);
+    CHECK_INT(TBW_DT_STRING, v->dtype);
+    CHECK_INT(1, v->rank);
+    CHECK_INT(5, v->dims[0]); /* width, height, 3 images (max_outputs) */
+    CHECK_INT(5, v->n_strings);
+    if (v->n_strings == 5) {
+        CHECK_INT(1, v->string_lens[0]);
+        CHECK(memcmp(v->strings[0], "5", 1) == 0); /* width first */
+        CHECK(memcmp(v->strings[1], "6", 1) == 0);
+        for (int i = 0; i < 3; i++) {
+            uint8_t px[6 * 5 * 3];
+            CHECK(png_pixels(v->strings[2 + i], v->string_lens[2 + i], 6, 5, 3, px));
+            CHECK_MEM(g_img[i], px, sizeof px);
+        }
+    }
+    (*seen)++;
+    (void)ev;
+}
+
+static void test_images(void)
+{
+    /* The same pixels given as u8 HWC, and as float CHW. */
+    float chw[4][3][6][5];
+    for (int n = 0; n < 4; n++)
+        for (int y = 0; y < 6; y++)
+            for (int x = 0; x < 5; x++)
+                for (int c = 0; c < 3; c++) {
+                    uint8_t v = (uint8_t)(n * 60 + y * 17 + x * 9 + c * 80);
+                    g_img[n][y][x][c] = v;
+                    chw[n][c][y][x] = (float)v / 255.0f;
+                }
+    tbw_writer *w = open_run("images");
+    tbw_image_batch b = {g_img, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 4, 6, 5, 3};
+    CHECK_RC(0, tbw_images(w, "input", 1, &b, 3), tbw_writer_errmsg(w));
+    tbw_image_batch bf = {chw, TBW_PIXEL_F32, TBW_LAYOUT_CHW, 4, 6, 5, 3};
+    CHECK_RC(0, tbw_images(w, "input", 2, &bf, 3), tbw_writer_errmsg(w));
+    tbw_image_batch bad = b;
+    bad.channels = 2;
+    CHECK_RC(TBW_EINVAL, tbw_images(w, "input", 3, &bad, 3), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    int seen = 0;
+    read_run("images", on_image, &seen);
+    CHECK_INT(2, seen);
+
+    /* Grid: 4 tiles, 2 per row, pad 1. */
+    uint8_t *g;
+    size_t gh, gw, gc;
+    CHECK_INT(0, tbw_image_grid(&b, 2, 1, 0, false, &g, &gh, &gw, &gc));
+    CHECK_INT(2 * 7 + 1, gh);
+    CHECK_INT(2 * 6 + 1, gw);
+    CHECK_INT(3, gc);
+    /* Tile 3 (row 1, col 1) pixel (2, 4), channel 2. */
+    CHECK_INT(g_img[3][2][4][2], g[((1 + 7 + 2) * gw + 1 + 6 + 4) * 3 + 2]);
+    CHECK_INT(0, g[0]);
+    tbw_free(g);
+    /* Normalized grid maps each tile's min..max onto 0..255. */
+    float filt[2][1][2][2] = {{{{-1, 1}, {0, 0.5f}}}, {{{7, 7}, {7, 7}}}};
+    tbw_image_batch fb = {filt, TBW_PIXEL_F32, TBW_LAYOUT_CHW, 2, 2, 2, 1};
+    CHECK_INT(0, tbw_image_grid(&fb, 0, 0, 0, true, &g, &gh, &gw, &gc));
+    CHECK_INT(2, gh);
+    CHECK_INT(4, gw);
+    CHECK_INT(0, g[0]);
+    CHECK_INT(255, g[1]);
+    CHECK_INT(128, g[2]); /* constant tile: mid-gray */
+    tbw_free(g);
+}
+
+/* ---- audio ---- */
+static void on_audio(const tbw_event *ev, const tbw_value *v, void *ctx)
+{
+    int *seen = ctx;
+    CHECK_STR("tone", v->tag);
+    CHECK_INT(TBW_DT_STRING, v->dtype);
+    CHECK_INT(2, v->rank);
+    CHECK_INT(2, v->dims[0]);
+    CHECK_INT(2, v->dims[1]);
+    CHECK_INT(4, v->n_strings);
+    if (v->n_strings == 4) {
+        const uint8_t *wav = v->strings[0];
+        CHECK_INT(44 + 2 * 100, v->string_lens[0]);
+        CHECK(memcmp(wav, "RIFF", 4) == 0 && memcmp(wav + 8, "WAVE", 4) == 0);
+        CHECK_INT(8000, wav[24] | wav[25] << 8 | wav[26] << 16);
+        int16_t s10 = (int16_t)(wav[44 + 20] | wav[45 + 20] << 8);
+        CHECK_INT(lrintf(sinf(10 * 0.1f) * 32767.0f), s10);
+        CHECK_INT(5, v->string_lens[1]);
+        CHECK(memcmp(v->strings[1], "first", 5) == 0);
+        CHECK_INT(0, v->string_lens[3]);
+        /* A clamped second clip: all full scale. */
+        const uint8_t *w2 = v->strings[2];
+        CHECK_INT(32767, (int16_t)(w2[44] | w2[45] << 8));
+    }
+    (*seen)++;
+    (void)ev;
+}
+
+static void test_audio(void)
+{
+    float a[100], b[100];
+    for (int i = 0; i < 100; i++) {
+        a[i] = sinf((float)i * 0.1f);
+        b[i] = 2.0f;
+    }
+    tbw_audio_clip clips[2] = {{a, 100, 1, "first"}, {b, 100, 1, NULL}};
+    tbw_writer *w = open_run("audio");
+    CHECK_RC(0, tbw_audio(w, "tone", 0, clips, 2, 8000), tbw_writer_errmsg(w));
+    CHECK_RC(TBW_EINVAL, tbw_audio(w, "tone", 1, clips, 2, 0), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    int seen = 0;
+    read_run("audio", on_audio, &seen);
+    CHECK_INT(1, seen);
+}
+
+/* ---- text ---- */
+static void on_text(const tbw_event *ev, const tbw_value *v, void *ctx)
+{
+    int *seen = ctx;
+    CHECK_INT(TBW_DT_STRING, v->dtype);
+    if (strcmp(v->tag, "notes") == 0) {
+        CHECK_INT(0, v->rank);
+        CHECK_INT(1, v->n_strings);
+        const char *exp = "# Title\n**bold** — ünïcödé";
+        CHECK_INT(strlen(exp), v->string_lens[0]);
+        CHECK(memcmp(v->strings[0], exp, strlen(exp)) == 0);
+        CHECK_STR("text", v->plugin_name);
+    } else {
+        CHECK_STR("table", v->tag);
+        CHECK_INT(2, v->rank);
+        CHECK_INT(2, v->dims[0]);
+        CHECK_INT(3, v->dims[1]);
+        CHECK_INT(6, v->n_strings);
+        CHECK(v->string_lens[5] == 2 && memcmp(v->strings[5], "f6", 2) == 0);
+    }
+    (*seen)++;
+    (void)ev;
+}
+
+static void test_text(void)
+{
+    tbw_writer *w = open_run("text");
+    CHECK_RC(0, tbw_text(w, "notes", 0, "# Title\n**bold** — ünïcödé"), tbw_writer_errmsg(w));
+    const char *cells[6] = {"a1", "b2", "c3", "d4", "e5", "f6"};
+    CHECK_RC(0, tbw_text_table(w, "table", 0, cells, 2, 3), tbw_writer_errmsg(w));
+    CHECK_RC(TBW_EINVAL, tbw_text(w, "notes", 1, "bad \xff utf8"), tbw_writer_errmsg(w));
+    CHECK(strstr(tbw_writer_errmsg(w), "UTF-8") != NULL);
+    CHECK_RC(TBW_EINVAL, tbw_scalar(w, "", 1, 1.0), tbw_writer_errmsg(w));
+    CHECK_RC(TBW_EINVAL, tbw_scalar(w, "bad\xc0\x80tag", 1, 1.0), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    int seen = 0;
+    read_run("text", on_text, &seen);
+    CHECK_INT(2, seen);
+}
+
+/* ---- resume and rotation ---- */
+static void test_resume_and_rotation(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/resume", g_dir);
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    tbw_writer *w;
+    char msg[256];
+    CHECK_RC(0, tbw_writer_open(&w, path, &o, msg, sizeof msg), msg);
+    char first[1024];
+    snprintf(first, sizeof first, "%s", tbw_writer_path(w));
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    o.resume_step = 500;
+    o.max_file_bytes = 4096;
+    CHECK_RC(0, tbw_writer_open(&w, path, &o, msg, sizeof msg), msg);
+    CHECK(strcmp(tbw_writer_path(w), first) > 0);
+    for (int i = 0; i < 400; i++)
+        CHECK_RC(0, tbw_scalar(w, "x", 500 + i, i), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    /* The resumed file starts with two START events at 500; rotation made more
+       files, each sorting after the one before and each self-describing. */
+    int files = tu_event_files(path, NULL, 0);
+    CHECK(files >= 5);
+    char second[1200];
+    /* Find the files in name order and count points and metadata. */
+    struct dirent **list;
+    int n = scandir(path, &list, NULL, alphasort);
+    int points = 0, metas = 0, starts = 0;
+    int64_t last_step = -1;
+    for (int i = 0; i < n; i++) {
+        if (strstr(list[i]->d_name, "tfevents")) {
+            snprintf(second, sizeof second, "%s/%s", path, list[i]->d_name);
+            tbw_reader *r;
+            if (tbw_reader_open(&r, second, msg, sizeof msg) == 0) {
+                const tbw_event *ev;
+                int rc;
+                size_t size = 0;
+                while ((rc = tbw_reader_next(r, &ev)) == 1) {
+                    if (ev->kind == TBW_EVENT_SESSION_LOG && ev->session_status == 1 && ev->step == 500)
+                        starts++;
+                    if (ev->kind == TBW_EVENT_SUMMARY) {
+                        points++;
+                        metas += ev->values[0].plugin_name[0] != 0;
+                        CHECK(ev->step > last_step);
+                        last_step = ev->step;
+                    }
+                }
+                CHECK_RC(0, rc, tbw_reader_errmsg(r));
+                size = tbw_reader_offset(r);
+                CHECK(size <= 4096);
+                tbw_reader_close(r);
+            }
+        }
+        free(list[i]);
+    }
+    free(list);
+    CHECK_INT(2, starts);
+    CHECK_INT(400, points);
+    CHECK_INT(files - 1, metas); /* every file but the first (empty) one opens the tag again */
+}
+
+int main(void)
+{
+    g_dir = tu_tempdir("roundtrip");
+    test_scalars();
+    test_histogram_buckets();
+    test_histograms();
+    test_images();
+    test_audio();
+    test_text();
+    test_resume_and_rotation();
+    tu_rmtree(g_dir);
+    free(g_dir);
+    return check_done();
+}
