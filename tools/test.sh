@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs every test suite: the C unit tests (also under ASan+UBSan), and the
+# integration tests against real TensorBoard 2.21.0. Installs what is missing
+# first. Ends with one line "N passed, N failed" summing every suite; exits
+# non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export TBW_BUILD=${TBW_BUILD:-$ROOT/build}
+
+tools/setup.sh --python || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+add() { passed=$((passed + $1)); failed=$((failed + $2)); }
+
+# Sums the "N passed, N failed" lines the unit test programs print, from
+# meson's JSON log; a program that crashed before printing counts as a failure.
+count_meson() {
+    .venv/bin/python - "$1" <<'PY'
+import json, re, sys
+p = f = 0
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    m = re.findall(r"^(\d+) passed, (\d+) failed$", t.get("stdout", ""), re.M)
+    if m:
+        p += int(m[-1][0]); f += int(m[-1][1])
+    if t["result"] != "OK" and (not m or int(m[-1][1]) == 0):
+        f += 1
+        print(f"FAILED: {t['name']} ({t['result']})", file=sys.stderr)
+print(p, f)
+PY
+}
+
+run_meson_suite() { # build-dir label
+    echo "== $2" >&2
+    meson test -C "$1" --print-errorlogs --num-processes 2 >&2
+    read -r p f < <(count_meson "$1/meson-logs/testlog.json")
+    echo "$2: $p passed, $f failed" >&2
+    add "$p" "$f"
+}
+
+run_meson_suite "$TBW_BUILD" "unit tests"
+
+ASAN=$ROOT/build-asan
+if [[ "${TBW_SKIP_ASAN:-0}" != 1 ]]; then
+    [[ -f "$ASAN/build.ninja" ]] || meson setup "$ASAN" -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dexamples=false -Dbench=false >&2
+    ninja -C "$ASAN" >&2 && run_meson_suite "$ASAN" "unit tests under ASan+UBSan" || add 0 1
+fi
+
+echo "== integration tests (real TensorBoard)" >&2
+junit=$(mktemp)
+.venv/bin/python -m pytest -p no:cacheprovider -q --junitxml="$junit" tests/integration >&2
+read -r p f < <(.venv/bin/python - "$junit" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+sk = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - sk, f + sk)  # a skipped test proves nothing: it counts as failed
+PY
+)
+rm -f "$junit"
+echo "integration tests: $p passed, $f failed" >&2
+add "${p:-0}" "${f:-1}"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
