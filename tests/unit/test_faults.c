@@ -2,6 +2,7 @@
    tmpfs), a read-only directory, a path that is a file, an event file deleted
    while open, kill -9 mid-run, damaged files for the reader, a full queue. */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,9 @@
 static char *g_dir;
 
 /* Reads every record of every event file in dir; returns the number of summary
-   events, or -1 if any file has a corrupt or truncated record. */
-static long count_events(const char *dir, int *bad_out)
+   events. *bad_out counts files with a corrupt record, and also those cut
+   short at the end unless allow_truncated_tail. */
+static long count_events_ex(const char *dir, int *bad_out, bool allow_truncated_tail)
 {
     struct dirent **list;
     int n = scandir(dir, &list, NULL, alphasort);
@@ -36,7 +38,7 @@ static long count_events(const char *dir, int *bad_out)
                 int rc;
                 while ((rc = tbw_reader_next(r, &ev)) == 1)
                     events += ev->kind == TBW_EVENT_SUMMARY;
-                if (rc != 0) {
+                if (rc != 0 && !(allow_truncated_tail && rc == TBW_ETRUNCATED)) {
                     bad++;
                     fprintf(stderr, "reader: %s\n", tbw_reader_errmsg(r));
                 }
@@ -49,6 +51,11 @@ static long count_events(const char *dir, int *bad_out)
     if (bad_out)
         *bad_out = bad;
     return events;
+}
+
+static long count_events(const char *dir, int *bad_out)
+{
+    return count_events_ex(dir, bad_out, false);
 }
 
 static void test_bad_paths_and_options(void)
@@ -280,8 +287,12 @@ static void test_kill9(void)
     int st;
     waitpid(pid, &st, 0);
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    /* SIGKILL can stop a large write() part-way (the kernel checks for fatal
+       signals between pages), leaving the flush in progress cut short at the
+       end: that reads as "truncated at the end", like a file still being
+       written. Everything flushed before it must be there, and nothing corrupt. */
     int bad = -1;
-    long events = count_events(run, &bad);
+    long events = count_events_ex(run, &bad, true);
     CHECK(events >= last);
     CHECK_INT(0, bad);
 }
