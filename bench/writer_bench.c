@@ -1,0 +1,205 @@
+/*
+ * writer_bench: times tbw's hot paths; bench/writer_vs_tbx.py runs it beside
+ * tensorboardX in the same run. Prints one JSON object per measurement.
+ *
+ *   writer_bench [--repeat N] DIR
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <tbw/tbw.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static long max_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static tbw_writer *open_w(const char *dir, const char *run, const tbw_writer_opts *o)
+{
+    char path[1024], msg[256];
+    snprintf(path, sizeof path, "%s/%s", dir, run);
+    tbw_writer *w;
+    if (tbw_writer_open(&w, path, o, msg, sizeof msg)) {
+        fprintf(stderr, "writer_bench: %s\n", msg);
+        exit(1);
+    }
+    return w;
+}
+
+typedef struct {
+    tbw_writer *w;
+    long n;
+    int id;
+} sjob;
+
+static void *scalar_worker(void *arg)
+{
+    sjob *j = arg;
+    char tag[32];
+    snprintf(tag, sizeof tag, "t%d/loss", j->id);
+    for (long i = 0; i < j->n; i++)
+        if (tbw_scalar(j->w, tag, i, (double)i * 0.5))
+            exit(1);
+    return NULL;
+}
+
+static double scalar_rate(const char *dir, const char *run, int threads, long per_thread, const tbw_writer_opts *o)
+{
+    tbw_writer *w = open_w(dir, run, o);
+    pthread_t th[16];
+    sjob jobs[16];
+    double t0 = now();
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (sjob){w, per_thread, i};
+        pthread_create(&th[i], NULL, scalar_worker, &jobs[i]);
+    }
+    for (int i = 0; i < threads; i++)
+        pthread_join(th[i], NULL);
+    if (tbw_writer_close(w))
+        exit(1);
+    return (double)threads * (double)per_thread / (now() - t0);
+}
+
+static void report_rate(const char *name, const char *dir, int threads, long per, int repeat,
+                        const tbw_writer_opts *o)
+{
+    double r[64];
+    char run[64];
+    for (int i = 0; i < repeat; i++) {
+        snprintf(run, sizeof run, "%s_%d", name, i);
+        r[i] = scalar_rate(dir, run, threads, per, o);
+    }
+    double med = median(r, repeat);
+    printf("{\"name\": \"%s\", \"events_per_s\": %.0f, \"threads\": %d, \"events\": %ld, \"min\": %.0f, \"max\": %.0f}\n",
+           name, med, threads, threads * per, r[0], r[repeat - 1]);
+}
+
+int main(int argc, char **argv)
+{
+    int repeat = 7;
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
+            repeat = atoi(argv[++i]);
+        else
+            dir = argv[i];
+    }
+    if (!dir || repeat < 1 || repeat > 64) {
+        fprintf(stderr, "usage: writer_bench [--repeat N] DIR\n");
+        return 2;
+    }
+
+    /* Scalars: TensorFlow-like defaults (flush every 10 events), then a larger queue. */
+    tbw_writer_opts def = TBW_WRITER_OPTS_INIT;
+    report_rate("scalar_1thread_default", dir, 1, 2000000, repeat, &def);
+    tbw_writer_opts big = TBW_WRITER_OPTS_INIT;
+    big.max_queue = 10000;
+    report_rate("scalar_1thread_queue10000", dir, 1, 2000000, repeat, &big);
+    report_rate("scalar_4threads_default", dir, 4, 500000, repeat, &def);
+    report_rate("scalar_4threads_queue10000", dir, 4, 500000, repeat, &big);
+    tbw_writer_opts bg = TBW_WRITER_OPTS_INIT;
+    bg.background = true;
+    bg.max_queue = 10000;
+    report_rate("scalar_1thread_background", dir, 1, 2000000, repeat, &bg);
+
+    /* Histogram of 1M floats: bucketing + encoding + writing. */
+    size_t n = 1000000;
+    float *x = malloc(n * sizeof *x);
+    unsigned s = 1;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)((s >> 8) & 0xFFFF) / 65536.0f * 4.0f - 2.0f;
+    }
+    tbw_writer *w = open_w(dir, "histogram", &def);
+    double t[64];
+    for (int i = 0; i < repeat * 3; i++) {
+        double t0 = now();
+        if (tbw_histogram(w, "h", i, x, n, 0, NULL))
+            return 1;
+        t[i] = now() - t0;
+    }
+    printf("{\"name\": \"histogram_1M\", \"ms\": %.3f}\n", median(t, repeat * 3) * 1e3);
+    tbw_writer_close(w);
+    free(x);
+
+    /* PNG encoding. */
+    static uint8_t noise[512 * 512 * 3], smooth[512 * 512 * 3];
+    for (size_t i = 0; i < sizeof noise; i++) {
+        s = s * 1664525u + 1013904223u;
+        noise[i] = (uint8_t)(s >> 24);
+    }
+    for (int y = 0; y < 512; y++)
+        for (int xx = 0; xx < 512; xx++)
+            for (int c = 0; c < 3; c++)
+                smooth[(y * 512 + xx) * 3 + c] = (uint8_t)(128 + 100 * sin((xx + c * 30) * 0.02) * cos(y * 0.015));
+    struct {
+        const char *name;
+        const uint8_t *px;
+    } imgs[2] = {{"png_512_rgb_noise", noise}, {"png_512_rgb_smooth", smooth}};
+    w = open_w(dir, "images", &def);
+    for (int k = 0; k < 2; k++) {
+        tbw_image_batch b = {imgs[k].px, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 512, 512, 3};
+        for (int i = 0; i < repeat; i++) {
+            double t0 = now();
+            if (tbw_images(w, imgs[k].name, i, &b, 1))
+                return 1;
+            t[i] = now() - t0;
+        }
+        uint8_t *png;
+        size_t len;
+        tbw_png_encode(imgs[k].px, 512, 512, 3, -1, &png, &len);
+        printf("{\"name\": \"%s\", \"ms\": %.3f, \"png_bytes\": %zu}\n", imgs[k].name, median(t, repeat) * 1e3, len);
+        tbw_free(png);
+    }
+    /* A batch of 100 28x28 gray images tiled into one grid, as add_images does. */
+    static uint8_t batch[100][28][28];
+    for (int i = 0; i < 100; i++)
+        for (int y = 0; y < 28; y++)
+            for (int xx = 0; xx < 28; xx++) {
+                s = s * 1664525u + 1013904223u;
+                batch[i][y][xx] = (uint8_t)((xx * y + i * 7) % 256 ^ ((s >> 28) & 3));
+            }
+    tbw_image_batch bb = {batch, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 100, 28, 28, 1};
+    for (int i = 0; i < repeat; i++) {
+        double t0 = now();
+        uint8_t *g;
+        size_t gh, gw, gc;
+        if (tbw_image_grid(&bb, 10, 2, 0, false, &g, &gh, &gw, &gc))
+            return 1;
+        tbw_image_batch gb = {g, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, gh, gw, gc};
+        if (tbw_images(w, "batch100", i, &gb, 1))
+            return 1;
+        tbw_free(g);
+        t[i] = now() - t0;
+    }
+    printf("{\"name\": \"png_batch_100x28x28\", \"ms\": %.3f}\n", median(t, repeat) * 1e3);
+    tbw_writer_close(w);
+    printf("{\"name\": \"max_rss_kb\", \"kb\": %ld}\n", max_rss_kb());
+    return 0;
+}
