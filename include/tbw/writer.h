@@ -53,7 +53,7 @@ typedef struct tbw_writer_opts {
     const char *filename_suffix; /**< appended to the file name, e.g. ".v2"; NULL for none */
     tbw_clock_fn clock;       /**< NULL: the system's real-time clock */
     void *clock_ctx;          /**< passed to clock */
-    int png_level;            /**< zlib level 0-9 for PNG images; -1 = default (1, fast) */
+    int png_level;            /**< PNG compression 0-9; -1 = default 1. 0 stores, 1-3 are fast (RLE, UP filter), 4-9 search harder (adaptive filters from 6) */
 } tbw_writer_opts;
 
 #define TBW_WRITER_OPTS_INIT { 10, 120.0, false, false, (size_t)64 << 20, TBW_QUEUE_BLOCK, -1, 0, NULL, NULL, NULL, -1 }

@@ -170,7 +170,7 @@ static void test_histograms(void)
 }
 
 /* ---- images ---- */
-/* Decodes a PNG's first IDAT-inflated scanlines back to pixels (filter SUB/NONE). */
+/* Decodes an 8-bit PNG back to pixels: IDAT chunks, inflate, the five row filters. */
 static int png_pixels(const uint8_t *png, size_t len, size_t h, size_t w, size_t c, uint8_t *out)
 {
     if (len < 8 || memcmp(png, "\x89PNG\r\n\x1a\n", 8) != 0)
@@ -204,13 +204,23 @@ static int png_pixels(const uint8_t *png, size_t len, size_t h, size_t w, size_t
         uint8_t f = raw[y * (stride + 1)];
         const uint8_t *row = raw + y * (stride + 1) + 1;
         for (size_t i = 0; i < stride; i++) {
-            uint8_t left = i >= c ? out[y * stride + i - c] : 0;
-            if (f == 0)
-                out[y * stride + i] = row[i];
-            else if (f == 1)
-                out[y * stride + i] = (uint8_t)(row[i] + left);
-            else
-                ok = 0;
+            int a = i >= c ? out[y * stride + i - c] : 0;               /* left */
+            int b = y > 0 ? out[(y - 1) * stride + i] : 0;              /* up */
+            int cc = (i >= c && y > 0) ? out[(y - 1) * stride + i - c] : 0; /* up-left */
+            int pred;
+            switch (f) {
+            case 0: pred = 0; break;
+            case 1: pred = a; break;
+            case 2: pred = b; break;
+            case 3: pred = (a + b) / 2; break;
+            case 4: {
+                int p = a + b - cc, pa = abs(p - a), pb = abs(p - b), pc = abs(p - cc);
+                pred = (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : cc);
+                break;
+            }
+            default: ok = 0; pred = 0; break;
+            }
+            out[y * stride + i] = (uint8_t)(row[i] + pred);
         }
     }
     free(raw);
