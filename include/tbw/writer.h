@@ -56,7 +56,7 @@ typedef struct tbw_writer_opts {
     int png_level;            /**< PNG compression 0-9; -1 = default 1. 0 stores, 1-3 are fast (RLE, UP filter), 4-9 search harder (adaptive filters from 6) */
 } tbw_writer_opts;
 
-#define TBW_WRITER_OPTS_INIT { 10, 120.0, false, false, (size_t)64 << 20, TBW_QUEUE_BLOCK, -1, 0, NULL, NULL, NULL, -1 }
+#define TBW_WRITER_OPTS_INIT { 10, 120.0, false, false, (size_t)8 << 20, TBW_QUEUE_BLOCK, -1, 0, NULL, NULL, NULL, -1 }
 
 /**
  * Opens a writer on run_dir, creating the directory (and its parents) if needed,
