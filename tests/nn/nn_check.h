@@ -43,7 +43,7 @@ static int check_passed_, check_failed_;
                h_ ? h_ : "(null)");                                                                                  \
     } while (0)
 
-static int check_report(void)
+static inline int check_report(void)
 {
     printf("%d passed, %d failed\n", check_passed_, check_failed_);
     return check_failed_ ? 1 : 0;
@@ -51,7 +51,7 @@ static int check_report(void)
 
 /* Deterministic test data without touching the engine's RNG. */
 static unsigned long long test_rng_ = 88172645463325252ull;
-static double test_uniform(void)
+static inline double test_uniform(void)
 {
     test_rng_ ^= test_rng_ << 13;
     test_rng_ ^= test_rng_ >> 7;
