@@ -1,0 +1,850 @@
+/* The sequential model: layer list, memory planning, forward/backward/step and introspection. */
+#include "nn_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *cnn_strerror(int status)
+{
+    switch (status) {
+    case TBW_OK: return "success";
+    case TBW_EINVAL: return "invalid argument";
+    case TBW_ENOMEM: return "out of memory";
+    case TBW_EIO: return "input/output error";
+    case TBW_ENOSPC: return "no space left";
+    case TBW_ECORRUPT: return "corrupt data";
+    case TBW_ETRUNCATED: return "truncated data";
+    case TBW_EFULL: return "queue full";
+    case TBW_EGONE: return "file removed";
+    case TBW_ERANGE: return "value out of range";
+    case TBW_ENOTFOUND: return "not found";
+    case TBW_EMISMATCH: return "mismatch";
+    default: return "unknown status";
+    }
+}
+
+int cnn__seterr(cnn_model *m, int code, const char *fmt, ...)
+{
+    if (!m)
+        return code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->err, sizeof m->err, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *cnn_model_errmsg(const cnn_model *m)
+{
+    return m ? m->err : "no model";
+}
+
+int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_model_opts *opts)
+{
+    if (!out)
+        return TBW_EINVAL;
+    *out = NULL;
+    cnn_model_opts o = CNN_MODEL_OPTS_INIT;
+    if (opts)
+        o = *opts;
+    if (in_c < 1 || in_h < 1 || in_w < 1 || in_c > 65536 || in_h > 65536 || in_w > 65536)
+        return TBW_EINVAL;
+    if (o.optimizer != CNN_OPT_ADAM && o.optimizer != CNN_OPT_SGD)
+        return TBW_EINVAL;
+    if (!(o.learning_rate > 0.0f) || !isfinite(o.learning_rate) || !(o.beta1 >= 0.0f && o.beta1 < 1.0f) ||
+        !(o.beta2 >= 0.0f && o.beta2 < 1.0f) || !(o.epsilon >= 0.0f) || !(o.momentum >= 0.0f && o.momentum < 1.0f) ||
+        o.threads < 0 || o.threads > 1024)
+        return TBW_EINVAL;
+    size_t in_size;
+    if (!cnn__mul((size_t)in_c * (size_t)in_h, (size_t)in_w, &in_size) || in_size > (size_t)INT32_MAX)
+        return TBW_ERANGE;
+    cnn_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return TBW_ENOMEM;
+    m->opts = o;
+    m->in_c = in_c;
+    m->in_h = in_h;
+    m->in_w = in_w;
+    m->in_size = in_size;
+    cnn__rng_seed(&m->rng, o.seed);
+    *out = m;
+    return TBW_OK;
+}
+
+static void free_buffers(cnn_model *m)
+{
+    for (size_t i = 0; i < m->nlayers; i++) {
+        cnn__layer *L = &m->layers[i];
+        free(L->out);
+        free(L->col);
+        free(L->argmax);
+        free(L->mask);
+        L->out = L->col = L->mask = NULL;
+        L->argmax = NULL;
+    }
+    free(m->params);
+    free(m->grads);
+    free(m->slot1);
+    free(m->slot2);
+    free(m->x);
+    free(m->gbuf[0]);
+    free(m->gbuf[1]);
+    free(m->dinput);
+    free(m->tmp);
+    free(m->probs);
+    free(m->dlogits);
+    free(m->xstage);
+    free(m->lstage);
+    m->params = m->grads = m->slot1 = m->slot2 = m->x = m->gbuf[0] = m->gbuf[1] = NULL;
+    m->dinput = m->tmp = m->probs = m->dlogits = m->xstage = NULL;
+    m->lstage = NULL;
+}
+
+void cnn_model_free(cnn_model *m)
+{
+    if (!m)
+        return;
+    cnn__pool_free(m->pool);
+    free_buffers(m);
+    free(m->layers);
+    free(m);
+}
+
+/* ---- adding layers ---- */
+
+static int check_name(cnn_model *m, const char *name)
+{
+    if (m->built)
+        return cnn__seterr(m, TBW_EINVAL, "cannot add layer: the model is already built");
+    if (!name || !*name)
+        return cnn__seterr(m, TBW_EINVAL, "layer name is empty");
+    size_t len = strlen(name);
+    if (len >= CNN__NAME_MAX)
+        return cnn__seterr(m, TBW_EINVAL, "layer name longer than %d characters", CNN__NAME_MAX - 1);
+    for (size_t i = 0; i < len; i++) {
+        char ch = name[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+                  ch == '-' || ch == '.';
+        if (!ok)
+            return cnn__seterr(m, TBW_EINVAL, "layer name '%s' has a character outside [A-Za-z0-9_.-]", name);
+    }
+    for (size_t i = 0; i < m->nlayers; i++)
+        if (strcmp(m->layers[i].name, name) == 0)
+            return cnn__seterr(m, TBW_EINVAL, "layer name '%s' is used twice", name);
+    return TBW_OK;
+}
+
+/* Reserves a new layer fed by the current output shape; the caller fills in the rest. */
+static int push_layer(cnn_model *m, const char *name, cnn_layer_kind kind, cnn__layer **out)
+{
+    if (!m)
+        return TBW_EINVAL;
+    int rc = check_name(m, name);
+    if (rc)
+        return rc;
+    if (m->nlayers == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 8;
+        cnn__layer *nl = realloc(m->layers, cap * sizeof *nl);
+        if (!nl)
+            return cnn__seterr(m, TBW_ENOMEM, "out of memory adding layer '%s'", name);
+        m->layers = nl;
+        m->cap = cap;
+    }
+    cnn__layer *L = &m->layers[m->nlayers];
+    memset(L, 0, sizeof *L);
+    snprintf(L->name, sizeof L->name, "%s", name);
+    L->kind = kind;
+    if (m->nlayers == 0) {
+        L->in_c = m->in_c;
+        L->in_h = m->in_h;
+        L->in_w = m->in_w;
+    } else {
+        const cnn__layer *P = &m->layers[m->nlayers - 1];
+        L->in_c = P->out_c;
+        L->in_h = P->out_h;
+        L->in_w = P->out_w;
+    }
+    L->in_size = (size_t)L->in_c * L->in_h * L->in_w;
+    L->out_c = L->in_c;
+    L->out_h = L->in_h;
+    L->out_w = L->in_w;
+    L->kh = L->kw = L->sh = L->sw = L->dh = L->dw = 1;
+    *out = L;
+    return TBW_OK;
+}
+
+static int finish_layer(cnn_model *m, cnn__layer *L)
+{
+    size_t out;
+    if (!cnn__mul((size_t)L->out_c * (size_t)L->out_h, (size_t)L->out_w, &out) || out > (size_t)INT32_MAX)
+        return cnn__seterr(m, TBW_ERANGE, "layer '%s': output too large", L->name);
+    L->out_size = out;
+    snprintf(L->wname, sizeof L->wname, "%s/weights", L->name);
+    snprintf(L->bname, sizeof L->bname, "%s/biases", L->name);
+    m->nlayers++;
+    return TBW_OK;
+}
+
+static int init_ok(int init)
+{
+    return init == CNN_INIT_HE || init == CNN_INIT_GLOROT || init == CNN_INIT_ZEROS;
+}
+
+static int geometry(cnn_model *m, cnn__layer *L, const char *what, int padding, int pt, int pb, int pl, int pr)
+{
+    int rc = cnn_conv_out_size(L->in_h, L->kh, L->sh, L->dh, padding, pt, pb, &L->out_h, &L->pt);
+    if (rc)
+        return cnn__seterr(m, rc, "%s '%s': %s: window %d (dilation %d, stride %d) does not fit height %d",
+                           what, L->name, cnn_strerror(rc), L->kh, L->dh, L->sh, L->in_h);
+    rc = cnn_conv_out_size(L->in_w, L->kw, L->sw, L->dw, padding, pl, pr, &L->out_w, &L->pl);
+    if (rc)
+        return cnn__seterr(m, rc, "%s '%s': %s: window %d (dilation %d, stride %d) does not fit width %d",
+                           what, L->name, cnn_strerror(rc), L->kw, L->dw, L->sw, L->in_w);
+    L->padding = padding;
+    /* What padding was really applied, for introspection. */
+    L->pb = (L->out_h - 1) * L->sh + (L->kh - 1) * L->dh + 1 - L->in_h - L->pt;
+    L->pr = (L->out_w - 1) * L->sw + (L->kw - 1) * L->dw + 1 - L->in_w - L->pl;
+    if (L->pb < 0)
+        L->pb = 0;
+    if (L->pr < 0)
+        L->pr = 0;
+    return TBW_OK;
+}
+
+int cnn_model_add_conv2d(cnn_model *m, const char *name, const cnn_conv2d_opts *opts)
+{
+    cnn_conv2d_opts o = CNN_CONV2D_OPTS_INIT;
+    if (opts)
+        o = *opts;
+    cnn__layer *L;
+    int rc = push_layer(m, name, CNN_LAYER_CONV2D, &L);
+    if (rc)
+        return rc;
+    if (o.filters < 1 || o.filters > 65536 || o.kernel_h < 1 || o.kernel_w < 1 || o.kernel_h > 1024 ||
+        o.kernel_w > 1024 || o.stride_h < 1 || o.stride_w < 1 || o.dilation_h < 1 || o.dilation_w < 1 ||
+        o.dilation_h > 1024 || o.dilation_w > 1024 || !init_ok(o.init) || !isfinite(o.bias_init))
+        return cnn__seterr(m, TBW_EINVAL, "conv2d '%s': filters, kernel, stride and dilation must be >= 1", name);
+    L->kh = o.kernel_h;
+    L->kw = o.kernel_w;
+    L->sh = o.stride_h;
+    L->sw = o.stride_w;
+    L->dh = o.dilation_h;
+    L->dw = o.dilation_w;
+    rc = geometry(m, L, "conv2d", o.padding, o.pad_top, o.pad_bottom, o.pad_left, o.pad_right);
+    if (rc)
+        return rc;
+    L->out_c = o.filters;
+    L->use_bias = o.use_bias;
+    L->init = o.init;
+    L->bias_init = o.bias_init;
+    L->w_rank = 4;
+    L->w_dims[0] = o.filters;
+    L->w_dims[1] = L->in_c;
+    L->w_dims[2] = L->kh;
+    L->w_dims[3] = L->kw;
+    size_t k;
+    if (!cnn__mul((size_t)L->in_c * (size_t)L->kh, (size_t)L->kw, &k) || !cnn__mul(k, (size_t)o.filters, &L->w_count) ||
+        k > (size_t)INT32_MAX)
+        return cnn__seterr(m, TBW_ERANGE, "conv2d '%s': filter too large", name);
+    L->b_count = o.use_bias ? (size_t)o.filters : 0;
+    return finish_layer(m, L);
+}
+
+static int add_simple(cnn_model *m, const char *name, cnn_layer_kind kind)
+{
+    cnn__layer *L;
+    int rc = push_layer(m, name, kind, &L);
+    if (rc)
+        return rc;
+    if (kind == CNN_LAYER_FLATTEN) {
+        L->out_c = (int)L->in_size;
+        L->out_h = L->out_w = 1;
+    }
+    return finish_layer(m, L);
+}
+
+int cnn_model_add_relu(cnn_model *m, const char *name) { return add_simple(m, name, CNN_LAYER_RELU); }
+int cnn_model_add_sigmoid(cnn_model *m, const char *name) { return add_simple(m, name, CNN_LAYER_SIGMOID); }
+int cnn_model_add_tanh(cnn_model *m, const char *name) { return add_simple(m, name, CNN_LAYER_TANH); }
+int cnn_model_add_flatten(cnn_model *m, const char *name) { return add_simple(m, name, CNN_LAYER_FLATTEN); }
+
+int cnn_model_add_dropout(cnn_model *m, const char *name, float rate)
+{
+    if (m && !(rate >= 0.0f && rate < 1.0f))
+        return cnn__seterr(m, TBW_EINVAL, "dropout '%s': rate must be in [0, 1)", name ? name : "");
+    cnn__layer *L;
+    int rc = push_layer(m, name, CNN_LAYER_DROPOUT, &L);
+    if (rc)
+        return rc;
+    L->rate = rate;
+    return finish_layer(m, L);
+}
+
+static int add_pool(cnn_model *m, const char *name, const cnn_pool_opts *opts, cnn_layer_kind kind)
+{
+    cnn_pool_opts o = CNN_POOL_OPTS_INIT;
+    if (opts)
+        o = *opts;
+    cnn__layer *L;
+    int rc = push_layer(m, name, kind, &L);
+    if (rc)
+        return rc;
+    if (o.size_h < 1 || o.size_w < 1 || o.stride_h < 1 || o.stride_w < 1 || o.size_h > 65536 || o.size_w > 65536)
+        return cnn__seterr(m, TBW_EINVAL, "pool '%s': window and stride must be >= 1", name);
+    if (o.padding == CNN_PAD_EXPLICIT && (o.pad_top >= o.size_h || o.pad_bottom >= o.size_h ||
+                                          o.pad_left >= o.size_w || o.pad_right >= o.size_w))
+        return cnn__seterr(m, TBW_EINVAL, "pool '%s': explicit padding must be smaller than the window", name);
+    L->kh = o.size_h;
+    L->kw = o.size_w;
+    L->sh = o.stride_h;
+    L->sw = o.stride_w;
+    rc = geometry(m, L, "pool", o.padding, o.pad_top, o.pad_bottom, o.pad_left, o.pad_right);
+    if (rc)
+        return rc;
+    return finish_layer(m, L);
+}
+
+int cnn_model_add_maxpool(cnn_model *m, const char *name, const cnn_pool_opts *opts)
+{
+    return add_pool(m, name, opts, CNN_LAYER_MAXPOOL);
+}
+
+int cnn_model_add_avgpool(cnn_model *m, const char *name, const cnn_pool_opts *opts)
+{
+    return add_pool(m, name, opts, CNN_LAYER_AVGPOOL);
+}
+
+int cnn_model_add_dense(cnn_model *m, const char *name, const cnn_dense_opts *opts)
+{
+    cnn_dense_opts o = CNN_DENSE_OPTS_INIT;
+    if (opts)
+        o = *opts;
+    cnn__layer *L;
+    int rc = push_layer(m, name, CNN_LAYER_DENSE, &L);
+    if (rc)
+        return rc;
+    if (o.units < 1 || o.units > (1 << 24) || !init_ok(o.init) || !isfinite(o.bias_init))
+        return cnn__seterr(m, TBW_EINVAL, "dense '%s': units must be >= 1 and init valid", name);
+    L->out_c = o.units;
+    L->out_h = L->out_w = 1;
+    L->use_bias = o.use_bias;
+    L->init = o.init;
+    L->bias_init = o.bias_init;
+    L->w_rank = 2;
+    L->w_dims[0] = (int)L->in_size;
+    L->w_dims[1] = o.units;
+    if (!cnn__mul(L->in_size, (size_t)o.units, &L->w_count))
+        return cnn__seterr(m, TBW_ERANGE, "dense '%s': weight matrix too large", name);
+    L->b_count = o.use_bias ? (size_t)o.units : 0;
+    return finish_layer(m, L);
+}
+
+/* ---- build ---- */
+
+static float *alloc_floats(size_t n, bool *ok)
+{
+    size_t bytes;
+    if (!cnn__mul(n ? n : 1, sizeof(float), &bytes)) {
+        *ok = false;
+        return NULL;
+    }
+    float *p = calloc(1, bytes);
+    if (!p)
+        *ok = false;
+    return p;
+}
+
+static void init_weights(cnn_model *m)
+{
+    for (size_t i = 0; i < m->nlayers; i++) {
+        cnn__layer *L = &m->layers[i];
+        if (L->w_count == 0)
+            continue;
+        float *w = cnn__W(m, L);
+        double fan_in, fan_out;
+        if (L->kind == CNN_LAYER_CONV2D) {
+            double rf = (double)L->kh * L->kw;
+            fan_in = rf * L->in_c;
+            fan_out = rf * L->out_c;
+        } else {
+            fan_in = (double)L->in_size;
+            fan_out = (double)L->out_size;
+        }
+        if (L->init == CNN_INIT_HE) {
+            float sd = (float)sqrt(2.0 / fan_in);
+            for (size_t j = 0; j < L->w_count; j++)
+                w[j] = sd * cnn__rng_normal(&m->rng);
+        } else if (L->init == CNN_INIT_GLOROT) {
+            float lim = (float)sqrt(6.0 / (fan_in + fan_out));
+            for (size_t j = 0; j < L->w_count; j++)
+                w[j] = lim * (2.0f * cnn__rng_uniform(&m->rng) - 1.0f);
+        } else {
+            memset(w, 0, sizeof(float) * L->w_count);
+        }
+        float *b = cnn__B(m, L);
+        for (size_t j = 0; j < L->b_count; j++)
+            b[j] = L->bias_init;
+    }
+}
+
+int cnn_model_build(cnn_model *m, size_t batch)
+{
+    if (!m)
+        return TBW_EINVAL;
+    if (m->built)
+        return cnn__seterr(m, TBW_EINVAL, "model is already built");
+    if (batch == 0)
+        return cnn__seterr(m, TBW_EINVAL, "batch size must be at least 1");
+    if (m->nlayers == 0)
+        return cnn__seterr(m, TBW_EINVAL, "model has no layers");
+    if (batch > (size_t)INT32_MAX)
+        return cnn__seterr(m, TBW_ERANGE, "batch size %zu too large", batch);
+
+    size_t nparams = 0, max_act = m->in_size, max_tmp = 1, xin;
+    if (!cnn__mul(batch, m->in_size, &xin) || xin > (size_t)INT32_MAX)
+        return cnn__seterr(m, TBW_ERANGE, "batch x input size exceeds INT_MAX");
+    for (size_t i = 0; i < m->nlayers; i++) {
+        cnn__layer *L = &m->layers[i];
+        L->w_off = nparams;
+        nparams += L->w_count;
+        L->b_off = nparams;
+        nparams += L->b_count;
+        if (nparams < L->w_count)
+            return cnn__seterr(m, TBW_ERANGE, "too many parameters");
+        if (L->out_size > max_act)
+            max_act = L->out_size;
+        size_t np, t;
+        if (!cnn__mul(batch, L->out_size, &np) || np > (size_t)INT32_MAX)
+            return cnn__seterr(m, TBW_ERANGE, "layer '%s': batch x output exceeds INT_MAX", L->name);
+        if (L->kind == CNN_LAYER_CONV2D) {
+            if (!cnn__mul(batch, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
+                return cnn__seterr(m, TBW_ERANGE, "layer '%s': im2col width exceeds INT_MAX", L->name);
+            if (!cnn__mul(np, (size_t)L->out_c, &t))
+                return cnn__seterr(m, TBW_ERANGE, "layer '%s': too large", L->name);
+            if (t > max_tmp)
+                max_tmp = t;
+        }
+    }
+    const cnn__layer *last = &m->layers[m->nlayers - 1];
+    if (last->out_size < 2)
+        return cnn__seterr(m, TBW_EINVAL, "last layer must produce at least 2 logits, has %zu", last->out_size);
+
+    bool ok = true;
+    size_t t;
+    m->params = alloc_floats(nparams, &ok);
+    m->grads = alloc_floats(nparams, &ok);
+    m->slot1 = alloc_floats(nparams, &ok);
+    if (m->opts.optimizer == CNN_OPT_ADAM)
+        m->slot2 = alloc_floats(nparams, &ok);
+    ok = ok && cnn__mul(batch, max_act, &t);
+    if (ok) {
+        m->gbuf[0] = alloc_floats(t, &ok);
+        m->gbuf[1] = alloc_floats(t, &ok);
+    }
+    m->x = alloc_floats(batch * m->in_size, &ok);
+    m->xstage = alloc_floats(batch * m->in_size, &ok);
+    if (m->opts.input_grad)
+        m->dinput = alloc_floats(batch * m->in_size, &ok);
+    m->tmp = alloc_floats(max_tmp, &ok);
+    m->probs = alloc_floats(batch * last->out_size, &ok);
+    m->dlogits = alloc_floats(batch * last->out_size, &ok);
+    m->lstage = ok ? calloc(batch, sizeof(int32_t)) : NULL;
+    if (!m->lstage)
+        ok = false;
+    for (size_t i = 0; ok && i < m->nlayers; i++) {
+        cnn__layer *L = &m->layers[i];
+        L->out = alloc_floats(batch * L->out_size, &ok);
+        if (L->kind == CNN_LAYER_CONV2D) {
+            size_t K = (size_t)L->in_c * L->kh * L->kw, np = batch * (size_t)L->out_h * L->out_w, cn;
+            ok = ok && cnn__mul(K, np, &cn);
+            if (ok)
+                L->col = alloc_floats(cn, &ok);
+        } else if (L->kind == CNN_LAYER_MAXPOOL) {
+            L->argmax = calloc(batch * L->out_size, sizeof(int32_t));
+            if (!L->argmax)
+                ok = false;
+        } else if (L->kind == CNN_LAYER_DROPOUT) {
+            L->mask = alloc_floats(batch * L->out_size, &ok);
+        }
+    }
+    if (!ok)
+        goto fail;
+    int threads = m->opts.threads;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
+    }
+    if (cnn__pool_create(&m->pool, threads) != TBW_OK)
+        goto fail;
+    m->threads = threads;
+    m->nparams = nparams;
+    m->batch = batch;
+    m->built = true;
+    init_weights(m);
+    return TBW_OK;
+fail:
+    free_buffers(m);
+    return cnn__seterr(m, TBW_ENOMEM, "out of memory planning the model for batch %zu", batch);
+}
+
+/* ---- running ---- */
+
+static const float *layer_input(const cnn_model *m, size_t i)
+{
+    return i == 0 ? m->x : m->layers[i - 1].out;
+}
+
+static int check_run(cnn_model *m, const void *p, size_t n, const char *what)
+{
+    if (!m)
+        return TBW_EINVAL;
+    if (!m->built)
+        return cnn__seterr(m, TBW_EINVAL, "%s: model is not built", what);
+    if (!p)
+        return cnn__seterr(m, TBW_EINVAL, "%s: NULL data", what);
+    if (n == 0 || n > m->batch)
+        return cnn__seterr(m, TBW_EINVAL, "%s: %zu samples, must be 1..%zu (the built batch)", what, n, m->batch);
+    return TBW_OK;
+}
+
+int cnn_model_forward(cnn_model *m, const float *x, size_t n, bool training)
+{
+    int rc = check_run(m, x, n, "forward");
+    if (rc)
+        return rc;
+    memcpy(m->x, x, sizeof(float) * n * m->in_size);
+    for (size_t i = 0; i < m->nlayers; i++) {
+        cnn__layer *L = &m->layers[i];
+        const float *in = layer_input(m, i);
+        switch (L->kind) {
+        case CNN_LAYER_CONV2D: cnn__conv_forward(m, L, in, n); break;
+        case CNN_LAYER_MAXPOOL:
+        case CNN_LAYER_AVGPOOL: cnn__pool_forward(m, L, in, n); break;
+        case CNN_LAYER_DENSE: cnn__dense_forward(m, L, in, n); break;
+        default: cnn__act_forward(m, L, in, n, training); break;
+        }
+    }
+    m->fwd_n = n;
+    m->have_loss = false;
+    return TBW_OK;
+}
+
+int cnn_model_classes(const cnn_model *m)
+{
+    return m && m->nlayers ? (int)m->layers[m->nlayers - 1].out_size : 0;
+}
+
+const float *cnn_model_output(const cnn_model *m)
+{
+    return m && m->built && m->fwd_n ? m->layers[m->nlayers - 1].out : NULL;
+}
+
+int cnn_model_loss(cnn_model *m, const int32_t *labels, size_t n, double *loss, double *acc)
+{
+    int rc = check_run(m, labels, n, "loss");
+    if (rc)
+        return rc;
+    if (m->fwd_n != n)
+        return cnn__seterr(m, TBW_EINVAL, "loss: %zu labels but the last forward had %zu samples", n, m->fwd_n);
+    size_t K = m->layers[m->nlayers - 1].out_size;
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] < 0 || (size_t)labels[i] >= K)
+            return cnn__seterr(m, TBW_EINVAL, "loss: label %d of sample %zu is outside 0..%zu", (int)labels[i], i,
+                               K - 1);
+    const float *z = m->layers[m->nlayers - 1].out;
+    double total = 0.0;
+    size_t correct = 0;
+    float inv_n = 1.0f / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        const float *zi = z + i * K;
+        float *pi = m->probs + i * K;
+        float *gi = m->dlogits + i * K;
+        size_t best = 0;
+        for (size_t k = 1; k < K; k++)
+            if (zi[k] > zi[best])
+                best = k;
+        float mx = zi[best];
+        double s = 0.0;
+        for (size_t k = 0; k < K; k++) {
+            pi[k] = expf(zi[k] - mx);
+            s += pi[k];
+        }
+        /* log-sum-exp relative to the max keeps large logits finite */
+        total += log(s) - ((double)zi[labels[i]] - mx);
+        float inv = (float)(1.0 / s);
+        for (size_t k = 0; k < K; k++) {
+            pi[k] *= inv;
+            gi[k] = (pi[k] - (k == (size_t)labels[i] ? 1.0f : 0.0f)) * inv_n;
+        }
+        if (best == (size_t)labels[i])
+            correct++;
+    }
+    if (loss)
+        *loss = total / (double)n;
+    if (acc)
+        *acc = (double)correct / (double)n;
+    m->have_loss = true;
+    return TBW_OK;
+}
+
+int cnn_model_backward(cnn_model *m)
+{
+    if (!m)
+        return TBW_EINVAL;
+    if (!m->built || !m->have_loss)
+        return cnn__seterr(m, TBW_EINVAL, "backward: call cnn_model_loss after a forward first");
+    size_t n = m->fwd_n;
+    const float *dy = m->dlogits;
+    int which = 0;
+    for (size_t ii = m->nlayers; ii-- > 0;) {
+        cnn__layer *L = &m->layers[ii];
+        const float *in = layer_input(m, ii);
+        float *dx;
+        if (ii == 0)
+            dx = m->opts.input_grad ? m->dinput : NULL;
+        else
+            dx = m->gbuf[which];
+        switch (L->kind) {
+        case CNN_LAYER_CONV2D: cnn__conv_backward(m, L, in, dy, dx, n); break;
+        case CNN_LAYER_DENSE: cnn__dense_backward(m, L, in, dy, dx, n); break;
+        case CNN_LAYER_MAXPOOL:
+        case CNN_LAYER_AVGPOOL:
+            if (dx)
+                cnn__pool_backward(m, L, dy, dx, n);
+            break;
+        default:
+            if (dx)
+                cnn__act_backward(m, L, dy, dx, n);
+            break;
+        }
+        dy = dx;
+        which ^= 1;
+    }
+    return TBW_OK;
+}
+
+const float *cnn_model_input_grad(const cnn_model *m)
+{
+    return m ? m->dinput : NULL;
+}
+
+int cnn_model_step(cnn_model *m)
+{
+    if (!m)
+        return TBW_EINVAL;
+    if (!m->built)
+        return cnn__seterr(m, TBW_EINVAL, "step: model is not built");
+    cnn__optim_step(m);
+    return TBW_OK;
+}
+
+int cnn_model_train_step(cnn_model *m, const float *x, const int32_t *labels, size_t n, double *loss, double *acc)
+{
+    int rc = cnn_model_forward(m, x, n, true);
+    if (!rc)
+        rc = cnn_model_loss(m, labels, n, loss, acc);
+    if (!rc)
+        rc = cnn_model_backward(m);
+    if (!rc)
+        rc = cnn_model_step(m);
+    return rc;
+}
+
+int cnn_model_predict(cnn_model *m, const float *x, size_t n, int32_t *classes)
+{
+    if (m && !classes)
+        return cnn__seterr(m, TBW_EINVAL, "predict: NULL output");
+    int rc = cnn_model_forward(m, x, n, false);
+    if (rc)
+        return rc;
+    size_t K = m->layers[m->nlayers - 1].out_size;
+    const float *z = m->layers[m->nlayers - 1].out;
+    for (size_t i = 0; i < n; i++) {
+        size_t best = 0;
+        for (size_t k = 1; k < K; k++)
+            if (z[i * K + k] > z[i * K + best])
+                best = k;
+        classes[i] = (int32_t)best;
+    }
+    return TBW_OK;
+}
+
+int cnn_model_evaluate(cnn_model *m, const float *x, const int32_t *labels, size_t count, double *loss, double *acc)
+{
+    if (!m)
+        return TBW_EINVAL;
+    if (!m->built)
+        return cnn__seterr(m, TBW_EINVAL, "evaluate: model is not built");
+    if (!x || !labels || count == 0)
+        return cnn__seterr(m, TBW_EINVAL, "evaluate: need data and at least one sample");
+    double tl = 0.0, ta = 0.0;
+    for (size_t i = 0; i < count; i += m->batch) {
+        size_t n = count - i < m->batch ? count - i : m->batch;
+        double l, a;
+        int rc = cnn_model_forward(m, x + i * m->in_size, n, false);
+        if (!rc)
+            rc = cnn_model_loss(m, labels + i, n, &l, &a);
+        if (rc)
+            return rc;
+        tl += l * (double)n;
+        ta += a * (double)n;
+    }
+    if (loss)
+        *loss = tl / (double)count;
+    if (acc)
+        *acc = ta / (double)count;
+    return TBW_OK;
+}
+
+int cnn_model_evaluate_dataset(cnn_model *m, const cnn_dataset *ds, double *loss, double *acc)
+{
+    if (!m)
+        return TBW_EINVAL;
+    if (!m->built)
+        return cnn__seterr(m, TBW_EINVAL, "evaluate: model is not built");
+    size_t count = cnn_dataset_count(ds);
+    int rows, cols;
+    cnn_dataset_dims(ds, &rows, &cols);
+    if (count == 0)
+        return cnn__seterr(m, TBW_EINVAL, "evaluate: empty dataset");
+    if (m->in_c != 1 || rows != m->in_h || cols != m->in_w)
+        return cnn__seterr(m, TBW_EMISMATCH, "evaluate: dataset images are 1x%dx%d, model expects %dx%dx%d", rows,
+                           cols, m->in_c, m->in_h, m->in_w);
+    double tl = 0.0, ta = 0.0;
+    for (size_t i = 0; i < count; i += m->batch) {
+        size_t n = count - i < m->batch ? count - i : m->batch;
+        double l, a;
+        int rc = cnn_dataset_batch(ds, i, n, m->xstage, m->lstage);
+        if (rc)
+            return cnn__seterr(m, rc, "evaluate: %s", cnn_dataset_errmsg(ds));
+        rc = cnn_model_forward(m, m->xstage, n, false);
+        if (!rc)
+            rc = cnn_model_loss(m, m->lstage, n, &l, &a);
+        if (rc)
+            return rc;
+        tl += l * (double)n;
+        ta += a * (double)n;
+    }
+    if (loss)
+        *loss = tl / (double)count;
+    if (acc)
+        *acc = ta / (double)count;
+    return TBW_OK;
+}
+
+int64_t cnn_model_step_count(const cnn_model *m)
+{
+    return m ? m->step : 0;
+}
+
+int cnn_model_set_learning_rate(cnn_model *m, float lr)
+{
+    if (!m)
+        return TBW_EINVAL;
+    if (!(lr > 0.0f) || !isfinite(lr))
+        return cnn__seterr(m, TBW_EINVAL, "learning rate must be finite and > 0");
+    m->opts.learning_rate = lr;
+    return TBW_OK;
+}
+
+size_t cnn_model_param_count(const cnn_model *m)
+{
+    return m ? m->nparams : 0;
+}
+
+/* ---- introspection ---- */
+
+size_t cnn_model_layer_count(const cnn_model *m)
+{
+    return m ? m->nlayers : 0;
+}
+
+int cnn_model_find_layer(const cnn_model *m, const char *name, size_t *index)
+{
+    if (!m || !name || !index)
+        return TBW_EINVAL;
+    for (size_t i = 0; i < m->nlayers; i++)
+        if (strcmp(m->layers[i].name, name) == 0) {
+            *index = i;
+            return TBW_OK;
+        }
+    return TBW_ENOTFOUND;
+}
+
+static const char *op_name(cnn_layer_kind k)
+{
+    switch (k) {
+    case CNN_LAYER_CONV2D: return "Conv2D";
+    case CNN_LAYER_RELU: return "Relu";
+    case CNN_LAYER_SIGMOID: return "Sigmoid";
+    case CNN_LAYER_TANH: return "Tanh";
+    case CNN_LAYER_MAXPOOL: return "MaxPool";
+    case CNN_LAYER_AVGPOOL: return "AvgPool";
+    case CNN_LAYER_DENSE: return "MatMul";
+    case CNN_LAYER_FLATTEN: return "Reshape";
+    case CNN_LAYER_DROPOUT: return "Dropout";
+    }
+    return "Unknown";
+}
+
+int cnn_model_layer_info(const cnn_model *m, size_t index, cnn_layer_info *info)
+{
+    if (!m || !info || index >= m->nlayers)
+        return TBW_EINVAL;
+    const cnn__layer *L = &m->layers[index];
+    memset(info, 0, sizeof *info);
+    info->name = L->name;
+    info->op = op_name(L->kind);
+    info->kind = (int)L->kind;
+    info->in_c = L->in_c;
+    info->in_h = L->in_h;
+    info->in_w = L->in_w;
+    info->out_c = L->out_c;
+    info->out_h = L->out_h;
+    info->out_w = L->out_w;
+    info->output = m->built && m->fwd_n ? L->out : NULL;
+    info->output_n = m->built ? m->fwd_n : 0;
+    info->kernel_h = L->kh;
+    info->kernel_w = L->kw;
+    info->stride_h = L->sh;
+    info->stride_w = L->sw;
+    info->dilation_h = L->dh;
+    info->dilation_w = L->dw;
+    info->padding = L->padding;
+    info->pad_top = L->pt;
+    info->pad_bottom = L->pb;
+    info->pad_left = L->pl;
+    info->pad_right = L->pr;
+    info->rate = L->rate;
+    if (L->kind == CNN_LAYER_CONV2D) {
+        info->col_rows = (size_t)L->in_c * L->kh * L->kw;
+        info->col_cols = (size_t)L->out_h * L->out_w;
+    }
+    if (L->w_count) {
+        info->nparams = L->b_count ? 2 : 1;
+        cnn_tensor *p = info->params, *g = info->grads;
+        p[0].name = g[0].name = L->wname;
+        p[0].rank = g[0].rank = L->w_rank;
+        for (int d = 0; d < 4; d++)
+            p[0].dims[d] = g[0].dims[d] = L->w_dims[d];
+        p[0].count = g[0].count = L->w_count;
+        if (m->built) {
+            p[0].data = cnn__W(m, L);
+            g[0].data = cnn__dW(m, L);
+        }
+        if (L->b_count) {
+            p[1].name = g[1].name = L->bname;
+            p[1].rank = g[1].rank = 1;
+            p[1].dims[0] = g[1].dims[0] = (int)L->b_count;
+            p[1].count = g[1].count = L->b_count;
+            if (m->built) {
+                p[1].data = cnn__B(m, L);
+                g[1].data = cnn__dB(m, L);
+            }
+        }
+    }
+    return TBW_OK;
+}

@@ -1,0 +1,133 @@
+/* Private structures of the CNN engine, shared by the files in src/nn. */
+#ifndef TBW_NN_INTERNAL_H
+#define TBW_NN_INTERNAL_H
+
+#include <tbw/cnn.h>
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#define CNN__NAME_MAX 64
+#define CNN__ERR_MAX 256
+
+/* ---- PRNG (xoshiro256**) ---- */
+typedef struct cnn__rng {
+    uint64_t s[4];
+} cnn__rng;
+
+void cnn__rng_seed(cnn__rng *r, uint64_t seed);
+uint64_t cnn__rng_next(cnn__rng *r);
+/* Uniform in [0, 1) with 24 random bits, so every value is exact in float. */
+float cnn__rng_uniform(cnn__rng *r);
+/* Standard normal (Box-Muller, one value per call). */
+float cnn__rng_normal(cnn__rng *r);
+/* Uniform integer in [0, n) without modulo bias. */
+uint64_t cnn__rng_below(cnn__rng *r, uint64_t n);
+
+/* ---- worker pool ---- */
+typedef void (*cnn__task_fn)(void *ctx, size_t begin, size_t end);
+typedef struct cnn__pool cnn__pool;
+
+int cnn__pool_create(cnn__pool **out, int threads);
+void cnn__pool_free(cnn__pool *p);
+/* Splits [0, n) into one contiguous chunk per thread (the caller runs the first) and waits.
+ * The split depends only on n and the thread count, so results are reproducible. */
+void cnn__pool_run(cnn__pool *p, size_t n, cnn__task_fn fn, void *ctx);
+
+/* ---- layers ---- */
+typedef struct cnn__layer {
+    char name[CNN__NAME_MAX];
+    char wname[CNN__NAME_MAX + 16];
+    char bname[CNN__NAME_MAX + 16];
+    cnn_layer_kind kind;
+    int in_c, in_h, in_w;
+    int out_c, out_h, out_w;
+    size_t in_size, out_size; /* per sample */
+
+    /* conv and pool geometry */
+    int kh, kw, sh, sw, dh, dw;
+    int padding, pt, pb, pl, pr;
+    bool use_bias;
+    int init;
+    float bias_init;
+    float rate;
+
+    /* parameters: offsets into the model's parameter arena */
+    size_t w_off, w_count, b_off, b_count;
+    int w_rank, w_dims[4];
+
+    float *out;      /* [batch * out_size] */
+    float *col;      /* conv: [K, batch * P] */
+    int32_t *argmax; /* maxpool: [batch * out_size] */
+    float *mask;     /* dropout: [batch * out_size] */
+} cnn__layer;
+
+struct cnn_model {
+    char err[CNN__ERR_MAX];
+    cnn_model_opts opts;
+    int in_c, in_h, in_w;
+    size_t in_size;
+
+    cnn__layer *layers;
+    size_t nlayers, cap;
+
+    bool built;
+    size_t batch;
+    int threads;
+    cnn__pool *pool;
+    cnn__rng rng;
+
+    /* one arena for all parameters so the optimizer is one loop */
+    size_t nparams;
+    float *params, *grads, *slot1, *slot2;
+    int64_t step;
+
+    float *x;             /* [batch * in_size] copy of the input */
+    float *gbuf[2];       /* ping-pong gradient buffers, [batch * max size] */
+    float *dinput;        /* gradient w.r.t. the input when opts.input_grad */
+    float *tmp;           /* conv output / gradient in [C, N*P] layout */
+    float *probs;         /* softmax of the logits */
+    float *dlogits;       /* gradient from the loss */
+    float *xstage;        /* dataset batch staging */
+    int32_t *lstage;
+
+    size_t fwd_n;         /* samples in the last forward */
+    bool have_loss;
+};
+
+int cnn__seterr(cnn_model *m, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Multiplies with overflow detection: returns false on overflow. */
+static inline bool cnn__mul(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return false;
+    *out = a * b;
+    return true;
+}
+
+/* conv.c */
+void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
+void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n);
+/* pooling.c */
+void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
+void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);
+/* dense.c */
+void cnn__dense_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
+void cnn__dense_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n);
+/* activ.c */
+void cnn__act_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n, bool training);
+void cnn__act_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);
+/* optim.c */
+void cnn__optim_step(cnn_model *m);
+/* model.c: weight/bias pointers */
+static inline float *cnn__W(const cnn_model *m, const cnn__layer *L) { return m->params + L->w_off; }
+static inline float *cnn__B(const cnn_model *m, const cnn__layer *L) { return m->params + L->b_off; }
+static inline float *cnn__dW(const cnn_model *m, const cnn__layer *L) { return m->grads + L->w_off; }
+static inline float *cnn__dB(const cnn_model *m, const cnn__layer *L) { return m->grads + L->b_off; }
+
+#endif

@@ -1,0 +1,116 @@
+/* Max and average pooling, parallel over the images of the batch. Max pooling remembers the winning
+ * input index so backward is a scatter; padded cells never win and are not averaged. */
+#include "nn_internal.h"
+
+#include <string.h>
+
+typedef struct pool_ctx {
+    const cnn__layer *L;
+    const float *x;
+    const float *dy;
+    float *dx;
+} pool_ctx;
+
+static void fwd_task(void *p, size_t b, size_t e)
+{
+    pool_ctx *c = p;
+    const cnn__layer *L = c->L;
+    const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
+    bool is_max = L->kind == CNN_LAYER_MAXPOOL;
+    for (size_t i = b; i < e; i++) {
+        for (int ch = 0; ch < L->in_c; ch++) {
+            const float *xp = c->x + i * L->in_size + (size_t)ch * H * W;
+            size_t obase = i * L->out_size + (size_t)ch * OH * OW;
+            for (int oh = 0; oh < OH; oh++) {
+                int h0 = oh * L->sh - L->pt, h1 = h0 + L->kh;
+                if (h0 < 0)
+                    h0 = 0;
+                if (h1 > H)
+                    h1 = H;
+                for (int ow = 0; ow < OW; ow++) {
+                    int w0 = ow * L->sw - L->pl, w1 = w0 + L->kw;
+                    if (w0 < 0)
+                        w0 = 0;
+                    if (w1 > W)
+                        w1 = W;
+                    size_t o = obase + (size_t)oh * OW + ow;
+                    if (is_max) {
+                        int best = -1;
+                        float bv = 0.0f;
+                        for (int h = h0; h < h1; h++)
+                            for (int w = w0; w < w1; w++) {
+                                float v = xp[h * W + w];
+                                if (best < 0 || v > bv) {
+                                    bv = v;
+                                    best = h * W + w;
+                                }
+                            }
+                        L->out[o] = bv;
+                        L->argmax[o] = best;
+                    } else {
+                        float s = 0.0f;
+                        int cnt = (h1 - h0) * (w1 - w0);
+                        for (int h = h0; h < h1; h++)
+                            for (int w = w0; w < w1; w++)
+                                s += xp[h * W + w];
+                        L->out[o] = cnt > 0 ? s / (float)cnt : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void bwd_task(void *p, size_t b, size_t e)
+{
+    pool_ctx *c = p;
+    const cnn__layer *L = c->L;
+    const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
+    bool is_max = L->kind == CNN_LAYER_MAXPOOL;
+    memset(c->dx + b * L->in_size, 0, sizeof(float) * (e - b) * L->in_size);
+    for (size_t i = b; i < e; i++) {
+        for (int ch = 0; ch < L->in_c; ch++) {
+            float *dxp = c->dx + i * L->in_size + (size_t)ch * H * W;
+            size_t obase = i * L->out_size + (size_t)ch * OH * OW;
+            for (int oh = 0; oh < OH; oh++) {
+                for (int ow = 0; ow < OW; ow++) {
+                    size_t o = obase + (size_t)oh * OW + ow;
+                    if (is_max) {
+                        if (L->argmax[o] >= 0)
+                            dxp[L->argmax[o]] += c->dy[o];
+                        continue;
+                    }
+                    int h0 = oh * L->sh - L->pt, h1 = h0 + L->kh;
+                    int w0 = ow * L->sw - L->pl, w1 = w0 + L->kw;
+                    if (h0 < 0)
+                        h0 = 0;
+                    if (h1 > H)
+                        h1 = H;
+                    if (w0 < 0)
+                        w0 = 0;
+                    if (w1 > W)
+                        w1 = W;
+                    int cnt = (h1 - h0) * (w1 - w0);
+                    if (cnt <= 0)
+                        continue;
+                    float g = c->dy[o] / (float)cnt;
+                    for (int h = h0; h < h1; h++)
+                        for (int w = w0; w < w1; w++)
+                            dxp[h * W + w] += g;
+                }
+            }
+        }
+    }
+}
+
+void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
+{
+    pool_ctx c = {L, x, NULL, NULL};
+    cnn__pool_run(m->pool, n, fwd_task, &c);
+}
+
+void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n)
+{
+    pool_ctx c = {L, NULL, dy, dx};
+    cnn__pool_run(m->pool, n, bwd_task, &c);
+}

@@ -1,0 +1,153 @@
+/* A fixed set of worker threads owned by one model. Work is handed out as one call that covers
+ * [0, n); each thread takes a fixed contiguous chunk, so the split never depends on timing. */
+#include "nn_internal.h"
+
+#include <stdlib.h>
+
+struct cnn__pool {
+    int threads; /* including the caller */
+    pthread_t *tid;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    uint64_t gen;
+    int pending;
+    bool stop;
+    cnn__task_fn fn;
+    void *ctx;
+    size_t n;
+};
+
+typedef struct worker_arg {
+    cnn__pool *p;
+    int index;
+} worker_arg;
+
+static void chunk(size_t n, int threads, int i, size_t *b, size_t *e)
+{
+    *b = n * (size_t)i / (size_t)threads;
+    *e = n * (size_t)(i + 1) / (size_t)threads;
+}
+
+static void *worker(void *arg)
+{
+    cnn__pool *p = ((worker_arg *)arg)->p;
+    int index = ((worker_arg *)arg)->index;
+    free(arg);
+    uint64_t seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && p->gen == seen)
+            pthread_cond_wait(&p->go, &p->mu);
+        if (p->stop) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        seen = p->gen;
+        cnn__task_fn fn = p->fn;
+        void *ctx = p->ctx;
+        size_t n = p->n;
+        pthread_mutex_unlock(&p->mu);
+
+        size_t b, e;
+        chunk(n, p->threads, index, &b, &e);
+        if (b < e)
+            fn(ctx, b, e);
+
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0)
+            pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+int cnn__pool_create(cnn__pool **out, int threads)
+{
+    *out = NULL;
+    cnn__pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return TBW_ENOMEM;
+    p->threads = threads < 1 ? 1 : threads;
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        free(p);
+        return TBW_ENOMEM;
+    }
+    if (pthread_cond_init(&p->go, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return TBW_ENOMEM;
+    }
+    if (pthread_cond_init(&p->done, NULL) != 0) {
+        pthread_cond_destroy(&p->go);
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return TBW_ENOMEM;
+    }
+    if (p->threads > 1) {
+        p->tid = calloc((size_t)p->threads - 1, sizeof *p->tid);
+        if (!p->tid)
+            goto fail;
+        for (int i = 1; i < p->threads; i++) {
+            worker_arg *a = malloc(sizeof *a);
+            if (!a)
+                goto fail;
+            a->p = p;
+            a->index = i;
+            if (pthread_create(&p->tid[i - 1], NULL, worker, a) != 0) {
+                free(a);
+                goto fail;
+            }
+            p->started++;
+        }
+    }
+    *out = p;
+    return TBW_OK;
+fail:
+    cnn__pool_free(p);
+    return TBW_ENOMEM;
+}
+
+void cnn__pool_free(cnn__pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->started; i++)
+        pthread_join(p->tid[i], NULL);
+    free(p->tid);
+    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->go);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+void cnn__pool_run(cnn__pool *p, size_t n, cnn__task_fn fn, void *ctx)
+{
+    if (n == 0)
+        return;
+    if (!p || p->threads == 1 || p->started != p->threads - 1 || n == 1) {
+        fn(ctx, 0, n);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n = n;
+    p->pending = p->threads - 1;
+    p->gen++;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+
+    size_t b, e;
+    chunk(n, p->threads, 0, &b, &e);
+    if (b < e)
+        fn(ctx, b, e);
+
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}

@@ -1,0 +1,252 @@
+/* Finite-difference gradient checks: every layer kind and the loss, including stride, SAME/VALID/explicit
+ * padding and dilation. Loss is evaluated in float32 by the engine, so the comparison uses the relative
+ * error of the whole sampled gradient vector rather than element by element. */
+#include <tbw/cnn.h>
+
+#include <stdlib.h>
+
+#include "nn_check.h"
+
+#define N 2
+#define EPS 1e-3
+#define TOL 2e-2
+
+static double loss_at(cnn_model *m, const float *x, const int32_t *y)
+{
+    double l = 0;
+    cnn_model_forward(m, x, N, false);
+    cnn_model_loss(m, y, N, &l, NULL);
+    return l;
+}
+
+/* Compares analytic and central-difference gradients for up to 40 entries of v. */
+static double rel_err(cnn_model *m, float *v, const float *g, size_t count, float *x, const int32_t *y)
+{
+    double num2 = 0, den2a = 0, den2n = 0;
+    size_t step = count > 40 ? count / 40 : 1;
+    for (size_t i = 0; i < count; i += step) {
+        float keep = v[i];
+        v[i] = keep + (float)EPS;
+        double lp = loss_at(m, x, y);
+        v[i] = keep - (float)EPS;
+        double lm = loss_at(m, x, y);
+        v[i] = keep;
+        double num = (lp - lm) / (2 * EPS);
+        num2 += (num - g[i]) * (num - g[i]);
+        den2a += (double)g[i] * g[i];
+        den2n += num * num;
+    }
+    double den = sqrt(den2a) + sqrt(den2n);
+    return den > 0 ? sqrt(num2) / den : 0.0;
+}
+
+typedef int (*build_fn)(cnn_model *m);
+
+static void grad_check(const char *label, int c, int h, int w, build_fn add)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = 1;
+    mo.input_grad = true;
+    mo.seed = 7;
+    cnn_model *m = NULL;
+    CHECK_INT(0, cnn_model_create(&m, c, h, w, &mo));
+    CHECK_INT(0, add(m));
+    CHECK_INT(0, cnn_model_build(m, N));
+    size_t nx = (size_t)N * c * h * w;
+    float *x = malloc(nx * sizeof *x);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)(test_uniform() * 2 - 1);
+    int classes = cnn_model_classes(m);
+    int32_t y[N];
+    for (int i = 0; i < N; i++)
+        y[i] = (int32_t)(test_uniform() * classes) % classes;
+    /* Biases start non-zero so their gradients and ReLU kinks are exercised away from 0. */
+    for (size_t li = 0; li < cnn_model_layer_count(m); li++) {
+        cnn_layer_info info;
+        cnn_model_layer_info(m, li, &info);
+        if (info.nparams == 2)
+            for (size_t j = 0; j < info.params[1].count; j++)
+                info.params[1].data[j] = (float)(test_uniform() * 0.2 - 0.1);
+    }
+    cnn_model_forward(m, x, N, false);
+    CHECK_INT(0, cnn_model_loss(m, y, N, NULL, NULL));
+    CHECK_INT(0, cnn_model_backward(m));
+    /* Copy analytic gradients: the finite-difference forwards do not touch them, but be explicit. */
+    for (size_t li = 0; li < cnn_model_layer_count(m); li++) {
+        cnn_layer_info info;
+        cnn_model_layer_info(m, li, &info);
+        for (int p = 0; p < info.nparams; p++) {
+            float *g = malloc(info.grads[p].count * sizeof *g);
+            memcpy(g, info.grads[p].data, info.grads[p].count * sizeof *g);
+            double e = rel_err(m, info.params[p].data, g, info.params[p].count, x, y);
+            CHECK_(e < TOL, "%s: %s relative error %.3g >= %g", label, info.params[p].name, e, TOL);
+            free(g);
+        }
+    }
+    float *gx = malloc(nx * sizeof *gx);
+    memcpy(gx, cnn_model_input_grad(m), nx * sizeof *gx);
+    double e = rel_err(m, x, gx, nx, x, y);
+    CHECK_(e < TOL, "%s: input relative error %.3g >= %g", label, e, TOL);
+    free(gx);
+    free(x);
+    cnn_model_free(m);
+}
+
+static cnn_conv2d_opts conv(int f, int k, int s, int pad)
+{
+    cnn_conv2d_opts o = CNN_CONV2D_OPTS_INIT;
+    o.filters = f;
+    o.kernel_h = o.kernel_w = k;
+    o.stride_h = o.stride_w = s;
+    o.padding = pad;
+    return o;
+}
+
+static cnn_dense_opts dense(int units)
+{
+    cnn_dense_opts o = CNN_DENSE_OPTS_INIT;
+    o.units = units;
+    return o;
+}
+
+static int net_conv_valid(cnn_model *m)
+{
+    cnn_conv2d_opts c = conv(3, 3, 1, CNN_PAD_VALID);
+    cnn_dense_opts d = dense(4);
+    return cnn_model_add_conv2d(m, "conv1", &c) | cnn_model_add_flatten(m, "flat") | cnn_model_add_dense(m, "fc", &d);
+}
+
+static int net_conv_same_stride(cnn_model *m)
+{
+    cnn_conv2d_opts c = conv(3, 3, 2, CNN_PAD_SAME);
+    c.stride_w = 1;
+    cnn_dense_opts d = dense(3);
+    return cnn_model_add_conv2d(m, "conv1", &c) | cnn_model_add_dense(m, "fc", &d);
+}
+
+static int net_conv_explicit_dilated(cnn_model *m)
+{
+    cnn_conv2d_opts c = conv(2, 3, 1, CNN_PAD_EXPLICIT);
+    c.pad_top = 1;
+    c.pad_bottom = 2;
+    c.pad_left = 0;
+    c.pad_right = 1;
+    c.dilation_h = 2;
+    c.dilation_w = 2;
+    c.stride_w = 2;
+    cnn_dense_opts d = dense(3);
+    return cnn_model_add_conv2d(m, "conv1", &c) | cnn_model_add_dense(m, "fc", &d);
+}
+
+static int net_conv_relu_maxpool(cnn_model *m)
+{
+    cnn_conv2d_opts c = conv(4, 3, 1, CNN_PAD_SAME);
+    cnn_pool_opts p = CNN_POOL_OPTS_INIT;
+    cnn_dense_opts d = dense(3);
+    return cnn_model_add_conv2d(m, "conv1", &c) | cnn_model_add_relu(m, "relu1") | cnn_model_add_maxpool(m, "pool1", &p) |
+           cnn_model_add_dense(m, "fc", &d);
+}
+
+static int net_maxpool_general(cnn_model *m)
+{
+    cnn_pool_opts p = {3, 3, 2, 2, CNN_PAD_SAME, 0, 0, 0, 0};
+    cnn_dense_opts d = dense(3);
+    return cnn_model_add_maxpool(m, "pool", &p) | cnn_model_add_dense(m, "fc", &d);
+}
+
+static int net_avgpool_same(cnn_model *m)
+{
+    cnn_pool_opts p = {3, 2, 1, 2, CNN_PAD_SAME, 0, 0, 0, 0};
+    cnn_dense_opts d = dense(3);
+    return cnn_model_add_avgpool(m, "pool", &p) | cnn_model_add_dense(m, "fc", &d);
+}
+
+static int net_avgpool_explicit(cnn_model *m)
+{
+    cnn_pool_opts p = {2, 3, 2, 2, CNN_PAD_EXPLICIT, 1, 0, 2, 1};
+    cnn_dense_opts d = dense(3);
+    return cnn_model_add_avgpool(m, "pool", &p) | cnn_model_add_dense(m, "fc", &d);
+}
+
+static int net_sigmoid_tanh(cnn_model *m)
+{
+    cnn_dense_opts d1 = dense(6), d2 = dense(5), d3 = dense(3);
+    d1.init = CNN_INIT_GLOROT;
+    return cnn_model_add_dense(m, "fc1", &d1) | cnn_model_add_sigmoid(m, "sig") | cnn_model_add_dense(m, "fc2", &d2) |
+           cnn_model_add_tanh(m, "tanh") | cnn_model_add_dense(m, "fc3", &d3);
+}
+
+static int net_dense_relu(cnn_model *m)
+{
+    cnn_dense_opts d1 = dense(8), d2 = dense(4);
+    return cnn_model_add_dense(m, "fc1", &d1) | cnn_model_add_relu(m, "relu") | cnn_model_add_dense(m, "fc2", &d2);
+}
+
+/* Logits are the input itself, so this checks the softmax cross-entropy gradient alone. */
+static int net_loss_only(cnn_model *m)
+{
+    return cnn_model_add_flatten(m, "logits");
+}
+
+/* Dropout's mask is random per forward, so check backward against the mask seen in the forward:
+ * with dropout as the last layer, d loss / d x = mask * (softmax(z) - onehot) / n. */
+static void dropout_check(void)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = 1;
+    mo.input_grad = true;
+    cnn_model *m = NULL;
+    CHECK_INT(0, cnn_model_create(&m, 50, 1, 1, &mo));
+    CHECK_INT(0, cnn_model_add_dropout(m, "drop", 0.3f));
+    CHECK_INT(0, cnn_model_build(m, N));
+    float x[N * 50];
+    for (int i = 0; i < N * 50; i++)
+        x[i] = (float)(test_uniform() + 0.5);
+    int32_t y[N] = {3, 17};
+    double loss;
+    CHECK_INT(0, cnn_model_forward(m, x, N, true));
+    CHECK_INT(0, cnn_model_loss(m, y, N, &loss, NULL));
+    CHECK_INT(0, cnn_model_backward(m));
+    const float *z = cnn_model_output(m), *gx = cnn_model_input_grad(m);
+    int dropped = 0, bad = 0;
+    for (int s = 0; s < N; s++) {
+        double mx = -1e30, sum = 0;
+        for (int k = 0; k < 50; k++)
+            mx = fmax(mx, z[s * 50 + k]);
+        for (int k = 0; k < 50; k++)
+            sum += exp(z[s * 50 + k] - mx);
+        for (int k = 0; k < 50; k++) {
+            int i = s * 50 + k;
+            double mask = z[i] / x[i];
+            if (z[i] == 0.0f)
+                dropped++;
+            else if (fabs(mask - 1 / 0.7) > 1e-5)
+                bad++;
+            double dz = (exp(z[i] - mx) / sum - (k == y[s])) / N;
+            if (fabs(gx[i] - mask * dz) > 1e-6)
+                bad++;
+        }
+    }
+    CHECK_INT(0, bad);
+    CHECK_TRUE(dropped > 10 && dropped < 50);
+    /* eval mode is the identity */
+    CHECK_INT(0, cnn_model_forward(m, x, N, false));
+    CHECK_TRUE(memcmp(cnn_model_output(m), x, sizeof x) == 0);
+    cnn_model_free(m);
+}
+
+int main(void)
+{
+    grad_check("conv valid", 2, 6, 5, net_conv_valid);
+    grad_check("conv same stride 2x1", 2, 7, 6, net_conv_same_stride);
+    grad_check("conv explicit pad, dilation 2, stride 1x2", 2, 7, 8, net_conv_explicit_dilated);
+    grad_check("conv+relu+maxpool", 2, 6, 6, net_conv_relu_maxpool);
+    grad_check("maxpool 3x3 s2 same", 3, 7, 7, net_maxpool_general);
+    grad_check("avgpool same", 2, 5, 6, net_avgpool_same);
+    grad_check("avgpool explicit", 2, 5, 7, net_avgpool_explicit);
+    grad_check("dense sigmoid tanh", 3, 2, 2, net_sigmoid_tanh);
+    grad_check("dense relu", 5, 1, 1, net_dense_relu);
+    grad_check("softmax cross-entropy", 10, 1, 1, net_loss_only);
+    dropout_check();
+    return check_report();
+}
