@@ -132,6 +132,52 @@ TBW_API int tbw_text(tbw_writer *w, const char *tag, int64_t step, const char *t
 TBW_API int tbw_text_table(tbw_writer *w, const char *tag, int64_t step, const char *const *cells,
                            size_t rows, size_t cols);
 
+/* ---- PR curves ---------------------------------------------------------- */
+
+#define TBW_PR_DEFAULT_THRESHOLDS 201
+
+/**
+ * Logs a precision-recall curve under the tag "<name>/pr_curves", computed as
+ * TensorBoard's pr_curve summary does: predictions in [0, 1] are put into
+ * num_thresholds buckets (floor(p * (T - 1))), and for each threshold i/(T-1)
+ * the true/false positive/negative counts, precision tp/max(1e-7, tp+fp) and
+ * recall tp/max(1e-7, tp+fn) form a [6, T] float tensor. weights: optional
+ * per-example weights (NULL: 1). num_thresholds: 2..10000, 0 for 201.
+ * Predictions outside [0, 1] or NaN are refused.
+ */
+TBW_API int tbw_pr_curve(tbw_writer *w, const char *name, int64_t step, const bool *labels,
+                         const float *predictions, const float *weights, size_t n, int num_thresholds);
+
+/* ---- custom scalars layout ------------------------------------------------ */
+
+/** One margin-chart series: the value tag and the tags of its lower and upper bounds. */
+typedef struct tbw_margin_series {
+    const char *value, *lower, *upper;
+} tbw_margin_series;
+
+/** A chart: a multiline chart of every scalar tag matching one of the regexes, or a margin chart. */
+typedef struct tbw_layout_chart {
+    const char *title;
+    const char *const *tag_regexes; /**< multiline chart (used when n_series == 0) */
+    size_t n_regexes;
+    const tbw_margin_series *series; /**< margin chart */
+    size_t n_series;
+} tbw_layout_chart;
+
+typedef struct tbw_layout_category {
+    const char *title;
+    const tbw_layout_chart *charts;
+    size_t n_charts;
+    bool closed; /**< shown collapsed */
+} tbw_layout_category;
+
+/**
+ * Writes the Custom Scalars dashboard layout (tag "custom_scalars__config__",
+ * step 0). Regexes are checked as POSIX extended expressions, which catches
+ * most errors in TensorBoard's Python regexes; an invalid one is refused.
+ */
+TBW_API int tbw_custom_scalars_layout(tbw_writer *w, const tbw_layout_category *categories, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,5 +6,8 @@
 #include <tbw/writer.h>
 #include <tbw/summary.h>
 #include <tbw/reader.h>
+#include <tbw/graph.h>
+#include <tbw/hparams.h>
+#include <tbw/projector.h>
 
 #endif

@@ -99,6 +99,53 @@ static int op_flush(tbw_writer *w)
     return rc ? rc : tbw_writer_flush(w);
 }
 
+static int op_graph(tbw_writer *w)
+{
+    tbw_graph *g;
+    int rc = tbw_graph_create(&g);
+    if (rc)
+        return rc;
+    size_t a;
+    const char *in[] = {"a:0", "^a"};
+    int64_t dims[4] = {-1, 28, 28, 1};
+    int ranks[1] = {4};
+    const char *strs[2] = {"x", "y"};
+    if (!(rc = tbw_graph_add_node(g, "a", "Const", NULL, 0, NULL, &a)) &&
+        !(rc = tbw_graph_add_node(g, "scope/b", "Add", in, 2, "/cpu:0", NULL)) &&
+        !(rc = tbw_graph_attr_shape_list(g, a, "_output_shapes", dims, ranks, 1)) &&
+        !(rc = tbw_graph_attr_string(g, a, "padding", "SAME")) &&
+        !(rc = tbw_graph_attr_int_list(g, a, "strides", dims, 4)) &&
+        !(rc = tbw_graph_attr_string_list(g, a, "names", strs, 2)) && !(rc = tbw_graph_attr_type(g, a, "T", 1)))
+        rc = tbw_graph_write(w, g, 0);
+    tbw_graph_free(g);
+    return rc;
+}
+static int op_hparams(tbw_writer *w)
+{
+    double lrs[2] = {0.1, 0.01};
+    tbw_hparam_info hp[2] = {{.name = "lr", .type = TBW_HPARAM_FLOAT, .n_values = 2, .numbers = lrs},
+                             {.name = "b", .type = TBW_HPARAM_BOOL}};
+    tbw_metric_info m[1] = {{.tag = "acc"}};
+    tbw_hparam_value v[2] = {{.name = "lr", .type = TBW_HPARAM_FLOAT, .number = 0.1},
+                             {.name = "b", .type = TBW_HPARAM_BOOL, .boolean = true}};
+    int rc = tbw_hparams_experiment(w, hp, 2, m, 1, "d", 1.0);
+    if (!rc)
+        rc = tbw_hparams_session_start(w, v, 2, "g", 1.0);
+    return rc ? rc : tbw_hparams_session_end(w, TBW_SESSION_SUCCESS, 2.0);
+}
+static int op_pr_layout(tbw_writer *w)
+{
+    bool labels[4] = {true, false, true, false};
+    float pred[4] = {0.9f, 0.8f, 0.2f, 0.1f};
+    int rc = tbw_pr_curve(w, "pr", 0, labels, pred, NULL, 4, 0);
+    const char *re[] = {"loss/.*"};
+    tbw_margin_series ser = {"a", "b", "c"};
+    tbw_layout_chart ch[2] = {{.title = "l", .tag_regexes = re, .n_regexes = 1}, {.title = "m", .series = &ser,
+                                                                                   .n_series = 1}};
+    tbw_layout_category cat = {.title = "t", .charts = ch, .n_charts = 2};
+    return rc ? rc : tbw_custom_scalars_layout(w, &cat, 1);
+}
+
 /* Opens a writer, runs op, closes; with the Nth allocation failing. */
 static int attempt(op_fn op, long n, int *failed_open)
 {
@@ -170,6 +217,32 @@ static void reader_sweep(void)
     CHECK(n < 10000);
 }
 
+static void projector_sweep(void)
+{
+    float x[6] = {1, 2, 3, 4, 5, 6};
+    const char *labels[3] = {"a", "b", "c"};
+    uint8_t th[3 * 4] = {0};
+    tbw_embedding e = {.tensor_name = "t", .data = x, .n = 3, .d = 2, .n_columns = 1, .n_label_rows = 3,
+                       .labels = labels, .thumbnails = th, .n_thumbnails = 3, .thumb_h = 2, .thumb_w = 2,
+                       .thumb_c = 1};
+    char dir[600], msg[256];
+    long n;
+    int ok = 1;
+    for (n = 0; n < 10000; n++) {
+        snprintf(dir, sizeof dir, "%s/p%ld", g_dir, n);
+        g_countdown = n;
+        int rc = tbw_projector_add(dir, &e, msg, sizeof msg);
+        g_countdown = -1;
+        if (rc == 0)
+            break;
+        if (rc != TBW_ENOMEM)
+            ok = 0;
+    }
+    CHECK_(ok, "projector: a failed allocation came back as something other than TBW_ENOMEM");
+    CHECK(n < 10000);
+    printf("projector: succeeded once %ld allocations were allowed\n", n);
+}
+
 int main(void)
 {
     g_dir = tu_tempdir("alloc");
@@ -177,11 +250,13 @@ int main(void)
         const char *name;
         op_fn op;
     } ops[] = {{"scalar", op_scalar}, {"histogram", op_histogram}, {"images", op_image},
-               {"audio", op_audio},   {"text", op_text},           {"flush", op_flush}};
+               {"audio", op_audio},   {"text", op_text},           {"flush", op_flush},
+               {"graph", op_graph},   {"hparams", op_hparams},     {"pr curve and layout", op_pr_layout}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         sweep(ops[i].name, ops[i].op);
         reader_sweep();
     }
+    projector_sweep();
     tu_rmtree(g_dir);
     free(g_dir);
     return check_done();

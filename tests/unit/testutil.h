@@ -39,8 +39,9 @@ static inline unsigned char *tu_read_file(const char *path, size_t *len)
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
+    unsigned char *b = malloc(n > 0 ? (size_t)n + 1 : 1); /* NUL-terminated for string checks */
     size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = '\0';
     fclose(f);
     *len = got;
     return b;
@@ -65,6 +66,20 @@ static inline int tu_event_files(const char *dir, char *out, size_t cap)
     closedir(d);
     if (n && out)
         snprintf(out, cap, "%s/%s", dir, best);
+    return n;
+}
+
+/* Entries of dir, not counting "." and "..". */
+static inline int tu_count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    closedir(d);
     return n;
 }
 
