@@ -126,10 +126,12 @@ static int check_name(cnn_model *m, const char *name)
         return cnn__seterr(m, TBW_EINVAL, "layer name longer than %d characters", CNN__NAME_MAX - 1);
     for (size_t i = 0; i < len; i++) {
         char ch = name[i];
+        /* '/' nests name scopes ("conv1/Relu"), as in TensorFlow: not first, last or doubled. */
+        bool scope = ch == '/' && i > 0 && i + 1 < len && name[i + 1] != '/';
         bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-                  ch == '-' || ch == '.';
+                  ch == '-' || ch == '.' || scope;
         if (!ok)
-            return cnn__seterr(m, TBW_EINVAL, "layer name '%s' has a character outside [A-Za-z0-9_.-]", name);
+            return cnn__seterr(m, TBW_EINVAL, "layer name '%s' has a character outside [A-Za-z0-9_.-/]", name);
     }
     for (size_t i = 0; i < m->nlayers; i++)
         if (strcmp(m->layers[i].name, name) == 0)

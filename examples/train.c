@@ -1,0 +1,438 @@
+/* The lecture's MNIST network trained with the CNN engine, logging what the
+   lecture logs (see train.h). */
+#include "train.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <tbw/cnn.h>
+#include <tbw/cnn_graph.h>
+#include <tbw/tbw.h>
+
+static const char *const fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                              "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+static const char *const digit_names[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* DIR/NAME or DIR/NAME.gz, whichever exists. */
+static int find_file(const char *dir, const char *name, char *out, size_t cap)
+{
+    struct stat st;
+    snprintf(out, cap, "%s/%s.gz", dir, name);
+    if (stat(out, &st) == 0)
+        return 0;
+    snprintf(out, cap, "%s/%s", dir, name);
+    return stat(out, &st) == 0 ? 0 : -1;
+}
+
+static cnn_dataset *load_split(const char *dir, const char *prefix)
+{
+    char img[4096], lab[4096], name[64];
+    snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
+    int a = find_file(dir, name, img, sizeof img);
+    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
+    int b = find_file(dir, name, lab, sizeof lab);
+    if (a || b) {
+        fprintf(stderr,
+                "error: no MNIST-format %s files (%s-images-idx3-ubyte[.gz], %s-labels-idx1-ubyte[.gz]) in %s\n"
+                "  Fashion-MNIST comes with Debian: sudo apt-get install dataset-fashion-mnist\n"
+                "  or pass --data DIR with the original MNIST files.\n",
+                prefix, prefix, prefix, dir);
+        return NULL;
+    }
+    cnn_dataset *ds;
+    if (cnn_dataset_create(&ds)) {
+        fprintf(stderr, "error: out of memory\n");
+        return NULL;
+    }
+    int rc = cnn_dataset_load_idx(ds, img, lab);
+    if (rc) {
+        fprintf(stderr, "error: %s\n", cnn_dataset_errmsg(ds));
+        cnn_dataset_free(ds);
+        return NULL;
+    }
+    return ds;
+}
+
+#define TRY(call, handle_msg)                                                                                   \
+    do {                                                                                                        \
+        int rc_ = (call);                                                                                       \
+        if (rc_) {                                                                                              \
+            fprintf(stderr, "error: %s: %s\n", #call, (handle_msg));                                            \
+            goto fail;                                                                                          \
+        }                                                                                                       \
+    } while (0)
+
+static int build_model(cnn_model **out, const train_opts *o)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.seed = o->seed;
+    mo.learning_rate = (float)o->lr;
+    mo.threads = o->threads;
+    cnn_model *m;
+    if (cnn_model_create(&m, 1, 28, 28, &mo)) {
+        fprintf(stderr, "error: cannot create the model\n");
+        return 1;
+    }
+    cnn_conv2d_opts c1 = CNN_CONV2D_OPTS_INIT;
+    cnn_pool_opts p = CNN_POOL_OPTS_INIT;
+    /* With one conv layer it has 64 filters and is pooled twice, as in the lecture's
+       sweep, so the fully connected part always sees 7x7x64 features. */
+    if (o->conv_layers == 1)
+        c1.filters = 64;
+    TRY(cnn_model_add_conv2d(m, "conv1", &c1), cnn_model_errmsg(m));
+    TRY(cnn_model_add_relu(m, "conv1/Relu"), cnn_model_errmsg(m));
+    TRY(cnn_model_add_maxpool(m, "pool1", &p), cnn_model_errmsg(m));
+    if (o->conv_layers == 1)
+        TRY(cnn_model_add_maxpool(m, "pool2", &p), cnn_model_errmsg(m));
+    if (o->conv_layers == 2) {
+        cnn_conv2d_opts c2 = CNN_CONV2D_OPTS_INIT;
+        c2.filters = 64;
+        TRY(cnn_model_add_conv2d(m, "conv2", &c2), cnn_model_errmsg(m));
+        TRY(cnn_model_add_relu(m, "conv2/Relu"), cnn_model_errmsg(m));
+        TRY(cnn_model_add_maxpool(m, "pool2", &p), cnn_model_errmsg(m));
+    }
+    TRY(cnn_model_add_flatten(m, "flatten"), cnn_model_errmsg(m));
+    cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
+    if (o->fc_layers == 2) {
+        d.units = 1024;
+        TRY(cnn_model_add_dense(m, "fc1", &d), cnn_model_errmsg(m));
+        TRY(cnn_model_add_relu(m, "fc1/Relu"), cnn_model_errmsg(m));
+        if (o->dropout > 0)
+            TRY(cnn_model_add_dropout(m, "fc1/dropout", o->dropout), cnn_model_errmsg(m));
+        d.units = 10;
+        d.init = CNN_INIT_GLOROT;
+        TRY(cnn_model_add_dense(m, "fc2", &d), cnn_model_errmsg(m));
+    } else {
+        d.units = 10;
+        d.init = CNN_INIT_GLOROT;
+        TRY(cnn_model_add_dense(m, "fc1", &d), cnn_model_errmsg(m));
+    }
+    TRY(cnn_model_build(m, (size_t)o->batch), cnn_model_errmsg(m));
+    *out = m;
+    return 0;
+fail:
+    cnn_model_free(m);
+    return 1;
+}
+
+/* Weights, biases and activations of every conv and dense layer, in its scope. */
+static int log_histograms(tbw_writer *w, const cnn_model *m, int64_t step)
+{
+    size_t nl = cnn_model_layer_count(m);
+    char tag[256];
+    for (size_t i = 0; i < nl; i++) {
+        cnn_layer_info L, A;
+        cnn_model_layer_info(m, i, &L);
+        if (L.kind != CNN_LAYER_CONV2D && L.kind != CNN_LAYER_DENSE)
+            continue;
+        for (int p = 0; p < L.nparams; p++) {
+            snprintf(tag, sizeof tag, "%s/%s", L.name, p == 0 ? "weights" : "biases");
+            if (tbw_histogram(w, tag, step, L.params[p].data, L.params[p].count, 0, NULL))
+                return 1;
+        }
+        /* Activations: the output after the layer's ReLU when one follows. */
+        const cnn_layer_info *act = &L;
+        if (i + 1 < nl && cnn_model_layer_info(m, i + 1, &A) == 0 && A.kind == CNN_LAYER_RELU)
+            act = &A;
+        size_t count = act->output_n * (size_t)act->out_c * (size_t)act->out_h * (size_t)act->out_w;
+        snprintf(tag, sizeof tag, "%s/activations", L.name);
+        if (count && tbw_histogram(w, tag, step, act->output, count, 0, NULL))
+            return 1;
+    }
+    return 0;
+}
+
+static int log_filters(tbw_writer *w, const cnn_model *m, int64_t step)
+{
+    size_t idx;
+    cnn_layer_info L;
+    if (cnn_model_find_layer(m, "conv1", &idx) || cnn_model_layer_info(m, idx, &L) || L.nparams < 1)
+        return 1;
+    /* weights [out_c, in_c, kh, kw]: out_c gray tiles of kh x kw (in_c is 1 here). */
+    tbw_image_batch b = {L.params[0].data, TBW_PIXEL_F32, TBW_LAYOUT_CHW, (size_t)L.params[0].dims[0],
+                         (size_t)L.params[0].dims[2], (size_t)L.params[0].dims[3], 1};
+    uint8_t *grid;
+    size_t gh, gw, gc;
+    if (tbw_image_grid(&b, 8, 1, 0, true, &grid, &gh, &gw, &gc))
+        return 1;
+    /* Scale each 5x5 filter up 6x so the grid is visible at a glance. */
+    size_t sc = 6, H = gh * sc, W = gw * sc;
+    uint8_t *big = malloc(H * W);
+    if (!big) {
+        tbw_free(grid);
+        return 1;
+    }
+    for (size_t y = 0; y < H; y++)
+        for (size_t x = 0; x < W; x++)
+            big[y * W + x] = grid[(y / sc) * gw + x / sc];
+    tbw_free(grid);
+    tbw_image_batch gb = {big, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, H, W, 1};
+    int rc = tbw_images(w, "conv1/filters", step, &gb, 1);
+    free(big);
+    return rc;
+}
+
+static int log_embedding(const char *run_dir, cnn_model *m, const cnn_dataset *test, int n, bool fashion)
+{
+    size_t total = cnn_dataset_count(test);
+    if ((size_t)n > total)
+        n = (int)total;
+    size_t nl = cnn_model_layer_count(m);
+    /* The representation fed to the last layer: fc1's ReLU output (or the flattened features). */
+    size_t src = nl >= 2 ? nl - 2 : 0;
+    cnn_layer_info L;
+    cnn_model_layer_info(m, src, &L);
+    if (L.kind == CNN_LAYER_DROPOUT && src > 0)
+        cnn_model_layer_info(m, --src, &L);
+    size_t d = (size_t)L.out_c * L.out_h * L.out_w;
+    float *emb = malloc((size_t)n * d * sizeof *emb);
+    float *x = malloc((size_t)n * 784 * sizeof *x);
+    int32_t *labels = malloc((size_t)n * sizeof *labels);
+    const char **names = malloc((size_t)n * sizeof *names);
+    uint8_t *thumbs = malloc((size_t)n * 784);
+    int rc = 1;
+    if (!emb || !x || !labels || !names || !thumbs)
+        goto done;
+    cnn_dataset_shuffle((cnn_dataset *)test, 0, 0); /* a fixed order; the first n of the permutation */
+    cnn_dataset_batch(test, 0, (size_t)n, x, labels);
+    size_t B = 100;
+    for (size_t s = 0; s < (size_t)n; s += B) {
+        size_t k = (size_t)n - s < B ? (size_t)n - s : B;
+        if (cnn_model_forward(m, x + s * 784, k, false))
+            goto done;
+        cnn_model_layer_info(m, src, &L);
+        memcpy(emb + s * d, L.output, k * d * sizeof *emb);
+    }
+    for (int i = 0; i < n; i++) {
+        names[i] = (fashion ? fashion_names : digit_names)[labels[i] % 10];
+        for (int p = 0; p < 784; p++)
+            thumbs[(size_t)i * 784 + (size_t)p] = (uint8_t)lrintf(x[(size_t)i * 784 + (size_t)p] * 255.0f);
+    }
+    char tname[128];
+    snprintf(tname, sizeof tname, "%s activations", L.name);
+    tbw_embedding e = {.tensor_name = tname, .data = emb, .n = (size_t)n, .d = d, .n_columns = 1,
+                       .n_label_rows = (size_t)n, .labels = names, .thumbnails = thumbs, .n_thumbnails = (size_t)n,
+                       .thumb_h = 28, .thumb_w = 28, .thumb_c = 1};
+    char msg[512];
+    if (tbw_projector_add(run_dir, &e, msg, sizeof msg)) {
+        fprintf(stderr, "error: projector: %s\n", msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(emb);
+    free(x);
+    free(labels);
+    free(names);
+    free(thumbs);
+    return rc;
+}
+
+static void fmt_secs(char *out, size_t cap, double s)
+{
+    if (!(s >= 0) || s > 360000)
+        snprintf(out, cap, "--");
+    else if (s >= 60)
+        snprintf(out, cap, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else
+        snprintf(out, cap, "%.0fs", s);
+}
+
+static void progress(const train_opts *o, bool tty, long i, long first, long total, double loss, double acc, double t0,
+                     bool final)
+{
+    double el = now() - t0;
+    long done = i + 1 - first;
+    double ips = el > 0 ? (double)done * o->batch / el : 0;
+    double eta = done > 0 ? el / done * (double)(total - i - 1) : -1;
+    char etas[32];
+    fmt_secs(etas, sizeof etas, eta);
+    if (tty) {
+        int width = 24, fill = (int)((double)(i + 1) / (double)total * width);
+        char bar[32];
+        for (int k = 0; k < width; k++)
+            bar[k] = k < fill ? '=' : (k == fill ? '>' : ' ');
+        bar[width] = '\0';
+        fprintf(stderr, "\rstep %6ld/%ld [%s] loss %.4f acc %.3f %6.0f img/s ETA %-7s", i + 1, total, bar, loss, acc,
+                ips, etas);
+        if (final)
+            fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "step %ld/%ld loss %.4f acc %.3f %.0f img/s ETA %s\n", i + 1, total, loss, acc, ips, etas);
+    }
+}
+
+int train_run(const train_opts *o, const char *run_dir, train_result *res)
+{
+    memset(res, 0, sizeof *res);
+    int ret = 1;
+    cnn_dataset *train = NULL, *test = NULL;
+    cnn_model *m = NULL;
+    tbw_writer *w = NULL;
+    float *x = NULL;
+    int32_t *y = NULL;
+    char msg[512], ckpt[4096];
+    bool fashion = strstr(o->data_dir, "fashion") != NULL;
+    bool tty = isatty(2);
+
+    openblas_set_num_threads(o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
+    train = load_split(o->data_dir, "train");
+    test = train ? load_split(o->data_dir, "t10k") : NULL;
+    if (!train || !test)
+        goto fail;
+    size_t ntrain = cnn_dataset_count(train), ntest = cnn_dataset_count(test);
+    if (o->limit_train > 0 && (size_t)o->limit_train < ntrain)
+        ntrain = (size_t)o->limit_train;
+    if (o->limit_test > 0 && (size_t)o->limit_test < ntest)
+        ntest = (size_t)o->limit_test;
+    if (ntrain < (size_t)o->batch) {
+        fprintf(stderr, "error: %zu training images are fewer than one batch of %d\n", ntrain, o->batch);
+        goto fail;
+    }
+    if (build_model(&m, o))
+        goto fail;
+    snprintf(ckpt, sizeof ckpt, "%s/model.ckpt", run_dir);
+    long first = 0;
+    if (o->resume) {
+        int rc = cnn_model_load(m, ckpt);
+        if (rc == TBW_ENOTFOUND) {
+            fprintf(stderr, "note: no checkpoint at %s; starting from step 0\n", ckpt);
+        } else if (rc) {
+            fprintf(stderr, "error: cannot resume: %s\n", cnn_model_errmsg(m));
+            goto fail;
+        } else {
+            first = (long)cnn_model_step_count(m);
+            fprintf(stderr, "resuming %s at step %ld\n", run_dir, first);
+        }
+    }
+    tbw_writer_opts wo = TBW_WRITER_OPTS_INIT;
+    wo.background = true; /* the training loop never waits on the disk */
+    wo.max_queue = 100;
+    wo.flush_secs = 5;
+    if (first > 0)
+        wo.resume_step = first;
+    if (tbw_writer_open(&w, run_dir, &wo, msg, sizeof msg)) {
+        fprintf(stderr, "error: %s\n", msg);
+        goto fail;
+    }
+    if (first == 0) {
+        tbw_graph *g;
+        if (tbw_graph_create(&g) == 0) {
+            if (cnn_model_export_graph(m, g) || tbw_graph_write(w, g, 0))
+                fprintf(stderr, "warning: graph not written: %s\n", tbw_graph_errmsg(g));
+            tbw_graph_free(g);
+        }
+    }
+    if (o->hparams && first == 0) {
+        tbw_hparam_value hv[3] = {{.name = "lr", .type = TBW_HPARAM_FLOAT, .number = o->lr},
+                                  {.name = "conv", .type = TBW_HPARAM_FLOAT, .number = o->conv_layers},
+                                  {.name = "fc", .type = TBW_HPARAM_FLOAT, .number = o->fc_layers}};
+        TRY(tbw_hparams_session_start(w, hv, 3, NULL, 0), tbw_writer_errmsg(w));
+    }
+    x = malloc((size_t)o->batch * 784 * sizeof *x);
+    y = malloc((size_t)o->batch * sizeof *y);
+    if (!x || !y) {
+        fprintf(stderr, "error: out of memory\n");
+        goto fail;
+    }
+    size_t per_epoch = ntrain / (size_t)o->batch;
+    long cur_epoch = -1;
+    long report_every = o->steps >= 20 ? o->steps / 20 : 1;
+    double t0 = now(), loss = 0, acc = 0;
+    long total = o->steps;
+    for (long i = first; i < total; i++) {
+        long epoch = i / (long)per_epoch;
+        if (epoch != cur_epoch) {
+            cnn_dataset_shuffle(train, o->seed, (uint64_t)epoch);
+            cur_epoch = epoch;
+        }
+        /* The permutation covers the whole file; a limited run takes its first ntrain samples. */
+        size_t j = (size_t)(i % (long)per_epoch);
+        if (cnn_dataset_batch(train, j * (size_t)o->batch, (size_t)o->batch, x, y))
+            goto fail;
+        TRY(cnn_model_train_step(m, x, y, (size_t)o->batch, &loss, &acc), cnn_model_errmsg(m));
+        bool summary = o->summary_every > 0 && i % o->summary_every == 0;
+        if (summary) {
+            TRY(tbw_scalar(w, "cross_entropy", i, loss), tbw_writer_errmsg(w));
+            TRY(tbw_scalar(w, "accuracy", i, acc), tbw_writer_errmsg(w));
+            tbw_image_batch ib = {x, TBW_PIXEL_F32, TBW_LAYOUT_CHW, (size_t)o->batch, 28, 28, 1};
+            TRY(tbw_images(w, "input", i, &ib, 3), tbw_writer_errmsg(w));
+            if (log_histograms(w, m, i)) {
+                fprintf(stderr, "error: histograms: %s\n", tbw_writer_errmsg(w));
+                goto fail;
+            }
+            res->train_loss = loss;
+            res->train_accuracy = acc;
+        }
+        if (o->summary_every > 0 && (i % 100 == 0 || i == total - 1) && log_filters(w, m, i)) {
+            fprintf(stderr, "error: filter image: %s\n", tbw_writer_errmsg(w));
+            goto fail;
+        }
+        bool epoch_end = (i + 1) % (long)per_epoch == 0;
+        if (epoch_end || i == total - 1) {
+            double tl, ta;
+            /* Evaluate on the (limited) test set in batches of the model's size. */
+            double sl = 0, sa = 0;
+            size_t seen = 0;
+            cnn_dataset_shuffle(test, 0, 0);
+            for (size_t s = 0; s < ntest; s += (size_t)o->batch) {
+                size_t k = ntest - s < (size_t)o->batch ? ntest - s : (size_t)o->batch;
+                cnn_dataset_batch(test, s, k, x, y);
+                TRY(cnn_model_evaluate(m, x, y, k, &tl, &ta), cnn_model_errmsg(m));
+                sl += tl * (double)k;
+                sa += ta * (double)k;
+                seen += k;
+            }
+            res->test_loss = sl / (double)seen;
+            res->test_accuracy = sa / (double)seen;
+            TRY(tbw_scalar(w, "test/accuracy", i, res->test_accuracy), tbw_writer_errmsg(w));
+            TRY(tbw_scalar(w, "test/cross_entropy", i, res->test_loss), tbw_writer_errmsg(w));
+        }
+        if (o->checkpoint_every > 0 && (i + 1) % o->checkpoint_every == 0) {
+            TRY(cnn_model_save(m, ckpt), cnn_model_errmsg(m));
+            TRY(tbw_writer_flush(w), tbw_writer_errmsg(w)); /* the log keeps up with the checkpoint */
+        }
+        if (o->progress && ((tty && (i % 5 == 0 || i == total - 1)) || (!tty && ((i + 1) % report_every == 0))))
+            progress(o, tty, i, first, total, loss, acc, t0, i == total - 1);
+    }
+    res->seconds = now() - t0;
+    res->first_step = first;
+    res->steps_done = total - first;
+    res->images_per_s = res->seconds > 0 ? (double)res->steps_done * o->batch / res->seconds : 0;
+    if (o->embed > 0 && log_embedding(run_dir, m, test, o->embed, fashion))
+        goto fail;
+    if (o->hparams)
+        TRY(tbw_hparams_session_end(w, TBW_SESSION_SUCCESS, 0), tbw_writer_errmsg(w));
+    {
+        int rc = tbw_writer_close(w);
+        w = NULL;
+        if (rc) {
+            fprintf(stderr, "error: closing the event file: %s\n", tbw_strerror(rc));
+            goto fail;
+        }
+    }
+    ret = 0;
+fail:
+    if (w)
+        tbw_writer_close(w);
+    free(x);
+    free(y);
+    cnn_model_free(m);
+    cnn_dataset_free(train);
+    cnn_dataset_free(test);
+    return ret;
+}

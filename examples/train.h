@@ -1,0 +1,45 @@
+/* The lecture's MNIST training run with full TensorBoard logging, shared by
+   the mnist_cnn and hparam_sweep examples. */
+#ifndef TBW_EXAMPLES_TRAIN_H
+#define TBW_EXAMPLES_TRAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct train_opts {
+    const char *data_dir;   /* MNIST-format directory */
+    long steps;             /* training steps */
+    int batch;
+    double lr;
+    int conv_layers;        /* 1 or 2 */
+    int fc_layers;          /* 1 or 2 */
+    float dropout;          /* rate on fc1 (0: none) */
+    int summary_every;      /* scalars, images and histograms every K steps; 0: none */
+    int embed;              /* projector points from the test set; 0: none */
+    uint64_t seed;
+    long checkpoint_every;  /* 0: none */
+    bool resume;
+    int threads;
+    long limit_train, limit_test; /* 0: all */
+    bool progress;          /* print progress to stderr */
+    bool hparams;           /* write a session start/end for the HParams tab */
+} train_opts;
+
+#define TRAIN_OPTS_INIT { NULL, 2000, 100, 1e-4, 2, 2, 0.0f, 5, 1024, 1, 500, false, 0, 0, 0, true, true }
+
+typedef struct train_result {
+    double test_accuracy, test_loss;
+    double train_accuracy, train_loss; /* the last logged batch */
+    double seconds, images_per_s;
+    long first_step, steps_done;
+} train_result;
+
+/* Trains into run_dir (a TensorBoard run directory). Returns 0, or 1 with a
+   message on stderr. */
+int train_run(const train_opts *o, const char *run_dir, train_result *res);
+
+/* The default data directory: Debian's dataset-fashion-mnist. */
+#define TRAIN_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+#endif
