@@ -186,7 +186,7 @@ static int log_filters(tbw_writer *w, const cnn_model *m, int64_t step)
     return rc;
 }
 
-static int log_embedding(const char *run_dir, cnn_model *m, const cnn_dataset *test, int n, bool fashion)
+static int log_embedding(const char *run_dir, cnn_model *m, const cnn_dataset *test, int n, size_t B, bool fashion)
 {
     size_t total = cnn_dataset_count(test);
     if ((size_t)n > total)
@@ -205,15 +205,18 @@ static int log_embedding(const char *run_dir, cnn_model *m, const cnn_dataset *t
     const char **names = malloc((size_t)n * sizeof *names);
     uint8_t *thumbs = malloc((size_t)n * 784);
     int rc = 1;
-    if (!emb || !x || !labels || !names || !thumbs)
+    if (!emb || !x || !labels || !names || !thumbs) {
+        fprintf(stderr, "error: out of memory for the projector\n");
         goto done;
+    }
     cnn_dataset_shuffle((cnn_dataset *)test, 0, 0); /* a fixed order; the first n of the permutation */
     cnn_dataset_batch(test, 0, (size_t)n, x, labels);
-    size_t B = 100;
     for (size_t s = 0; s < (size_t)n; s += B) {
         size_t k = (size_t)n - s < B ? (size_t)n - s : B;
-        if (cnn_model_forward(m, x + s * 784, k, false))
+        if (cnn_model_forward(m, x + s * 784, k, false)) {
+            fprintf(stderr, "error: projector: %s\n", cnn_model_errmsg(m));
             goto done;
+        }
         cnn_model_layer_info(m, src, &L);
         memcpy(emb + s * d, L.output, k * d * sizeof *emb);
     }
@@ -362,8 +365,10 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
         }
         /* The permutation covers the whole file; a limited run takes its first ntrain samples. */
         size_t j = (size_t)(i % (long)per_epoch);
-        if (cnn_dataset_batch(train, j * (size_t)o->batch, (size_t)o->batch, x, y))
+        if (cnn_dataset_batch(train, j * (size_t)o->batch, (size_t)o->batch, x, y)) {
+            fprintf(stderr, "error: %s\n", cnn_dataset_errmsg(train));
             goto fail;
+        }
         TRY(cnn_model_train_step(m, x, y, (size_t)o->batch, &loss, &acc), cnn_model_errmsg(m));
         bool summary = o->summary_every > 0 && i % o->summary_every == 0;
         if (summary) {
@@ -413,7 +418,7 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
     res->first_step = first;
     res->steps_done = total - first;
     res->images_per_s = res->seconds > 0 ? (double)res->steps_done * o->batch / res->seconds : 0;
-    if (o->embed > 0 && log_embedding(run_dir, m, test, o->embed, fashion))
+    if (o->embed > 0 && log_embedding(run_dir, m, test, o->embed, (size_t)o->batch, fashion))
         goto fail;
     if (o->hparams)
         TRY(tbw_hparams_session_end(w, TBW_SESSION_SUCCESS, 0), tbw_writer_errmsg(w));
