@@ -6,7 +6,7 @@ import pytest
 
 from tbserver import TensorBoard
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[2]  # the repository
 BUILD = pathlib.Path(os.environ.get("TBW_BUILD", ROOT / "build"))
 
 
@@ -32,3 +32,21 @@ def tb(request, fixture_dirs):
     server.wait_for(lambda: len(server.json("/data/runs")) >= 6, "all six runs")
     yield server
     server.close()
+
+
+# The lecture's workflow, shared by test_workflow.py and test_browser.py.
+STEPS, BATCH, EMBED = 200, 50, 256
+
+
+@pytest.fixture(scope="session")
+def workflow_log(tmp_path_factory):
+    log = tmp_path_factory.mktemp("workflow")
+    subprocess.run([build_path("examples", "mnist_cnn"), "--logdir", log / "mnist", "--steps", str(STEPS),
+                    "--batch", str(BATCH), "--limit-train", "5000", "--limit-test", "500", "--embed", str(EMBED),
+                    "--checkpoint-every", "100", "--quiet"], check=True)
+    subprocess.run([build_path("examples", "hparam_sweep"), "--logdir", log / "sweep", "--steps", "2",
+                    "--limit-train", "200", "--limit-test", "200", "--embed", "32", "--quiet"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return log
+
+

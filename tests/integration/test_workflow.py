@@ -14,21 +14,9 @@ from tensorboard.compat.proto import graph_pb2
 from conftest import build_path
 from tbserver import TensorBoard
 
-STEPS, BATCH, EMBED = 200, 50, 256
+from conftest import EMBED, STEPS
 LAYERS = ["conv1", "conv2", "fc1", "fc2"]
 ALL_STATUSES = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
-
-
-@pytest.fixture(scope="session")
-def workflow_log(tmp_path_factory):
-    log = tmp_path_factory.mktemp("workflow")
-    subprocess.run([build_path("examples", "mnist_cnn"), "--logdir", log / "mnist", "--steps", str(STEPS),
-                    "--batch", str(BATCH), "--limit-train", "5000", "--limit-test", "500", "--embed", str(EMBED),
-                    "--checkpoint-every", "100", "--quiet"], check=True)
-    subprocess.run([build_path("examples", "hparam_sweep"), "--logdir", log / "sweep", "--steps", "2",
-                    "--limit-train", "200", "--limit-test", "200", "--embed", "32", "--quiet"], check=True,
-                   stdout=subprocess.DEVNULL)
-    return log
 
 
 SWEEP_RUNS = [f"sweep/lr_{lr}conv{c}fc{f}" for lr in ["1E-03", "1E-04", "1E-05"] for c in (1, 2) for f in (1, 2)]
