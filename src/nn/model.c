@@ -80,9 +80,10 @@ static void free_buffers(cnn_model *m)
         cnn__layer *L = &m->layers[i];
         free(L->out);
         free(L->col);
+        free(L->dcol);
         free(L->argmax);
         free(L->mask);
-        L->out = L->col = L->mask = NULL;
+        L->out = L->col = L->dcol = L->mask = NULL;
         L->argmax = NULL;
     }
     free(m->params);
@@ -94,6 +95,8 @@ static void free_buffers(cnn_model *m)
     free(m->gbuf[1]);
     free(m->dinput);
     free(m->tmp);
+    free(m->dscratch);
+    m->dscratch = NULL;
     free(m->probs);
     free(m->dlogits);
     free(m->xstage);
@@ -403,7 +406,7 @@ int cnn_model_build(cnn_model *m, size_t batch)
     if (batch > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "batch size %zu too large", batch);
 
-    size_t nparams = 0, max_act = m->in_size, max_tmp = 1, xin;
+    size_t nparams = 0, max_act = m->in_size, max_tmp = 1, max_oc = 1, xin;
     if (!cnn__mul(batch, m->in_size, &xin) || xin > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "batch x input size exceeds INT_MAX");
     for (size_t i = 0; i < m->nlayers; i++) {
@@ -420,12 +423,15 @@ int cnn_model_build(cnn_model *m, size_t batch)
         if (!cnn__mul(batch, L->out_size, &np) || np > (size_t)INT32_MAX)
             return cnn__seterr(m, TBW_ERANGE, "layer '%s': batch x output exceeds INT_MAX", L->name);
         if (L->kind == CNN_LAYER_CONV2D) {
-            if (!cnn__mul(batch, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
+            L->chunk = cnn__conv_chunk(L, batch);
+            if (!cnn__mul(L->chunk, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
                 return cnn__seterr(m, TBW_ERANGE, "layer '%s': im2col width exceeds INT_MAX", L->name);
             if (!cnn__mul(np, (size_t)L->out_c, &t))
                 return cnn__seterr(m, TBW_ERANGE, "layer '%s': too large", L->name);
             if (t > max_tmp)
                 max_tmp = t;
+            if ((size_t)L->out_c > max_oc)
+                max_oc = (size_t)L->out_c;
         }
     }
     const cnn__layer *last = &m->layers[m->nlayers - 1];
@@ -449,6 +455,9 @@ int cnn_model_build(cnn_model *m, size_t batch)
     if (m->opts.input_grad)
         m->dinput = alloc_floats(batch * m->in_size, &ok);
     m->tmp = alloc_floats(max_tmp, &ok);
+    m->dscratch = ok ? calloc(max_oc, sizeof(double)) : NULL;
+    if (!m->dscratch)
+        ok = false;
     m->probs = alloc_floats(batch * last->out_size, &ok);
     m->dlogits = alloc_floats(batch * last->out_size, &ok);
     m->lstage = ok ? calloc(batch, sizeof(int32_t)) : NULL;
@@ -458,10 +467,13 @@ int cnn_model_build(cnn_model *m, size_t batch)
         cnn__layer *L = &m->layers[i];
         L->out = alloc_floats(batch * L->out_size, &ok);
         if (L->kind == CNN_LAYER_CONV2D) {
-            size_t K = (size_t)L->in_c * L->kh * L->kw, np = batch * (size_t)L->out_h * L->out_w, cn;
+            size_t K = (size_t)L->in_c * L->kh * L->kw, np = L->chunk * (size_t)L->out_h * L->out_w, cn;
             ok = ok && cnn__mul(K, np, &cn);
             if (ok)
                 L->col = alloc_floats(cn, &ok);
+            /* the first layer has no input gradient unless the caller asked for it */
+            if (ok && (i > 0 || m->opts.input_grad))
+                L->dcol = alloc_floats(cn, &ok);
         } else if (L->kind == CNN_LAYER_MAXPOOL) {
             L->argmax = calloc(batch * L->out_size, sizeof(int32_t));
             if (!L->argmax)
@@ -491,6 +503,7 @@ fail:
 }
 
 /* ---- running ---- */
+
 
 static const float *layer_input(const cnn_model *m, size_t i)
 {

@@ -57,7 +57,9 @@ typedef struct cnn__layer {
     int w_rank, w_dims[4];
 
     float *out;      /* [batch * out_size] */
-    float *col;      /* conv: [K, batch * P] */
+    float *col;      /* conv: [K, chunk * P] columns of one chunk */
+    float *dcol;     /* conv: [K, chunk * P] column gradients (only when the input gradient is needed) */
+    size_t chunk;    /* conv: images per im2col chunk */
     int32_t *argmax; /* maxpool: [batch * out_size] */
     float *mask;     /* dropout: [batch * out_size] */
 } cnn__layer;
@@ -85,7 +87,8 @@ struct cnn_model {
     float *x;             /* [batch * in_size] copy of the input */
     float *gbuf[2];       /* ping-pong gradient buffers, [batch * max size] */
     float *dinput;        /* gradient w.r.t. the input when opts.input_grad */
-    float *tmp;           /* conv output / gradient in [C, N*P] layout */
+    float *tmp;           /* conv output / gradient of one chunk in [C, chunk*P] layout */
+    double *dscratch;     /* per-channel sums (conv bias gradients) */
     float *probs;         /* softmax of the logits */
     float *dlogits;       /* gradient from the loss */
     float *xstage;        /* dataset batch staging */
@@ -111,6 +114,10 @@ static inline bool cnn__mul(size_t a, size_t b, size_t *out)
 }
 
 /* conv.c */
+/* Images per im2col chunk for a conv layer at this batch size (columns sized to stay in cache). */
+size_t cnn__conv_chunk(const cnn__layer *L, size_t batch);
+/* Lowers every conv layer's chunk to at most @p images (the buffers stay); lets tests compare splits. */
+void cnn__conv_limit_chunk(cnn_model *m, size_t images);
 void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n);
 /* pooling.c */

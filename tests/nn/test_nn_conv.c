@@ -1,0 +1,103 @@
+/* The conv layer's work splits (im2col chunks of the batch) give the same forward outputs and the same
+ * gradients as one chunk holding the whole batch. Links the static library for the internal hook. */
+#include "nn_check.h"
+#include "nn_internal.h"
+
+#include <stdlib.h>
+
+enum { BATCH = 7 };
+
+static cnn_model *two_conv_net(int threads)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = threads;
+    mo.seed = 5;
+    mo.input_grad = true;
+    cnn_model *m = NULL;
+    if (cnn_model_create(&m, 2, 11, 9, &mo))
+        return NULL;
+    cnn_conv2d_opts c1 = CNN_CONV2D_OPTS_INIT, c2 = CNN_CONV2D_OPTS_INIT;
+    c1.filters = 5;
+    c1.bias_init = 0.1f;
+    c2.filters = 6;
+    c2.kernel_h = c2.kernel_w = 3;
+    c2.stride_h = 2;
+    c2.dilation_w = 2;
+    c2.padding = CNN_PAD_VALID;
+    c2.bias_init = -0.05f;
+    cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
+    d.units = 4;
+    int rc = cnn_model_add_conv2d(m, "conv1", &c1) | cnn_model_add_relu(m, "relu1") |
+             cnn_model_add_maxpool(m, "pool1", NULL) | cnn_model_add_conv2d(m, "conv2", &c2) |
+             cnn_model_add_tanh(m, "tanh2") | cnn_model_add_flatten(m, "flatten") |
+             cnn_model_add_dense(m, "fc", &d);
+    if (rc || cnn_model_build(m, BATCH)) {
+        cnn_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static double max_rel_diff(const float *a, const float *b, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)a[i]));
+        if (d > worst)
+            worst = d;
+    }
+    return worst;
+}
+
+/* Runs forward + loss + backward on both models and compares every layer's output and every gradient. */
+static void compare(cnn_model *a, cnn_model *b, size_t n)
+{
+    static float x[BATCH * 2 * 11 * 9];
+    int32_t y[BATCH];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)(test_uniform() * 2 - 1);
+    for (size_t i = 0; i < BATCH; i++)
+        y[i] = (int32_t)(i % 4);
+    double la, lb;
+    CHECK_INT(0, cnn_model_forward(a, x, n, true));
+    CHECK_INT(0, cnn_model_forward(b, x, n, true));
+    CHECK_INT(0, cnn_model_loss(a, y, n, &la, NULL));
+    CHECK_INT(0, cnn_model_loss(b, y, n, &lb, NULL));
+    CHECK_NEAR(la, lb, 1e-6);
+    CHECK_INT(0, cnn_model_backward(a));
+    CHECK_INT(0, cnn_model_backward(b));
+    for (size_t l = 0; l < cnn_model_layer_count(a); l++) {
+        cnn_layer_info ia, ib;
+        cnn_model_layer_info(a, l, &ia);
+        cnn_model_layer_info(b, l, &ib);
+        size_t per = (size_t)ia.out_c * ia.out_h * ia.out_w;
+        CHECK_NEAR(0.0, max_rel_diff(ia.output, ib.output, n * per), 1e-5);
+        for (int p = 0; p < ia.nparams; p++)
+            CHECK_NEAR(0.0, max_rel_diff(ia.grads[p].data, ib.grads[p].data, ia.grads[p].count), 1e-5);
+    }
+    CHECK_NEAR(0.0, max_rel_diff(cnn_model_input_grad(a), cnn_model_input_grad(b), n * 2 * 11 * 9), 1e-5);
+}
+
+static void test_chunks(int threads, size_t chunk, size_t n)
+{
+    cnn_model *whole = two_conv_net(threads), *split = two_conv_net(threads);
+    CHECK_TRUE(whole && split);
+    if (!whole || !split)
+        goto done;
+    cnn__conv_limit_chunk(split, chunk);
+    compare(whole, split, n);
+done:
+    cnn_model_free(whole);
+    cnn_model_free(split);
+}
+
+int main(void)
+{
+    for (int threads = 1; threads <= 3; threads++) {
+        test_chunks(threads, 1, BATCH);
+        test_chunks(threads, 2, BATCH);
+        test_chunks(threads, 3, 5);
+        test_chunks(threads, 4, 1);
+    }
+    return check_report();
+}
