@@ -232,8 +232,124 @@ static size_t chunk_len(const cnn__layer *L, size_t start, size_t n)
     return left < L->chunk ? left : L->chunk;
 }
 
+/* ---- one image per GEMM, images split over the engine's threads ----
+ *
+ * Used when the application runs BLAS single-threaded. Each thread takes a fixed contiguous share of
+ * the batch and calls sgemm itself: per image, W[OC,K] x col[K,P] lands directly in the image's NCHW
+ * output, dY's NCHW slice is already the [OC,P] operand of both backward GEMMs, and the columns of one
+ * image (627 KB for conv2) stay in the core's L2. On 2 cores a single-threaded per-image GEMM runs near
+ * the 1-thread sgemm peak, so two of them side by side beat one 2-thread GEMM over a chunk, and all the
+ * copy loops run in parallel without hand-offs to the BLAS threads. */
+typedef struct par_ctx {
+    const cnn_model *m;
+    const cnn__layer *L;
+    const float *x, *dy;
+    float *y; /* output (forward) or input gradient (backward, may be NULL) */
+    size_t n;
+} par_ctx;
+
+static void share(size_t n, size_t parts, size_t t, size_t *b, size_t *e)
+{
+    *b = n * t / parts;
+    *e = n * (t + 1) / parts;
+}
+
+static void par_fwd_task(void *p, size_t t0, size_t t1)
+{
+    const par_ctx *c = p;
+    const cnn__layer *L = c->L;
+    const int K = L->in_c * L->kh * L->kw, P = L->out_h * L->out_w;
+    const float *w = cnn__W(c->m, L), *bias = L->use_bias ? cnn__B(c->m, L) : NULL;
+    for (size_t t = t0; t < t1; t++) {
+        float *col = L->tcol + t * (size_t)K * P;
+        size_t b, e;
+        share(c->n, (size_t)c->m->threads, t, &b, &e);
+        for (size_t i = b; i < e; i++) {
+            float *yi = c->y + i * L->out_size;
+            im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->out_c, P, K, 1.0f, w, K, col, P, 0.0f, yi, P);
+            if (bias)
+                for (int oc = 0; oc < L->out_c; oc++) {
+                    float *row = yi + (size_t)oc * P;
+                    for (int q = 0; q < P; q++)
+                        row[q] += bias[oc];
+                }
+        }
+    }
+}
+
+static void par_bwd_task(void *p, size_t t0, size_t t1)
+{
+    const par_ctx *c = p;
+    const cnn__layer *L = c->L;
+    const int K = L->in_c * L->kh * L->kw, P = L->out_h * L->out_w, OC = L->out_c;
+    const float *w = cnn__W(c->m, L);
+    for (size_t t = t0; t < t1; t++) {
+        float *col = L->tcol + t * (size_t)K * P;
+        float *dw = L->tdw + t * (size_t)OC * K;
+        double *db = c->m->dscratch + t * c->m->dscratch_ld;
+        size_t b, e;
+        share(c->n, (size_t)c->m->threads, t, &b, &e);
+        if (b == e)
+            memset(dw, 0, sizeof(float) * (size_t)OC * K);
+        for (int oc = 0; oc < OC; oc++)
+            db[oc] = 0.0;
+        for (size_t i = b; i < e; i++) {
+            const float *dyi = c->dy + i * L->out_size;
+            im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, P, 1.0f, dyi, P, col, P, i == b ? 0.0f : 1.0f,
+                        dw, K);
+            if (L->use_bias)
+                for (int oc = 0; oc < OC; oc++) {
+                    const float *row = dyi + (size_t)oc * P;
+                    float part[8] = {0};
+                    int q = 0;
+                    for (; q + 8 <= P; q += 8)
+                        for (int l = 0; l < 8; l++)
+                            part[l] += row[q + l];
+                    for (; q < P; q++)
+                        part[0] += row[q];
+                    for (int l = 0; l < 8; l++)
+                        db[oc] += part[l];
+                }
+            if (!c->y)
+                continue;
+            /* the columns are spent, so their gradient overwrites them */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, OC, 1.0f, w, K, dyi, P, 0.0f, col, P);
+            float *dx = c->y + i * L->in_size;
+            memset(dx, 0, sizeof(float) * L->in_size);
+            col2im_one(L, col, (size_t)P, dx);
+        }
+    }
+}
+
+/* dW = sum of the per-thread partial sums, always added in thread order. */
+static void par_reduce_task(void *p, size_t b, size_t e)
+{
+    const par_ctx *c = p;
+    const cnn__layer *L = c->L;
+    size_t count = L->w_count;
+    float *dw = cnn__dW(c->m, L);
+    for (size_t j = b; j < e; j++) {
+        float s = L->tdw[j];
+        for (int t = 1; t < c->m->threads; t++)
+            s += L->tdw[(size_t)t * count + j];
+        dw[j] = s;
+    }
+}
+
+bool cnn__blas_single(void)
+{
+    return openblas_get_num_threads() == 1;
+}
+
 void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 {
+    if (cnn__blas_single()) {
+        par_ctx pc = {m, L, x, NULL, L->out, n};
+        cnn__pool_run(m->pool, (size_t)m->threads, par_fwd_task, &pc);
+        return;
+    }
     size_t P = (size_t)L->out_h * L->out_w;
     size_t K = (size_t)L->in_c * L->kh * L->kw;
     conv_ctx c = {0};
@@ -261,6 +377,21 @@ void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 
 void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n)
 {
+    if (cnn__blas_single()) {
+        par_ctx pc = {m, L, x, dy, dx, n};
+        cnn__pool_run(m->pool, (size_t)m->threads, par_bwd_task, &pc);
+        cnn__pool_run(m->pool, L->w_count, par_reduce_task, &pc);
+        if (L->use_bias) {
+            float *db = cnn__dB(m, L);
+            for (int oc = 0; oc < L->out_c; oc++) {
+                double sum = 0.0;
+                for (int t = 0; t < m->threads; t++)
+                    sum += m->dscratch[(size_t)t * m->dscratch_ld + (size_t)oc];
+                db[oc] = (float)sum;
+            }
+        }
+        return;
+    }
     size_t P = (size_t)L->out_h * L->out_w;
     size_t K = (size_t)L->in_c * L->kh * L->kw;
     conv_ctx c = {0};

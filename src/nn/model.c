@@ -81,6 +81,9 @@ static void free_buffers(cnn_model *m)
         free(L->out);
         free(L->col);
         free(L->dcol);
+        free(L->tcol);
+        free(L->tdw);
+        L->tcol = L->tdw = NULL;
         free(L->argmax);
         free(L->mask);
         L->out = L->col = L->dcol = L->mask = NULL;
@@ -438,6 +441,12 @@ int cnn_model_build(cnn_model *m, size_t batch)
     if (last->out_size < 2)
         return cnn__seterr(m, TBW_EINVAL, "last layer must produce at least 2 logits, has %zu", last->out_size);
 
+    int threads = m->opts.threads;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
+    }
+    m->threads = threads;
     bool ok = true;
     size_t t;
     m->params = alloc_floats(nparams, &ok);
@@ -455,7 +464,8 @@ int cnn_model_build(cnn_model *m, size_t batch)
     if (m->opts.input_grad)
         m->dinput = alloc_floats(batch * m->in_size, &ok);
     m->tmp = alloc_floats(max_tmp, &ok);
-    m->dscratch = ok ? calloc(max_oc, sizeof(double)) : NULL;
+    m->dscratch_ld = (max_oc + 7) & ~(size_t)7; /* a cache line apart, no false sharing */
+    m->dscratch = ok ? calloc(m->dscratch_ld * (size_t)threads, sizeof(double)) : NULL;
     if (!m->dscratch)
         ok = false;
     m->probs = alloc_floats(batch * last->out_size, &ok);
@@ -474,6 +484,11 @@ int cnn_model_build(cnn_model *m, size_t batch)
             /* the first layer has no input gradient unless the caller asked for it */
             if (ok && (i > 0 || m->opts.input_grad))
                 L->dcol = alloc_floats(cn, &ok);
+            size_t per = K * (size_t)L->out_h * L->out_w;
+            if (ok)
+                L->tcol = alloc_floats(per * (size_t)threads, &ok);
+            if (ok)
+                L->tdw = alloc_floats(L->w_count * (size_t)threads, &ok);
         } else if (L->kind == CNN_LAYER_MAXPOOL) {
             L->argmax = calloc(batch * L->out_size, sizeof(int32_t));
             if (!L->argmax)
@@ -484,14 +499,8 @@ int cnn_model_build(cnn_model *m, size_t batch)
     }
     if (!ok)
         goto fail;
-    int threads = m->opts.threads;
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
-    }
     if (cnn__pool_create(&m->pool, threads) != TBW_OK)
         goto fail;
-    m->threads = threads;
     m->nparams = nparams;
     m->batch = batch;
     m->built = true;
