@@ -78,7 +78,8 @@ static void free_buffers(cnn_model *m)
 {
     for (size_t i = 0; i < m->nlayers; i++) {
         cnn__layer *L = &m->layers[i];
-        free(L->out);
+        if (L->kind != CNN_LAYER_FLATTEN) /* a flatten's output is its input's buffer */
+            free(L->out);
         free(L->col);
         free(L->dcol);
         free(L->tcol);
@@ -475,7 +476,11 @@ int cnn_model_build(cnn_model *m, size_t batch)
         ok = false;
     for (size_t i = 0; ok && i < m->nlayers; i++) {
         cnn__layer *L = &m->layers[i];
-        L->out = alloc_floats(batch * L->out_size, &ok);
+        /* NCHW flattened is the same memory, so a flatten only renames its input */
+        if (L->kind == CNN_LAYER_FLATTEN)
+            L->out = i == 0 ? m->x : m->layers[i - 1].out;
+        else
+            L->out = alloc_floats(batch * L->out_size, &ok);
         if (L->kind == CNN_LAYER_CONV2D) {
             size_t K = (size_t)L->in_c * L->kh * L->kw, np = L->chunk * (size_t)L->out_h * L->out_w, cn;
             ok = ok && cnn__mul(K, np, &cn);
@@ -546,6 +551,7 @@ int cnn_model_forward(cnn_model *m, const float *x, size_t n, bool training)
         case CNN_LAYER_MAXPOOL:
         case CNN_LAYER_AVGPOOL: cnn__pool_forward(m, L, in, n); break;
         case CNN_LAYER_DENSE: cnn__dense_forward(m, L, in, n); break;
+        case CNN_LAYER_FLATTEN: break;
         default: cnn__act_forward(m, L, in, n, training); break;
         }
     }
@@ -625,6 +631,12 @@ int cnn_model_backward(cnn_model *m)
         cnn__layer *L = &m->layers[ii];
         const float *in = layer_input(m, ii);
         float *dx;
+        if (L->kind == CNN_LAYER_FLATTEN) {
+            /* the gradient passes through unchanged; the first layer's input gradient still needs a copy */
+            if (ii == 0 && m->opts.input_grad)
+                memcpy(m->dinput, dy, sizeof(float) * n * L->in_size);
+            continue;
+        }
         if (ii == 0)
             dx = m->opts.input_grad ? m->dinput : NULL;
         else

@@ -11,12 +11,58 @@ typedef struct pool_ctx {
     float *dx;
 } pool_ctx;
 
+/* The common 2x2 window, stride 2, no padding: two input rows per output row, no bounds checks.
+ * Same visiting order and strict '>' as the general loop, so ties and NaNs resolve identically. */
+static bool is_max2x2(const cnn__layer *L)
+{
+    return L->kind == CNN_LAYER_MAXPOOL && L->kh == 2 && L->kw == 2 && L->sh == 2 && L->sw == 2 && L->pt == 0 &&
+           L->pl == 0 && 2 * L->out_h <= L->in_h && 2 * L->out_w <= L->in_w;
+}
+
+static void max2x2(const cnn__layer *L, const float *x, float *y, int32_t *arg, size_t planes)
+{
+    const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * (size_t)H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            const float *r0 = xp + (size_t)(2 * oh) * W, *r1 = r0 + W;
+            float *yo = y + (pl * (size_t)OH + (size_t)oh) * OW;
+            int32_t *ao = arg + (pl * (size_t)OH + (size_t)oh) * OW;
+            int base = 2 * oh * W;
+            for (int ow = 0; ow < OW; ow++) {
+                int w = 2 * ow;
+                float bv = r0[w];
+                int best = base + w;
+                if (r0[w + 1] > bv) {
+                    bv = r0[w + 1];
+                    best = base + w + 1;
+                }
+                if (r1[w] > bv) {
+                    bv = r1[w];
+                    best = base + W + w;
+                }
+                if (r1[w + 1] > bv) {
+                    bv = r1[w + 1];
+                    best = base + W + w + 1;
+                }
+                yo[ow] = bv;
+                ao[ow] = best;
+            }
+        }
+    }
+}
+
 static void fwd_task(void *p, size_t b, size_t e)
 {
     pool_ctx *c = p;
     const cnn__layer *L = c->L;
     const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
     bool is_max = L->kind == CNN_LAYER_MAXPOOL;
+    if (is_max2x2(L)) {
+        max2x2(L, c->x + b * L->in_size, L->out + b * L->out_size, L->argmax + b * L->out_size,
+               (e - b) * (size_t)L->in_c);
+        return;
+    }
     for (size_t i = b; i < e; i++) {
         for (int ch = 0; ch < L->in_c; ch++) {
             const float *xp = c->x + i * L->in_size + (size_t)ch * H * W;

@@ -102,8 +102,57 @@ done:
     cnn_model_free(split);
 }
 
+/* The 2x2 stride-2 max pool fast path against the definition, with many ties (first in row-major order
+ * wins, as in TensorFlow) and an odd width whose last column is dropped. Gradients go to the winner. */
+static void test_max2x2(void)
+{
+    enum { C = 3, H = 6, W = 9, OH = 3, OW = 4, N = 2 };
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = 2;
+    mo.input_grad = true;
+    cnn_model *m = NULL;
+    CHECK_INT(0, cnn_model_create(&m, C, H, W, &mo));
+    cnn_pool_opts po = CNN_POOL_OPTS_INIT;
+    po.padding = CNN_PAD_VALID;
+    CHECK_INT(0, cnn_model_add_maxpool(m, "pool", &po));
+    CHECK_INT(0, cnn_model_add_flatten(m, "flat"));
+    CHECK_INT(0, cnn_model_build(m, N));
+    static float x[N * C * H * W];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)(int)(test_uniform() * 3); /* values 0..2: plenty of ties */
+    int32_t y[N] = {0, 1};
+    CHECK_INT(0, cnn_model_forward(m, x, N, true));
+    CHECK_INT(0, cnn_model_loss(m, y, N, NULL, NULL));
+    CHECK_INT(0, cnn_model_backward(m));
+    const float *out = cnn_model_output(m), *dx = cnn_model_input_grad(m);
+    cnn_layer_info li;
+    cnn_model_layer_info(m, 0, &li);
+    CHECK_INT(OH, li.out_h);
+    CHECK_INT(OW, li.out_w);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    const float *xp = x + ((size_t)(n * C + c) * H) * W;
+                    int best = -1;
+                    for (int h = 2 * oh; h < 2 * oh + 2; h++)
+                        for (int w = 2 * ow; w < 2 * ow + 2; w++)
+                            if (best < 0 || xp[h * W + w] > xp[best])
+                                best = h * W + w;
+                    size_t o = ((size_t)(n * C + c) * OH + oh) * OW + ow;
+                    CHECK_NEAR(xp[best], out[o], 0);
+                    /* the winner's input gradient is nonzero and the other three cells get nothing */
+                    const float *dp = dx + ((size_t)(n * C + c) * H) * W;
+                    for (int h = 2 * oh; h < 2 * oh + 2; h++)
+                        for (int w = 2 * ow; w < 2 * ow + 2; w++)
+                            CHECK_TRUE((h * W + w == best) == (dp[h * W + w] != 0.0f));
+                }
+    cnn_model_free(m);
+}
+
 int main(void)
 {
+    test_max2x2();
     blas_a = blas_b = 2;
     for (int threads = 1; threads <= 3; threads++) {
         test_chunks(threads, 1, BATCH);
