@@ -646,8 +646,13 @@ int cnn_model_backward(cnn_model *m)
         case CNN_LAYER_DENSE: cnn__dense_backward(m, L, in, dy, dx, n); break;
         case CNN_LAYER_MAXPOOL:
         case CNN_LAYER_AVGPOOL:
-            if (dx)
+            if (dx && ii >= 2 && cnn__pool_folds_relu(L, &m->layers[ii - 1])) {
+                /* dx is then the gradient below the ReLU, which is skipped */
+                cnn__pool_relu_backward(m, L, dy, dx, n);
+                ii--;
+            } else if (dx) {
                 cnn__pool_backward(m, L, dy, dx, n);
+            }
             break;
         default:
             if (dx)

@@ -129,6 +129,10 @@ void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float
 /* pooling.c */
 void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);
+/* True when max pool L can also do the backward of the ReLU layer `below` feeding it. */
+bool cnn__pool_folds_relu(const cnn__layer *L, const cnn__layer *below);
+/* Gradient w.r.t. the input of the ReLU under L, in one pass. */
+void cnn__pool_relu_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);
 /* dense.c */
 void cnn__dense_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__dense_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n);
