@@ -112,7 +112,7 @@ static double train_flops(cnn_model *m)
 
 int main(int argc, char **argv)
 {
-    int engine_threads = -1, threads = 2, batch = 100, windows = 7, steps = 20, warmup = 5;
+    int engine_threads = -1, blas_threads = 1, threads = 2, batch = 100, windows = 7, steps = 20, warmup = 5;
     const char *dir = "/usr/share/datasets/fashion-mnist";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -123,16 +123,18 @@ int main(int argc, char **argv)
             windows = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
             steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--blas-threads") && i + 1 < argc)
+            blas_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--engine-threads") && i + 1 < argc)
             engine_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--data") && i + 1 < argc)
             dir = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--threads N] [--engine-threads N] [--batch N] [--windows N] [--steps N] [--data DIR]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads N] [--engine-threads N] [--blas-threads N] [--batch N] [--windows N] [--steps N] [--data DIR]\n", argv[0]);
             return 2;
         }
     }
-    if (threads < 1 || batch < 1 || windows < 1 || windows > 100 || steps < 1) {
+    if (threads < 1 || blas_threads < 1 || batch < 1 || windows < 1 || windows > 100 || steps < 1) {
         fprintf(stderr, "bad option value\n");
         return 2;
     }
@@ -145,7 +147,9 @@ int main(int argc, char **argv)
         setenv("CNN_BENCH_NO_REEXEC", "1", 1);
         execv("/proc/self/exe", argv);
     }
-    openblas_set_num_threads(threads);
+    /* One BLAS thread: the engine's own threads then each run single-threaded GEMMs on their share of
+     * the batch (see docs/engine.md). --blas-threads N with N > 1 measures the other arrangement. */
+    openblas_set_num_threads(blas_threads);
 
     char ip[1024], lp[1024];
     snprintf(ip, sizeof ip, "%s/train-images-idx3-ubyte.gz", dir);
@@ -214,6 +218,7 @@ int main(int argc, char **argv)
     gemm_layout(batch, &one, &per);
     double peak = threads >= 2 ? g2 : g1;
     printf("openblas_thread_timeout=%s\n", getenv("OPENBLAS_THREAD_TIMEOUT") ? getenv("OPENBLAS_THREAD_TIMEOUT") : "default");
+    printf("blas_threads=%d\n", blas_threads);
     printf("threads=%d\nbatch=%d\nimages_per_sec=%.1f\nmflop_per_image=%.2f\ngflops=%.1f\n", threads, batch, ips,
            flops * 1e-6, ips * flops * 1e-9);
     printf("sgemm_peak_1t=%.1f\nsgemm_peak_2t=%.1f\npct_of_peak=%.1f\npeak_rss_mb=%.1f\n", g1, g2,

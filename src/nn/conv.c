@@ -1,12 +1,17 @@
-/* 2-D convolution as im2col + one sgemm over the whole batch.
+/* 2-D convolution as im2col + sgemm over chunks of the batch.
  *
- * The column matrix is [K, N*P] (K = C*kh*kw, P = out_h*out_w), so a single large GEMM
- * W[OC,K] x col[K,N*P] does the batch; its [OC, N*P] result is scattered back to NCHW with the bias
- * added on the way. Large GEMMs reach a much higher fraction of the sgemm peak than N small ones. */
+ * For a chunk of nb images the column matrix is [K, nb*P] (K = C*kh*kw, P = out_h*out_w) and one GEMM
+ * W[OC,K] x col[K,nb*P] does the chunk; its [OC, nb*P] result is scattered back to NCHW with the bias
+ * added on the way. The chunk is chosen at build time so the columns fit in the cache: a whole-batch
+ * column matrix (63 MB for the lecture's conv2) made im2col, the dcol GEMM and col2im memory-bound,
+ * while a few images per chunk still give the GEMM a wide enough N. Backward recomputes each chunk's
+ * columns instead of keeping them from the forward pass, which is cheaper than reading them back. */
 #include "nn_internal.h"
 
 #include <cblas.h>
 #include <string.h>
+
+#define CONV_CHUNK_FLOATS ((size_t)1 << 20)
 
 int cnn_conv_out_size(int in, int k, int stride, int dilation, int padding, int pad_lo, int pad_hi, int *out,
                       int *pad_before)
@@ -48,12 +53,19 @@ int cnn_conv_out_size(int in, int k, int stride, int dilation, int padding, int 
     return TBW_OK;
 }
 
+/* Work of one pass over the images [b0, b0+nb) of a chunk. The columns and the [OC, nb*P] matrix
+ * only ever hold one chunk, so they stay in cache between the copy loops and the GEMMs. */
 typedef struct conv_ctx {
     const cnn__layer *L;
-    const float *x;
-    const float *w, *b;
-    float *col, *tmp, *y;
-    size_t n;
+    const float *x;  /* layer input, NCHW */
+    const float *dy; /* gradient of the output, NCHW (backward) */
+    const float *b;  /* bias or NULL */
+    float *y;        /* output (forward) or input gradient (backward), NCHW */
+    float *col;      /* columns being filled for the chunk starting at next */
+    const float *dcol; /* column gradients of the chunk starting at cur */
+    float *tmp;      /* [OC, nb*P] of the chunk starting at cur (forward: read; backward: written) */
+    size_t cur, cur_n, next, next_n;
+    double *dbias;
 } conv_ctx;
 
 /* Writes image i's receptive fields into columns [i*P, (i+1)*P) of col. */
@@ -133,103 +145,300 @@ static void col2im_one(const cnn__layer *L, const float *col, size_t ld, float *
     }
 }
 
-static void im2col_task(void *p, size_t b, size_t e)
+/* One parallel pass that finishes chunk `cur` (scatter of the GEMM result in forward, col2im in backward)
+ * and prepares chunk `next` (im2col, plus the dY gather in backward). Merging them halves the number of
+ * hand-offs between the worker threads and the BLAS threads. */
+static void fwd_task(void *p, size_t b, size_t e)
 {
     conv_ctx *c = p;
     const cnn__layer *L = c->L;
-    size_t P = (size_t)L->out_h * L->out_w, ld = c->n * P;
-    for (size_t i = b; i < e; i++)
-        im2col_one(L, c->x + i * L->in_size, c->col + i * P, ld);
-}
-
-static void col2im_task(void *p, size_t b, size_t e)
-{
-    conv_ctx *c = p;
-    const cnn__layer *L = c->L;
-    size_t P = (size_t)L->out_h * L->out_w, ld = c->n * P;
+    size_t P = (size_t)L->out_h * L->out_w;
+    size_t ldt = c->cur_n * P, ldc = c->next_n * P;
     for (size_t i = b; i < e; i++) {
-        float *dx = c->y + i * L->in_size;
-        memset(dx, 0, sizeof(float) * L->in_size);
-        col2im_one(L, c->col + i * P, ld, dx);
+        if (i < c->cur_n) {
+            float *yi = c->y + (c->cur + i) * L->out_size;
+            for (int oc = 0; oc < L->out_c; oc++) {
+                const float *src = c->tmp + (size_t)oc * ldt + i * P;
+                float *dst = yi + (size_t)oc * P;
+                float bias = c->b ? c->b[oc] : 0.0f;
+                for (size_t q = 0; q < P; q++)
+                    dst[q] = src[q] + bias;
+            }
+        }
+        if (i < c->next_n)
+            im2col_one(L, c->x + (c->next + i) * L->in_size, c->col + i * P, ldc);
     }
 }
 
-/* tmp[OC, N*P] (+ bias) -> y[N, OC, P] */
-static void scatter_task(void *p, size_t b, size_t e)
+static void bwd_task(void *p, size_t b, size_t e)
 {
     conv_ctx *c = p;
     const cnn__layer *L = c->L;
-    size_t P = (size_t)L->out_h * L->out_w, ld = c->n * P;
+    size_t P = (size_t)L->out_h * L->out_w;
+    size_t ldd = c->cur_n * P, ldc = c->next_n * P;
     for (size_t i = b; i < e; i++) {
-        for (int oc = 0; oc < L->out_c; oc++) {
-            const float *src = c->tmp + (size_t)oc * ld + i * P;
-            float *dst = c->y + i * L->out_size + (size_t)oc * P;
-            float bias = c->b ? c->b[oc] : 0.0f;
-            for (size_t q = 0; q < P; q++)
-                dst[q] = src[q] + bias;
+        if (i < c->cur_n) {
+            float *dx = c->y + (c->cur + i) * L->in_size;
+            memset(dx, 0, sizeof(float) * L->in_size);
+            col2im_one(L, c->dcol + i * P, ldd, dx);
+        }
+        if (i < c->next_n) {
+            const float *dyi = c->dy + (c->next + i) * L->out_size;
+            for (int oc = 0; oc < L->out_c; oc++)
+                memcpy(c->tmp + (size_t)oc * ldc + i * P, dyi + (size_t)oc * P, sizeof(float) * P);
+            im2col_one(L, c->x + (c->next + i) * L->in_size, c->col + i * P, ldc);
         }
     }
 }
 
-/* dy[N, OC, P] -> tmp[OC, N*P] */
-static void gather_task(void *p, size_t b, size_t e)
-{
-    conv_ctx *c = p;
-    const cnn__layer *L = c->L;
-    size_t P = (size_t)L->out_h * L->out_w, ld = c->n * P;
-    for (size_t i = b; i < e; i++)
-        for (int oc = 0; oc < L->out_c; oc++)
-            memcpy(c->tmp + (size_t)oc * ld + i * P, c->x + i * L->out_size + (size_t)oc * P,
-                   sizeof(float) * P);
-}
-
-/* Bias gradient: row sums of tmp, split over output channels. */
+/* Bias gradient straight from the NCHW dY, split over output channels, summed in double. */
 static void dbias_task(void *p, size_t b, size_t e)
 {
     conv_ctx *c = p;
-    size_t ld = c->n * (size_t)c->L->out_h * c->L->out_w;
-    float *db = c->col; /* reused as the output pointer here */
+    const cnn__layer *L = c->L;
+    size_t P = (size_t)L->out_h * L->out_w;
     for (size_t oc = b; oc < e; oc++) {
-        const float *row = c->tmp + oc * ld;
         double s = 0.0;
-        for (size_t q = 0; q < ld; q++)
-            s += row[q];
-        db[oc] = (float)s;
+        for (size_t i = 0; i < c->cur_n; i++) {
+            const float *row = c->dy + i * L->out_size + oc * P;
+            /* eight explicit lanes so the compiler can vectorise without reassociating */
+            float part[8] = {0};
+            size_t q = 0;
+            for (; q + 8 <= P; q += 8)
+                for (int l = 0; l < 8; l++)
+                    part[l] += row[q + l];
+            for (; q < P; q++)
+                part[0] += row[q];
+            for (int l = 0; l < 8; l++)
+                s += part[l];
+        }
+        c->dbias[oc] = s;
     }
+}
+
+size_t cnn__conv_chunk(const cnn__layer *L, size_t batch)
+{
+    size_t per = (size_t)L->in_c * L->kh * L->kw * (size_t)L->out_h * L->out_w;
+    size_t target = CONV_CHUNK_FLOATS;
+    size_t c = per ? target / per : batch;
+    if (c < 1)
+        c = 1;
+    return c < batch ? c : batch;
+}
+
+static size_t chunk_len(const cnn__layer *L, size_t start, size_t n)
+{
+    size_t left = n > start ? n - start : 0;
+    return left < L->chunk ? left : L->chunk;
+}
+
+/* ---- one image per GEMM, images split over the engine's threads ----
+ *
+ * Used when the application runs BLAS single-threaded. Each thread takes a fixed contiguous share of
+ * the batch and calls sgemm itself: per image, W[OC,K] x col[K,P] lands directly in the image's NCHW
+ * output, dY's NCHW slice is already the [OC,P] operand of both backward GEMMs, and the columns of one
+ * image (627 KB for conv2) stay in the core's L2. On 2 cores a single-threaded per-image GEMM runs near
+ * the 1-thread sgemm peak, so two of them side by side beat one 2-thread GEMM over a chunk, and all the
+ * copy loops run in parallel without hand-offs to the BLAS threads. */
+typedef struct par_ctx {
+    const cnn_model *m;
+    const cnn__layer *L;
+    const float *x, *dy;
+    float *y; /* output (forward) or input gradient (backward, may be NULL) */
+    size_t n;
+} par_ctx;
+
+static void share(size_t n, size_t parts, size_t t, size_t *b, size_t *e)
+{
+    *b = n * t / parts;
+    *e = n * (t + 1) / parts;
+}
+
+static void par_fwd_task(void *p, size_t t0, size_t t1)
+{
+    const par_ctx *c = p;
+    const cnn__layer *L = c->L;
+    const int K = L->in_c * L->kh * L->kw, P = L->out_h * L->out_w;
+    const float *w = cnn__W(c->m, L), *bias = L->use_bias ? cnn__B(c->m, L) : NULL;
+    for (size_t t = t0; t < t1; t++) {
+        float *col = L->tcol + t * (size_t)K * P;
+        size_t b, e;
+        share(c->n, (size_t)c->m->threads, t, &b, &e);
+        for (size_t i = b; i < e; i++) {
+            float *yi = c->y + i * L->out_size;
+            im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->out_c, P, K, 1.0f, w, K, col, P, 0.0f, yi, P);
+            if (bias)
+                for (int oc = 0; oc < L->out_c; oc++) {
+                    float *row = yi + (size_t)oc * P;
+                    for (int q = 0; q < P; q++)
+                        row[q] += bias[oc];
+                }
+        }
+    }
+}
+
+static void par_bwd_task(void *p, size_t t0, size_t t1)
+{
+    const par_ctx *c = p;
+    const cnn__layer *L = c->L;
+    const int K = L->in_c * L->kh * L->kw, P = L->out_h * L->out_w, OC = L->out_c;
+    const float *w = cnn__W(c->m, L);
+    for (size_t t = t0; t < t1; t++) {
+        float *col = L->tcol + t * (size_t)K * P;
+        float *dw = L->tdw + t * (size_t)OC * K;
+        double *db = c->m->dscratch + t * c->m->dscratch_ld;
+        size_t b, e;
+        share(c->n, (size_t)c->m->threads, t, &b, &e);
+        if (b == e)
+            memset(dw, 0, sizeof(float) * (size_t)OC * K);
+        for (int oc = 0; oc < OC; oc++)
+            db[oc] = 0.0;
+        for (size_t i = b; i < e; i++) {
+            const float *dyi = c->dy + i * L->out_size;
+            im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, P, 1.0f, dyi, P, col, P, i == b ? 0.0f : 1.0f,
+                        dw, K);
+            if (L->use_bias)
+                for (int oc = 0; oc < OC; oc++) {
+                    const float *row = dyi + (size_t)oc * P;
+                    float part[8] = {0};
+                    int q = 0;
+                    for (; q + 8 <= P; q += 8)
+                        for (int l = 0; l < 8; l++)
+                            part[l] += row[q + l];
+                    for (; q < P; q++)
+                        part[0] += row[q];
+                    for (int l = 0; l < 8; l++)
+                        db[oc] += part[l];
+                }
+            if (!c->y)
+                continue;
+            /* the columns are spent, so their gradient overwrites them */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, OC, 1.0f, w, K, dyi, P, 0.0f, col, P);
+            float *dx = c->y + i * L->in_size;
+            memset(dx, 0, sizeof(float) * L->in_size);
+            col2im_one(L, col, (size_t)P, dx);
+        }
+    }
+}
+
+/* dW = sum of the per-thread partial sums, always added in thread order. */
+static void par_reduce_task(void *p, size_t b, size_t e)
+{
+    const par_ctx *c = p;
+    const cnn__layer *L = c->L;
+    size_t count = L->w_count;
+    float *dw = cnn__dW(c->m, L);
+    for (size_t j = b; j < e; j++) {
+        float s = L->tdw[j];
+        for (int t = 1; t < c->m->threads; t++)
+            s += L->tdw[(size_t)t * count + j];
+        dw[j] = s;
+    }
+}
+
+bool cnn__blas_single(void)
+{
+    return openblas_get_num_threads() == 1;
 }
 
 void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 {
+    if (cnn__blas_single()) {
+        par_ctx pc = {m, L, x, NULL, L->out, n};
+        cnn__pool_run(m->pool, (size_t)m->threads, par_fwd_task, &pc);
+        return;
+    }
     size_t P = (size_t)L->out_h * L->out_w;
     size_t K = (size_t)L->in_c * L->kh * L->kw;
-    conv_ctx c = {L, x, cnn__W(m, L), L->use_bias ? cnn__B(m, L) : NULL, L->col, m->tmp, L->out, n};
-    cnn__pool_run(m->pool, n, im2col_task, &c);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->out_c, (int)(n * P), (int)K, 1.0f, c.w, (int)K,
-                L->col, (int)(n * P), 0.0f, m->tmp, (int)(n * P));
-    cnn__pool_run(m->pool, n, scatter_task, &c);
+    conv_ctx c = {0};
+    c.L = L;
+    c.x = x;
+    c.b = L->use_bias ? cnn__B(m, L) : NULL;
+    c.y = L->out;
+    c.col = L->col;
+    c.tmp = m->tmp;
+    c.next = 0;
+    c.next_n = chunk_len(L, 0, n);
+    cnn__pool_run(m->pool, c.next_n, fwd_task, &c);
+    for (size_t s = 0; s < n; s += L->chunk) {
+        size_t nb = chunk_len(L, s, n);
+        int NP = (int)(nb * P);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->out_c, NP, (int)K, 1.0f, cnn__W(m, L), (int)K,
+                    L->col, NP, 0.0f, m->tmp, NP);
+        c.cur = s;
+        c.cur_n = nb;
+        c.next = s + L->chunk;
+        c.next_n = chunk_len(L, c.next, n);
+        cnn__pool_run(m->pool, nb > c.next_n ? nb : c.next_n, fwd_task, &c);
+    }
 }
 
 void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n)
 {
-    (void)x; /* the forward pass left x's columns in L->col */
+    if (cnn__blas_single()) {
+        par_ctx pc = {m, L, x, dy, dx, n};
+        cnn__pool_run(m->pool, (size_t)m->threads, par_bwd_task, &pc);
+        cnn__pool_run(m->pool, L->w_count, par_reduce_task, &pc);
+        if (L->use_bias) {
+            float *db = cnn__dB(m, L);
+            for (int oc = 0; oc < L->out_c; oc++) {
+                double sum = 0.0;
+                for (int t = 0; t < m->threads; t++)
+                    sum += m->dscratch[(size_t)t * m->dscratch_ld + (size_t)oc];
+                db[oc] = (float)sum;
+            }
+        }
+        return;
+    }
     size_t P = (size_t)L->out_h * L->out_w;
     size_t K = (size_t)L->in_c * L->kh * L->kw;
-    int NP = (int)(n * P);
-    conv_ctx c = {L, dy, NULL, NULL, L->col, m->tmp, NULL, n};
-    cnn__pool_run(m->pool, n, gather_task, &c);
-    if (L->use_bias) {
-        conv_ctx cb = c;
-        cb.col = cnn__dB(m, L);
-        cnn__pool_run(m->pool, (size_t)L->out_c, dbias_task, &cb);
-    }
-    /* dW[OC,K] = dY[OC,NP] * col[K,NP]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->out_c, (int)K, NP, 1.0f, m->tmp, NP, L->col, NP, 0.0f,
-                cnn__dW(m, L), (int)K);
-    if (!dx)
-        return;
-    /* dcol[K,NP] = W[OC,K]^T * dY[OC,NP], written over the columns which are no longer needed */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, NP, L->out_c, 1.0f, cnn__W(m, L), (int)K, m->tmp,
-                NP, 0.0f, L->col, NP);
+    conv_ctx c = {0};
+    c.L = L;
+    c.x = x;
+    c.dy = dy;
     c.y = dx;
-    cnn__pool_run(m->pool, n, col2im_task, &c);
+    c.col = L->col;
+    c.dcol = L->dcol;
+    c.tmp = m->tmp;
+    if (L->use_bias) {
+        c.cur_n = n;
+        c.dbias = m->dscratch;
+        cnn__pool_run(m->pool, (size_t)L->out_c, dbias_task, &c);
+        float *db = cnn__dB(m, L);
+        for (int oc = 0; oc < L->out_c; oc++)
+            db[oc] = (float)m->dscratch[oc];
+    }
+    c.cur_n = 0;
+    c.next = 0;
+    c.next_n = chunk_len(L, 0, n);
+    cnn__pool_run(m->pool, c.next_n, bwd_task, &c);
+    for (size_t s = 0; s < n; s += L->chunk) {
+        size_t nb = chunk_len(L, s, n);
+        int NP = (int)(nb * P);
+        /* dW[OC,K] (+)= dY[OC,NP] * col[K,NP]^T, accumulated over the chunks in a fixed order */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->out_c, (int)K, NP, 1.0f, m->tmp, NP, L->col, NP,
+                    s == 0 ? 0.0f : 1.0f, cnn__dW(m, L), (int)K);
+        /* dcol[K,NP] = W[OC,K]^T * dY[OC,NP] */
+        if (dx)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, NP, L->out_c, 1.0f, cnn__W(m, L), (int)K,
+                        m->tmp, NP, 0.0f, L->dcol, NP);
+        c.cur = s;
+        c.cur_n = dx ? nb : 0;
+        c.next = s + L->chunk;
+        c.next_n = chunk_len(L, c.next, n);
+        size_t work = c.cur_n > c.next_n ? c.cur_n : c.next_n;
+        if (work)
+            cnn__pool_run(m->pool, work, bwd_task, &c);
+    }
+}
+
+void cnn__conv_limit_chunk(cnn_model *m, size_t images)
+{
+    for (size_t i = 0; m && i < m->nlayers; i++) {
+        cnn__layer *L = &m->layers[i];
+        if (L->kind == CNN_LAYER_CONV2D && images >= 1 && images < L->chunk)
+            L->chunk = images;
+    }
 }

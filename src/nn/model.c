@@ -78,11 +78,16 @@ static void free_buffers(cnn_model *m)
 {
     for (size_t i = 0; i < m->nlayers; i++) {
         cnn__layer *L = &m->layers[i];
-        free(L->out);
+        if (L->kind != CNN_LAYER_FLATTEN) /* a flatten's output is its input's buffer */
+            free(L->out);
         free(L->col);
+        free(L->dcol);
+        free(L->tcol);
+        free(L->tdw);
+        L->tcol = L->tdw = NULL;
         free(L->argmax);
         free(L->mask);
-        L->out = L->col = L->mask = NULL;
+        L->out = L->col = L->dcol = L->mask = NULL;
         L->argmax = NULL;
     }
     free(m->params);
@@ -94,6 +99,8 @@ static void free_buffers(cnn_model *m)
     free(m->gbuf[1]);
     free(m->dinput);
     free(m->tmp);
+    free(m->dscratch);
+    m->dscratch = NULL;
     free(m->probs);
     free(m->dlogits);
     free(m->xstage);
@@ -405,7 +412,7 @@ int cnn_model_build(cnn_model *m, size_t batch)
     if (batch > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "batch size %zu too large", batch);
 
-    size_t nparams = 0, max_act = m->in_size, max_tmp = 1, xin;
+    size_t nparams = 0, max_act = m->in_size, max_tmp = 1, max_oc = 1, xin;
     if (!cnn__mul(batch, m->in_size, &xin) || xin > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "batch x input size exceeds INT_MAX");
     for (size_t i = 0; i < m->nlayers; i++) {
@@ -422,18 +429,27 @@ int cnn_model_build(cnn_model *m, size_t batch)
         if (!cnn__mul(batch, L->out_size, &np) || np > (size_t)INT32_MAX)
             return cnn__seterr(m, TBW_ERANGE, "layer '%s': batch x output exceeds INT_MAX", L->name);
         if (L->kind == CNN_LAYER_CONV2D) {
-            if (!cnn__mul(batch, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
+            L->chunk = cnn__conv_chunk(L, batch);
+            if (!cnn__mul(L->chunk, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
                 return cnn__seterr(m, TBW_ERANGE, "layer '%s': im2col width exceeds INT_MAX", L->name);
             if (!cnn__mul(np, (size_t)L->out_c, &t))
                 return cnn__seterr(m, TBW_ERANGE, "layer '%s': too large", L->name);
             if (t > max_tmp)
                 max_tmp = t;
+            if ((size_t)L->out_c > max_oc)
+                max_oc = (size_t)L->out_c;
         }
     }
     const cnn__layer *last = &m->layers[m->nlayers - 1];
     if (last->out_size < 2)
         return cnn__seterr(m, TBW_EINVAL, "last layer must produce at least 2 logits, has %zu", last->out_size);
 
+    int threads = m->opts.threads;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
+    }
+    m->threads = threads;
     bool ok = true;
     size_t t;
     m->params = alloc_floats(nparams, &ok);
@@ -451,6 +467,10 @@ int cnn_model_build(cnn_model *m, size_t batch)
     if (m->opts.input_grad)
         m->dinput = alloc_floats(batch * m->in_size, &ok);
     m->tmp = alloc_floats(max_tmp, &ok);
+    m->dscratch_ld = (max_oc + 7) & ~(size_t)7; /* a cache line apart, no false sharing */
+    m->dscratch = ok ? calloc(m->dscratch_ld * (size_t)threads, sizeof(double)) : NULL;
+    if (!m->dscratch)
+        ok = false;
     m->probs = alloc_floats(batch * last->out_size, &ok);
     m->dlogits = alloc_floats(batch * last->out_size, &ok);
     m->lstage = ok ? calloc(batch, sizeof(int32_t)) : NULL;
@@ -458,12 +478,24 @@ int cnn_model_build(cnn_model *m, size_t batch)
         ok = false;
     for (size_t i = 0; ok && i < m->nlayers; i++) {
         cnn__layer *L = &m->layers[i];
-        L->out = alloc_floats(batch * L->out_size, &ok);
+        /* NCHW flattened is the same memory, so a flatten only renames its input */
+        if (L->kind == CNN_LAYER_FLATTEN)
+            L->out = i == 0 ? m->x : m->layers[i - 1].out;
+        else
+            L->out = alloc_floats(batch * L->out_size, &ok);
         if (L->kind == CNN_LAYER_CONV2D) {
-            size_t K = (size_t)L->in_c * L->kh * L->kw, np = batch * (size_t)L->out_h * L->out_w, cn;
+            size_t K = (size_t)L->in_c * L->kh * L->kw, np = L->chunk * (size_t)L->out_h * L->out_w, cn;
             ok = ok && cnn__mul(K, np, &cn);
             if (ok)
                 L->col = alloc_floats(cn, &ok);
+            /* the first layer has no input gradient unless the caller asked for it */
+            if (ok && (i > 0 || m->opts.input_grad))
+                L->dcol = alloc_floats(cn, &ok);
+            size_t per = K * (size_t)L->out_h * L->out_w;
+            if (ok)
+                L->tcol = alloc_floats(per * (size_t)threads, &ok);
+            if (ok)
+                L->tdw = alloc_floats(L->w_count * (size_t)threads, &ok);
         } else if (L->kind == CNN_LAYER_MAXPOOL) {
             L->argmax = calloc(batch * L->out_size, sizeof(int32_t));
             if (!L->argmax)
@@ -474,14 +506,8 @@ int cnn_model_build(cnn_model *m, size_t batch)
     }
     if (!ok)
         goto fail;
-    int threads = m->opts.threads;
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
-    }
     if (cnn__pool_create(&m->pool, threads) != TBW_OK)
         goto fail;
-    m->threads = threads;
     m->nparams = nparams;
     m->batch = batch;
     m->built = true;
@@ -493,6 +519,7 @@ fail:
 }
 
 /* ---- running ---- */
+
 
 static const float *layer_input(const cnn_model *m, size_t i)
 {
@@ -526,6 +553,7 @@ int cnn_model_forward(cnn_model *m, const float *x, size_t n, bool training)
         case CNN_LAYER_MAXPOOL:
         case CNN_LAYER_AVGPOOL: cnn__pool_forward(m, L, in, n); break;
         case CNN_LAYER_DENSE: cnn__dense_forward(m, L, in, n); break;
+        case CNN_LAYER_FLATTEN: break;
         default: cnn__act_forward(m, L, in, n, training); break;
         }
     }
@@ -605,6 +633,12 @@ int cnn_model_backward(cnn_model *m)
         cnn__layer *L = &m->layers[ii];
         const float *in = layer_input(m, ii);
         float *dx;
+        if (L->kind == CNN_LAYER_FLATTEN) {
+            /* the gradient passes through unchanged; the first layer's input gradient still needs a copy */
+            if (ii == 0 && m->opts.input_grad)
+                memcpy(m->dinput, dy, sizeof(float) * n * L->in_size);
+            continue;
+        }
         if (ii == 0)
             dx = m->opts.input_grad ? m->dinput : NULL;
         else
@@ -614,8 +648,13 @@ int cnn_model_backward(cnn_model *m)
         case CNN_LAYER_DENSE: cnn__dense_backward(m, L, in, dy, dx, n); break;
         case CNN_LAYER_MAXPOOL:
         case CNN_LAYER_AVGPOOL:
-            if (dx)
+            if (dx && ii >= 2 && cnn__pool_folds_relu(L, &m->layers[ii - 1])) {
+                /* dx is then the gradient below the ReLU, which is skipped */
+                cnn__pool_relu_backward(m, L, dy, dx, n);
+                ii--;
+            } else if (dx) {
                 cnn__pool_backward(m, L, dy, dx, n);
+            }
             break;
         default:
             if (dx)

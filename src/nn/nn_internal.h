@@ -57,7 +57,11 @@ typedef struct cnn__layer {
     int w_rank, w_dims[4];
 
     float *out;      /* [batch * out_size] */
-    float *col;      /* conv: [K, batch * P] */
+    float *col;      /* conv: [K, chunk * P] columns of one chunk */
+    float *dcol;     /* conv: [K, chunk * P] column gradients (only when the input gradient is needed) */
+    size_t chunk;    /* conv: images per im2col chunk */
+    float *tcol;     /* conv, per thread: [K, P] columns of one image (and then their gradient) */
+    float *tdw;      /* conv, per thread: [OC, K] partial weight gradient */
     int32_t *argmax; /* maxpool: [batch * out_size] */
     float *mask;     /* dropout: [batch * out_size] */
 } cnn__layer;
@@ -85,7 +89,9 @@ struct cnn_model {
     float *x;             /* [batch * in_size] copy of the input */
     float *gbuf[2];       /* ping-pong gradient buffers, [batch * max size] */
     float *dinput;        /* gradient w.r.t. the input when opts.input_grad */
-    float *tmp;           /* conv output / gradient in [C, N*P] layout */
+    float *tmp;           /* conv output / gradient of one chunk in [C, chunk*P] layout */
+    double *dscratch;     /* per-channel sums (conv bias gradients), threads x dscratch_ld */
+    size_t dscratch_ld;
     float *probs;         /* softmax of the logits */
     float *dlogits;       /* gradient from the loss */
     float *xstage;        /* dataset batch staging */
@@ -111,11 +117,22 @@ static inline bool cnn__mul(size_t a, size_t b, size_t *out)
 }
 
 /* conv.c */
+/* True when the application runs BLAS on one thread: then the engine's threads call sgemm side by side
+ * (conv per image, dense on column/row blocks) instead of leaving the parallelism to BLAS. */
+bool cnn__blas_single(void);
+/* Images per im2col chunk for a conv layer at this batch size (columns sized to stay in cache). */
+size_t cnn__conv_chunk(const cnn__layer *L, size_t batch);
+/* Lowers every conv layer's chunk to at most @p images (the buffers stay); lets tests compare splits. */
+void cnn__conv_limit_chunk(cnn_model *m, size_t images);
 void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n);
 /* pooling.c */
 void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);
+/* True when max pool L can also do the backward of the ReLU layer `below` feeding it. */
+bool cnn__pool_folds_relu(const cnn__layer *L, const cnn__layer *below);
+/* Gradient w.r.t. the input of the ReLU under L, in one pass. */
+void cnn__pool_relu_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);
 /* dense.c */
 void cnn__dense_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__dense_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n);

@@ -9,7 +9,49 @@ typedef struct pool_ctx {
     const float *x;
     const float *dy;
     float *dx;
+    bool relu_below;
 } pool_ctx;
+
+/* The common 2x2 window, stride 2, no padding: two input rows per output row, no bounds checks.
+ * Same visiting order and strict '>' as the general loop, so ties and NaNs resolve identically. */
+static bool is_max2x2(const cnn__layer *L)
+{
+    return L->kind == CNN_LAYER_MAXPOOL && L->kh == 2 && L->kw == 2 && L->sh == 2 && L->sw == 2 && L->pt == 0 &&
+           L->pl == 0 && 2 * L->out_h <= L->in_h && 2 * L->out_w <= L->in_w;
+}
+
+static void max2x2(const cnn__layer *L, const float *x, float *y, int32_t *arg, size_t planes)
+{
+    const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * (size_t)H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            const float *r0 = xp + (size_t)(2 * oh) * W, *r1 = r0 + W;
+            float *yo = y + (pl * (size_t)OH + (size_t)oh) * OW;
+            int32_t *ao = arg + (pl * (size_t)OH + (size_t)oh) * OW;
+            int base = 2 * oh * W;
+            for (int ow = 0; ow < OW; ow++) {
+                int w = 2 * ow;
+                float bv = r0[w];
+                int best = base + w;
+                if (r0[w + 1] > bv) {
+                    bv = r0[w + 1];
+                    best = base + w + 1;
+                }
+                if (r1[w] > bv) {
+                    bv = r1[w];
+                    best = base + W + w;
+                }
+                if (r1[w + 1] > bv) {
+                    bv = r1[w + 1];
+                    best = base + W + w + 1;
+                }
+                yo[ow] = bv;
+                ao[ow] = best;
+            }
+        }
+    }
+}
 
 static void fwd_task(void *p, size_t b, size_t e)
 {
@@ -17,6 +59,11 @@ static void fwd_task(void *p, size_t b, size_t e)
     const cnn__layer *L = c->L;
     const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
     bool is_max = L->kind == CNN_LAYER_MAXPOOL;
+    if (is_max2x2(L)) {
+        max2x2(L, c->x + b * L->in_size, L->out + b * L->out_size, L->argmax + b * L->out_size,
+               (e - b) * (size_t)L->in_c);
+        return;
+    }
     for (size_t i = b; i < e; i++) {
         for (int ch = 0; ch < L->in_c; ch++) {
             const float *xp = c->x + i * L->in_size + (size_t)ch * H * W;
@@ -61,12 +108,46 @@ static void fwd_task(void *p, size_t b, size_t e)
     }
 }
 
+/* Backward of the 2x2 fast path: every input cell is written once (the winner gets dy, the other three
+ * zero), so dx needs no clearing pass and no scattered adds. With relu_below the ReLU under the pool is
+ * folded in: the winner's value is the ReLU's output there, so its gradient passes only if that is > 0. */
+static void max2x2_bwd(const cnn__layer *L, const float *dy, float *dx, size_t b, size_t e, bool relu_below)
+{
+    const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
+    size_t planes = (e - b) * (size_t)L->in_c, o0 = b * L->out_size;
+    float *dxb = dx + b * L->in_size;
+    if (2 * OH != H || 2 * OW != W)
+        memset(dxb, 0, sizeof(float) * (e - b) * L->in_size);
+    for (size_t pl = 0; pl < planes; pl++) {
+        float *dp = dxb + pl * (size_t)H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            float *r0 = dp + (size_t)(2 * oh) * W, *r1 = r0 + W;
+            size_t o = o0 + (pl * (size_t)OH + (size_t)oh) * OW;
+            int base = 2 * oh * W;
+            for (int ow = 0; ow < OW; ow++, o++) {
+                float g = dy[o];
+                if (relu_below && !(L->out[o] > 0.0f))
+                    g = 0.0f;
+                int at = L->argmax[o] - base, w = 2 * ow;
+                r0[w] = at == w ? g : 0.0f;
+                r0[w + 1] = at == w + 1 ? g : 0.0f;
+                r1[w] = at == W + w ? g : 0.0f;
+                r1[w + 1] = at == W + w + 1 ? g : 0.0f;
+            }
+        }
+    }
+}
+
 static void bwd_task(void *p, size_t b, size_t e)
 {
     pool_ctx *c = p;
     const cnn__layer *L = c->L;
     const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
     bool is_max = L->kind == CNN_LAYER_MAXPOOL;
+    if (is_max2x2(L)) {
+        max2x2_bwd(L, c->dy, c->dx, b, e, c->relu_below);
+        return;
+    }
     memset(c->dx + b * L->in_size, 0, sizeof(float) * (e - b) * L->in_size);
     for (size_t i = b; i < e; i++) {
         for (int ch = 0; ch < L->in_c; ch++) {
@@ -105,12 +186,23 @@ static void bwd_task(void *p, size_t b, size_t e)
 
 void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 {
-    pool_ctx c = {L, x, NULL, NULL};
+    pool_ctx c = {L, x, NULL, NULL, false};
     cnn__pool_run(m->pool, n, fwd_task, &c);
 }
 
 void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n)
 {
-    pool_ctx c = {L, NULL, dy, dx};
+    pool_ctx c = {L, NULL, dy, dx, false};
+    cnn__pool_run(m->pool, n, bwd_task, &c);
+}
+
+bool cnn__pool_folds_relu(const cnn__layer *L, const cnn__layer *below)
+{
+    return is_max2x2(L) && below->kind == CNN_LAYER_RELU;
+}
+
+void cnn__pool_relu_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n)
+{
+    pool_ctx c = {L, NULL, dy, dx, true};
     cnn__pool_run(m->pool, n, bwd_task, &c);
 }

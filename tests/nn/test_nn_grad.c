@@ -7,6 +7,8 @@
 
 #include "nn_check.h"
 
+#include <cblas.h>
+
 #define N 2
 #define EPS 1e-3
 #define TOL 2e-2
@@ -237,16 +239,22 @@ static void dropout_check(void)
 
 int main(void)
 {
-    grad_check("conv valid", 2, 6, 5, net_conv_valid);
-    grad_check("conv same stride 2x1", 2, 7, 6, net_conv_same_stride);
-    grad_check("conv explicit pad, dilation 2, stride 1x2", 2, 7, 8, net_conv_explicit_dilated);
-    grad_check("conv+relu+maxpool", 2, 6, 6, net_conv_relu_maxpool);
-    grad_check("maxpool 3x3 s2 same", 3, 7, 7, net_maxpool_general);
-    grad_check("avgpool same", 2, 5, 6, net_avgpool_same);
-    grad_check("avgpool explicit", 2, 5, 7, net_avgpool_explicit);
-    grad_check("dense sigmoid tanh", 3, 2, 2, net_sigmoid_tanh);
-    grad_check("dense relu", 5, 1, 1, net_dense_relu);
-    grad_check("softmax cross-entropy", 10, 1, 1, net_loss_only);
-    dropout_check();
+    /* Twice: with BLAS threads (one GEMM per product) and with BLAS on one thread (the engine's threads
+     * split the GEMMs: per-image conv, blocked dense). */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            openblas_set_num_threads(1);
+        grad_check("conv valid", 2, 6, 5, net_conv_valid);
+        grad_check("conv same stride 2x1", 2, 7, 6, net_conv_same_stride);
+        grad_check("conv explicit pad, dilation 2, stride 1x2", 2, 7, 8, net_conv_explicit_dilated);
+        grad_check("conv+relu+maxpool", 2, 6, 6, net_conv_relu_maxpool);
+        grad_check("maxpool 3x3 s2 same", 3, 7, 7, net_maxpool_general);
+        grad_check("avgpool same", 2, 5, 6, net_avgpool_same);
+        grad_check("avgpool explicit", 2, 5, 7, net_avgpool_explicit);
+        grad_check("dense sigmoid tanh", 3, 2, 2, net_sigmoid_tanh);
+        grad_check("dense relu", 5, 1, 1, net_dense_relu);
+        grad_check("softmax cross-entropy", 10, 1, 1, net_loss_only);
+        dropout_check();
+    }
     return check_report();
 }

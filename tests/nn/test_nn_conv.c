@@ -1,0 +1,171 @@
+/* The conv layer's work splits (im2col chunks of the batch, or one image per GEMM on the engine's threads
+ * when BLAS runs on one thread) give the same forward outputs and gradients as one chunk holding the
+ * whole batch. Links the static library for the internal hook. */
+#include "nn_check.h"
+#include "nn_internal.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+
+enum { BATCH = 7 };
+
+static cnn_model *two_conv_net(int threads)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = threads;
+    mo.seed = 5;
+    mo.input_grad = true;
+    cnn_model *m = NULL;
+    if (cnn_model_create(&m, 2, 11, 9, &mo))
+        return NULL;
+    cnn_conv2d_opts c1 = CNN_CONV2D_OPTS_INIT, c2 = CNN_CONV2D_OPTS_INIT;
+    c1.filters = 5;
+    c1.bias_init = 0.1f;
+    c2.filters = 6;
+    c2.kernel_h = c2.kernel_w = 3;
+    c2.stride_h = 2;
+    c2.dilation_w = 2;
+    c2.padding = CNN_PAD_VALID;
+    c2.bias_init = -0.05f;
+    cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
+    d.units = 4;
+    int rc = cnn_model_add_conv2d(m, "conv1", &c1) | cnn_model_add_relu(m, "relu1") |
+             cnn_model_add_maxpool(m, "pool1", NULL) | cnn_model_add_conv2d(m, "conv2", &c2) |
+             cnn_model_add_tanh(m, "tanh2") | cnn_model_add_flatten(m, "flatten") |
+             cnn_model_add_dense(m, "fc", &d);
+    if (rc || cnn_model_build(m, BATCH)) {
+        cnn_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static double max_rel_diff(const float *a, const float *b, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)a[i]));
+        if (d > worst)
+            worst = d;
+    }
+    return worst;
+}
+
+/* Runs forward + loss + backward on both models and compares every layer's output and every gradient. */
+static int blas_a, blas_b; /* BLAS threads while running model a / model b */
+
+static void use(int blas)
+{
+    openblas_set_num_threads(blas);
+}
+
+static void compare(cnn_model *a, cnn_model *b, size_t n)
+{
+    static float x[BATCH * 2 * 11 * 9];
+    int32_t y[BATCH];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)(test_uniform() * 2 - 1);
+    for (size_t i = 0; i < BATCH; i++)
+        y[i] = (int32_t)(i % 4);
+    double la, lb;
+    use(blas_a);
+    CHECK_INT(0, cnn_model_forward(a, x, n, true));
+    CHECK_INT(0, cnn_model_loss(a, y, n, &la, NULL));
+    CHECK_INT(0, cnn_model_backward(a));
+    use(blas_b);
+    CHECK_INT(0, cnn_model_forward(b, x, n, true));
+    CHECK_INT(0, cnn_model_loss(b, y, n, &lb, NULL));
+    CHECK_INT(0, cnn_model_backward(b));
+    CHECK_NEAR(la, lb, 1e-6);
+    for (size_t l = 0; l < cnn_model_layer_count(a); l++) {
+        cnn_layer_info ia, ib;
+        cnn_model_layer_info(a, l, &ia);
+        cnn_model_layer_info(b, l, &ib);
+        size_t per = (size_t)ia.out_c * ia.out_h * ia.out_w;
+        CHECK_NEAR(0.0, max_rel_diff(ia.output, ib.output, n * per), 1e-5);
+        for (int p = 0; p < ia.nparams; p++)
+            CHECK_NEAR(0.0, max_rel_diff(ia.grads[p].data, ib.grads[p].data, ia.grads[p].count), 1e-5);
+    }
+    CHECK_NEAR(0.0, max_rel_diff(cnn_model_input_grad(a), cnn_model_input_grad(b), n * 2 * 11 * 9), 1e-5);
+}
+
+static void test_chunks(int threads, size_t chunk, size_t n)
+{
+    cnn_model *whole = two_conv_net(threads), *split = two_conv_net(threads);
+    CHECK_TRUE(whole && split);
+    if (!whole || !split)
+        goto done;
+    cnn__conv_limit_chunk(split, chunk);
+    compare(whole, split, n);
+done:
+    cnn_model_free(whole);
+    cnn_model_free(split);
+}
+
+/* The 2x2 stride-2 max pool fast path against the definition, with many ties (first in row-major order
+ * wins, as in TensorFlow) and an odd width whose last column is dropped. Gradients go to the winner. */
+static void test_max2x2(void)
+{
+    enum { C = 3, H = 6, W = 9, OH = 3, OW = 4, N = 2 };
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = 2;
+    mo.input_grad = true;
+    cnn_model *m = NULL;
+    CHECK_INT(0, cnn_model_create(&m, C, H, W, &mo));
+    cnn_pool_opts po = CNN_POOL_OPTS_INIT;
+    po.padding = CNN_PAD_VALID;
+    CHECK_INT(0, cnn_model_add_maxpool(m, "pool", &po));
+    CHECK_INT(0, cnn_model_add_flatten(m, "flat"));
+    CHECK_INT(0, cnn_model_build(m, N));
+    static float x[N * C * H * W];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)(int)(test_uniform() * 3); /* values 0..2: plenty of ties */
+    int32_t y[N] = {0, 1};
+    CHECK_INT(0, cnn_model_forward(m, x, N, true));
+    CHECK_INT(0, cnn_model_loss(m, y, N, NULL, NULL));
+    CHECK_INT(0, cnn_model_backward(m));
+    const float *out = cnn_model_output(m), *dx = cnn_model_input_grad(m);
+    cnn_layer_info li;
+    cnn_model_layer_info(m, 0, &li);
+    CHECK_INT(OH, li.out_h);
+    CHECK_INT(OW, li.out_w);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    const float *xp = x + ((size_t)(n * C + c) * H) * W;
+                    int best = -1;
+                    for (int h = 2 * oh; h < 2 * oh + 2; h++)
+                        for (int w = 2 * ow; w < 2 * ow + 2; w++)
+                            if (best < 0 || xp[h * W + w] > xp[best])
+                                best = h * W + w;
+                    size_t o = ((size_t)(n * C + c) * OH + oh) * OW + ow;
+                    CHECK_NEAR(xp[best], out[o], 0);
+                    /* the winner's input gradient is nonzero and the other three cells get nothing */
+                    const float *dp = dx + ((size_t)(n * C + c) * H) * W;
+                    for (int h = 2 * oh; h < 2 * oh + 2; h++)
+                        for (int w = 2 * ow; w < 2 * ow + 2; w++)
+                            CHECK_TRUE((h * W + w == best) == (dp[h * W + w] != 0.0f));
+                }
+    cnn_model_free(m);
+}
+
+int main(void)
+{
+    test_max2x2();
+    blas_a = blas_b = 2;
+    for (int threads = 1; threads <= 3; threads++) {
+        test_chunks(threads, 1, BATCH);
+        test_chunks(threads, 2, BATCH);
+        test_chunks(threads, 3, 5);
+        test_chunks(threads, 4, 1);
+    }
+    /* one image per GEMM on the engine's threads against the whole-batch chunk */
+    blas_b = 1;
+    for (int threads = 1; threads <= 3; threads++) {
+        test_chunks(threads, BATCH, BATCH);
+        test_chunks(threads, BATCH, 2);
+        test_chunks(threads, BATCH, 1);
+    }
+    return check_report();
+}
