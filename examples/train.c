@@ -292,7 +292,9 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
     bool fashion = strstr(o->data_dir, "fashion") != NULL;
     bool tty = isatty(2);
 
-    openblas_set_num_threads(o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
+    /* The engine's own threads run the GEMMs side by side, one image each, which beats
+       OpenBLAS's threading on these small matrices (docs/engine.md): BLAS gets 1 thread. */
+    openblas_set_num_threads(1);
     train = load_split(o->data_dir, "train");
     test = train ? load_split(o->data_dir, "t10k") : NULL;
     if (!train || !test)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, and writes a log directory
-# into ./log, then says how to open TensorBoard on it.
+# The main job: installs what is missing, builds, trains the lecture's network
+# on Fashion-MNIST (2000 steps of 100, Adam 1e-4, full summaries) into
+# ./log/mnist, then says how to open TensorBoard on it. Extra arguments go to
+# mnist_cnn (try --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
 BUILD=${TBW_BUILD:-build}
-"$BUILD/examples/demo" log
+"$BUILD/examples/mnist_cnn" --logdir log/mnist "$@"
 echo
 echo "To look at it: pip install tensorboard==2.21.0 && tensorboard --logdir log"
 echo "(or, with the test virtualenv: .venv/bin/tensorboard --logdir log)"

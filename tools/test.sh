@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite: the C unit tests (also under ASan+UBSan), and the
-# integration tests against real TensorBoard 2.21.0. Installs what is missing
+# integration tests against real TensorBoard 2.21.0 (the HTTP API under both
+# loaders, the training workflow, kill -9 and resume, and the UI in chromium). Installs what is missing
 # first. Ends with one line "N passed, N failed" summing every suite; exits
 # non-zero if anything failed.
 set -uo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export TBW_BUILD=${TBW_BUILD:-$ROOT/build}
 
-tools/setup.sh --python || { echo "0 passed, 1 failed"; exit 1; }
+tools/setup.sh --tests || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0
 failed=0

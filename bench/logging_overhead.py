@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Logging overhead of mnist_cnn's full summaries (scalars, 3 input images and
+12 histograms every 5 steps, the filter grid every 100), measured as training
+time with summaries on versus off, alternating runs; and, in the same run, the
+time tensorboardX takes to log the same summaries (same tags and array sizes)
+per summary step, for comparison.
+
+    .venv/bin/python bench/logging_overhead.py [--steps 400] [--repeat 3] [--build build]
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+
+
+def run_cnn(build, steps, summary_every, logdir):
+    out = subprocess.run([os.path.join(build, "examples", "mnist_cnn"), "--logdir", logdir, "--steps", str(steps),
+                          "--summary-every", str(summary_every), "--embed", "0", "--checkpoint-every", "0",
+                          "--limit-test", "1000", "--quiet"], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"; ([\d.]+) s, ", out).group(1))
+
+
+# Array sizes of what mnist_cnn logs at batch 100 (weights, biases, activations per layer).
+LAYERS = {"conv1": (800, 32, 100 * 32 * 28 * 28), "conv2": (51200, 64, 100 * 64 * 14 * 14),
+          "fc1": (3136 * 1024, 1024, 100 * 1024), "fc2": (10240, 10, 100 * 10)}
+
+
+def tbx_summary_step(w, step, arrays, images):
+    w.add_scalar("cross_entropy", 0.5, step)
+    w.add_scalar("accuracy", 0.9, step)
+    w.add_images("input", images, step)
+    for name, (wt, b, a) in arrays.items():
+        w.add_histogram(f"{name}/weights", wt, step)
+        w.add_histogram(f"{name}/biases", b, step)
+        w.add_histogram(f"{name}/activations", a, step)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
+    args = ap.parse_args()
+    on, off = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeat):
+            off.append(run_cnn(args.build, args.steps, 0, os.path.join(tmp, f"off{r}")))
+            on.append(run_cnn(args.build, args.steps, 5, os.path.join(tmp, f"on{r}")))
+        t_on, t_off = statistics.median(on), statistics.median(off)
+        n_summaries = args.steps // 5
+        ours_per_summary = (t_on - t_off) / n_summaries
+        # The peer: tensorboardX logging the same summaries.
+        from tensorboardX import SummaryWriter
+        rng = np.random.default_rng(0)
+        arrays = {k: tuple(rng.standard_normal(n).astype(np.float32) for n in v) for k, v in LAYERS.items()}
+        images = rng.random((3, 1, 28, 28), dtype=np.float32)
+        w = SummaryWriter(os.path.join(tmp, "tbx"))
+        times = []
+        for s in range(10):
+            t0 = time.perf_counter()
+            tbx_summary_step(w, s * 5, arrays, images)
+            times.append(time.perf_counter() - t0)
+        w.close()
+        tbx_per_summary = statistics.median(times)
+    step_time = t_off / args.steps
+    print(f"| | value |\n|---|---:|")
+    print(f"| training, summaries off (median of {args.repeat}, {args.steps} steps) | {t_off:.2f} s |")
+    print(f"| training, full summaries every 5 steps | {t_on:.2f} s |")
+    print(f"| tbw logging overhead | {100 * (t_on - t_off) / t_off:+.1f}% |")
+    print(f"| tbw time per summary step (2 scalars, 3 images, 12 histograms: 6.3M values) | "
+          f"{1e3 * ours_per_summary:.1f} ms |")
+    print(f"| tensorboardX time for the same summaries | {1e3 * tbx_per_summary:.1f} ms |")
+    print(f"| overhead tensorboardX would add at this training speed | "
+          f"{100 * tbx_per_summary / (5 * step_time):.0f}% |")
+    print(f"\nraw: on {['%.2f' % t for t in on]} off {['%.2f' % t for t in off]}")
+
+
+if __name__ == "__main__":
+    main()
