@@ -97,17 +97,10 @@ int tbw_audio(tbw_writer *w, const char *tag, int64_t step, const tbw_audio_clip
         vals[2 * i + 1].data = (uint8_t *)(clips[i].label ? clips[i].label : "");
         vals[2 * i + 1].len = clips[i].label ? strlen(clips[i].label) : 0;
     }
-    Tensorboard__TensorShapeProto__Dim d0 = TENSORBOARD__TENSOR_SHAPE_PROTO__DIM__INIT;
-    Tensorboard__TensorShapeProto__Dim d1 = TENSORBOARD__TENSOR_SHAPE_PROTO__DIM__INIT;
-    Tensorboard__TensorShapeProto__Dim *dims[2] = {&d0, &d1};
-    d0.size = (int64_t)n;
-    d1.size = 2;
-    Tensorboard__TensorShapeProto shape = TENSORBOARD__TENSOR_SHAPE_PROTO__INIT;
-    shape.n_dim = 2;
-    shape.dim = dims;
+    tbw__shape shape;
     Tensorboard__TensorProto t = TENSORBOARD__TENSOR_PROTO__INIT;
     t.dtype = TENSORBOARD__DATA_TYPE__DT_STRING;
-    t.tensor_shape = &shape;
+    t.tensor_shape = tbw__shape_init(&shape, 2, (int64_t)n, 2);
     t.n_string_val = 2 * n;
     t.string_val = vals;
     Tensorboard__AudioPluginData apd = TENSORBOARD__AUDIO_PLUGIN_DATA__INIT;

@@ -22,6 +22,20 @@ int tbw__meta_make(tbw__meta *m, const char *plugin_name, const uint8_t *content
     return TBW_OK;
 }
 
+Tensorboard__TensorShapeProto *tbw__shape_init(tbw__shape *s, size_t rank, int64_t d0, int64_t d1)
+{
+    tensorboard__tensor_shape_proto__init(&s->proto);
+    for (size_t i = 0; i < 2; i++) {
+        tensorboard__tensor_shape_proto__dim__init(&s->dims[i]);
+        s->ptrs[i] = &s->dims[i];
+    }
+    s->dims[0].size = d0;
+    s->dims[1].size = d1;
+    s->proto.n_dim = rank;
+    s->proto.dim = rank ? s->ptrs : NULL;
+    return &s->proto;
+}
+
 int tbw__write_tensor(tbw_writer *w, const char *tag, int64_t step, const Tensorboard__TensorProto *tensor,
                       const tbw__meta *meta)
 {

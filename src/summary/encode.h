@@ -9,6 +9,16 @@
 #include "tensor.pb-c.h"
 #include <tbw/writer.h>
 
+/* A tensor shape of rank 0, 1 or 2 that lives on the caller's stack. */
+typedef struct tbw__shape {
+    Tensorboard__TensorShapeProto proto;
+    Tensorboard__TensorShapeProto__Dim dims[2];
+    Tensorboard__TensorShapeProto__Dim *ptrs[2];
+} tbw__shape;
+
+/* Sets s to [d0] (rank 1), [d0, d1] (rank 2) or a scalar (rank 0); returns &s->proto. */
+Tensorboard__TensorShapeProto *tbw__shape_init(tbw__shape *s, size_t rank, int64_t d0, int64_t d1);
+
 /* A packed SummaryMetadata for plugin_name with the given packed content. */
 typedef struct tbw__meta {
     uint8_t bytes[128];

@@ -344,17 +344,10 @@ static int write_histogram(tbw_writer *w, const char *tag, int64_t step, const v
         return tbw__writer_fail(w, rc, "histogram '%s': out of memory for %d buckets", tag, k);
     }
 
-    Tensorboard__TensorShapeProto__Dim d0 = TENSORBOARD__TENSOR_SHAPE_PROTO__DIM__INIT;
-    Tensorboard__TensorShapeProto__Dim d1 = TENSORBOARD__TENSOR_SHAPE_PROTO__DIM__INIT;
-    Tensorboard__TensorShapeProto__Dim *dims[2] = {&d0, &d1};
-    d0.size = k;
-    d1.size = 3;
-    Tensorboard__TensorShapeProto shape = TENSORBOARD__TENSOR_SHAPE_PROTO__INIT;
-    shape.n_dim = 2;
-    shape.dim = dims;
+    tbw__shape shape;
     Tensorboard__TensorProto t = TENSORBOARD__TENSOR_PROTO__INIT;
     t.dtype = TENSORBOARD__DATA_TYPE__DT_DOUBLE;
-    t.tensor_shape = &shape;
+    t.tensor_shape = tbw__shape_init(&shape, 2, k, 3);
     t.tensor_content.data = (uint8_t *)rows; /* little-endian doubles on every supported target */
     t.tensor_content.len = (size_t)k * 3 * sizeof(double);
     tbw__meta meta;

@@ -117,15 +117,10 @@ int tbw_images(tbw_writer *w, const char *tag, int64_t step, const tbw_image_bat
         vals[i + 2].data = strs[i + 2];
         vals[i + 2].len = lens[i + 2];
     }
-    Tensorboard__TensorShapeProto__Dim d0 = TENSORBOARD__TENSOR_SHAPE_PROTO__DIM__INIT;
-    Tensorboard__TensorShapeProto__Dim *dims[1] = {&d0};
-    d0.size = (int64_t)(k + 2);
-    Tensorboard__TensorShapeProto shape = TENSORBOARD__TENSOR_SHAPE_PROTO__INIT;
-    shape.n_dim = 1;
-    shape.dim = dims;
+    tbw__shape shape;
     Tensorboard__TensorProto t = TENSORBOARD__TENSOR_PROTO__INIT;
     t.dtype = TENSORBOARD__DATA_TYPE__DT_STRING;
-    t.tensor_shape = &shape;
+    t.tensor_shape = tbw__shape_init(&shape, 1, (int64_t)(k + 2), 0);
     t.n_string_val = k + 2;
     t.string_val = vals;
     tbw__meta meta;

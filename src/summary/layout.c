@@ -131,10 +131,10 @@ int tbw_custom_scalars_layout(tbw_writer *w, const tbw_layout_category *cats, si
     }
     tensorboard__layout__pack(&layout, packed);
     ProtobufCBinaryData val = {len, packed};
-    Tensorboard__TensorShapeProto shape = TENSORBOARD__TENSOR_SHAPE_PROTO__INIT;
+    tbw__shape shape;
     Tensorboard__TensorProto t = TENSORBOARD__TENSOR_PROTO__INIT;
     t.dtype = TENSORBOARD__DATA_TYPE__DT_STRING;
-    t.tensor_shape = &shape;
+    t.tensor_shape = tbw__shape_init(&shape, 0, 0, 0);
     t.n_string_val = 1;
     t.string_val = &val;
     tbw__meta meta;

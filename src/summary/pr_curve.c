@@ -83,17 +83,10 @@ int tbw_pr_curve(tbw_writer *w, const char *name, int64_t step, const bool *labe
         data[4 * t + i] = (float)(tp[i] / fmax(MIN_COUNT, tp[i] + fp[i]));
         data[5 * t + i] = (float)(tp[i] / fmax(MIN_COUNT, tp[i] + fn));
     }
-    Tensorboard__TensorShapeProto__Dim d0 = TENSORBOARD__TENSOR_SHAPE_PROTO__DIM__INIT;
-    Tensorboard__TensorShapeProto__Dim d1 = TENSORBOARD__TENSOR_SHAPE_PROTO__DIM__INIT;
-    Tensorboard__TensorShapeProto__Dim *dims[2] = {&d0, &d1};
-    d0.size = 6;
-    d1.size = t;
-    Tensorboard__TensorShapeProto shape = TENSORBOARD__TENSOR_SHAPE_PROTO__INIT;
-    shape.n_dim = 2;
-    shape.dim = dims;
+    tbw__shape shape;
     Tensorboard__TensorProto tensor = TENSORBOARD__TENSOR_PROTO__INIT;
     tensor.dtype = TENSORBOARD__DATA_TYPE__DT_FLOAT;
-    tensor.tensor_shape = &shape;
+    tensor.tensor_shape = tbw__shape_init(&shape, 2, 6, t);
     tensor.tensor_content.data = (uint8_t *)data;
     tensor.tensor_content.len = (size_t)t * 6 * sizeof *data;
     Tensorboard__PrCurvePluginData pd = TENSORBOARD__PR_CURVE_PLUGIN_DATA__INIT;

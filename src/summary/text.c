@@ -27,17 +27,10 @@ static int write_strings(tbw_writer *w, const char *tag, int64_t step, const cha
         vals[i].data = (uint8_t *)c;
         vals[i].len = len;
     }
-    Tensorboard__TensorShapeProto__Dim d0 = TENSORBOARD__TENSOR_SHAPE_PROTO__DIM__INIT;
-    Tensorboard__TensorShapeProto__Dim d1 = TENSORBOARD__TENSOR_SHAPE_PROTO__DIM__INIT;
-    Tensorboard__TensorShapeProto__Dim *dims[2] = {&d0, &d1};
-    d0.size = (int64_t)rows;
-    d1.size = (int64_t)cols;
-    Tensorboard__TensorShapeProto shape = TENSORBOARD__TENSOR_SHAPE_PROTO__INIT;
-    shape.n_dim = rank;
-    shape.dim = rank ? dims : NULL;
+    tbw__shape shape;
     Tensorboard__TensorProto t = TENSORBOARD__TENSOR_PROTO__INIT;
     t.dtype = TENSORBOARD__DATA_TYPE__DT_STRING;
-    t.tensor_shape = &shape;
+    t.tensor_shape = tbw__shape_init(&shape, rank, (int64_t)rows, (int64_t)cols);
     t.n_string_val = n;
     t.string_val = vals;
     tbw__meta meta;
