@@ -28,7 +28,8 @@ static void usage(FILE *f)
             "  --data DIR            MNIST-format data (default %s)\n"
             "  --steps N             training steps per run (default 2000, as in the lecture)\n"
             "  --batch B             batch size (default 100)\n"
-            "  --summary-every K     summaries every K steps (default 5)\n"
+            "  --summary-every K     scalars and images every K steps (default 5)\n"
+            "  --histogram-every H   histograms every H steps (default 20)\n"
             "  --embed N             projector points per run (default 1024; 0: none)\n"
             "  --seed S              seed (default 1)\n"
             "  --threads T           threads (default: all cores)\n"
@@ -46,12 +47,12 @@ int main(int argc, char **argv)
     o.data_dir = TRAIN_DEFAULT_DATA;
     o.checkpoint_every = 0;
     const char *logdir = "log";
-    enum { O_LOGDIR = 256, O_DATA, O_STEPS, O_BATCH, O_SUMMARY, O_EMBED, O_SEED, O_THREADS, O_LTRAIN, O_LTEST,
+    enum { O_LOGDIR = 256, O_DATA, O_STEPS, O_BATCH, O_SUMMARY, O_HIST, O_EMBED, O_SEED, O_THREADS, O_LTRAIN, O_LTEST,
            O_QUIET, O_HELP };
     static const struct option longopts[] = {
         {"logdir", required_argument, NULL, O_LOGDIR}, {"data", required_argument, NULL, O_DATA},
         {"steps", required_argument, NULL, O_STEPS},   {"batch", required_argument, NULL, O_BATCH},
-        {"summary-every", required_argument, NULL, O_SUMMARY}, {"embed", required_argument, NULL, O_EMBED},
+        {"summary-every", required_argument, NULL, O_SUMMARY}, {"histogram-every", required_argument, NULL, O_HIST}, {"embed", required_argument, NULL, O_EMBED},
         {"seed", required_argument, NULL, O_SEED},     {"threads", required_argument, NULL, O_THREADS},
         {"limit-train", required_argument, NULL, O_LTRAIN}, {"limit-test", required_argument, NULL, O_LTEST},
         {"quiet", no_argument, NULL, O_QUIET},         {"help", no_argument, NULL, O_HELP},
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
         case O_STEPS: if (!cli_long("--steps", optarg, 1, 100000000, &v)) return 2; o.steps = v; break;
         case O_BATCH: if (!cli_long("--batch", optarg, 1, 10000, &v)) return 2; o.batch = (int)v; break;
         case O_SUMMARY: if (!cli_long("--summary-every", optarg, 0, 1000000, &v)) return 2; o.summary_every = (int)v; break;
+        case O_HIST: if (!cli_long("--histogram-every", optarg, 0, 1000000, &v)) return 2; o.histogram_every = (int)v; break;
         case O_EMBED: if (!cli_long("--embed", optarg, 0, 10000, &v)) return 2; o.embed = (int)v; break;
         case O_SEED: if (!cli_long("--seed", optarg, 0, 2147483647, &v)) return 2; o.seed = (uint64_t)v; break;
         case O_THREADS: if (!cli_long("--threads", optarg, 1, 256, &v)) return 2; o.threads = (int)v; break;

@@ -373,15 +373,20 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
         }
         TRY(cnn_model_train_step(m, x, y, (size_t)o->batch, &loss, &acc), cnn_model_errmsg(m));
         bool summary = o->summary_every > 0 && i % o->summary_every == 0;
+        double tlog = now();
         if (summary) {
             TRY(tbw_scalar(w, "cross_entropy", i, loss), tbw_writer_errmsg(w));
             TRY(tbw_scalar(w, "accuracy", i, acc), tbw_writer_errmsg(w));
             tbw_image_batch ib = {x, TBW_PIXEL_F32, TBW_LAYOUT_CHW, (size_t)o->batch, 28, 28, 1};
             TRY(tbw_images(w, "input", i, &ib, 3), tbw_writer_errmsg(w));
+        }
+        if (summary && (o->histogram_every <= 0 || i % o->histogram_every == 0)) {
             if (log_histograms(w, m, i)) {
                 fprintf(stderr, "error: histograms: %s\n", tbw_writer_errmsg(w));
                 goto fail;
             }
+        }
+        if (summary) {
             res->train_loss = loss;
             res->train_accuracy = acc;
         }
@@ -389,6 +394,7 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
             fprintf(stderr, "error: filter image: %s\n", tbw_writer_errmsg(w));
             goto fail;
         }
+        res->logging_seconds += now() - tlog;
         bool epoch_end = (i + 1) % (long)per_epoch == 0;
         if (epoch_end || i == total - 1) {
             double tl, ta;

@@ -15,7 +15,8 @@ typedef struct train_opts {
     int conv_layers;        /* 1 or 2 */
     int fc_layers;          /* 1 or 2 */
     float dropout;          /* rate on fc1 (0: none) */
-    int summary_every;      /* scalars, images and histograms every K steps; 0: none */
+    int summary_every;      /* scalars and input images every K steps; 0: no summaries */
+    int histogram_every;    /* per-layer histograms every H steps (0: with every summary) */
     int embed;              /* projector points from the test set; 0: none */
     uint64_t seed;
     long checkpoint_every;  /* 0: none */
@@ -26,12 +27,13 @@ typedef struct train_opts {
     bool hparams;           /* write a session start/end for the HParams tab */
 } train_opts;
 
-#define TRAIN_OPTS_INIT { NULL, 2000, 100, 1e-4, 2, 2, 0.0f, 5, 1024, 1, 500, false, 0, 0, 0, true, true }
+#define TRAIN_OPTS_INIT { NULL, 2000, 100, 1e-4, 2, 2, 0.0f, 5, 20, 1024, 1, 500, false, 0, 0, 0, true, true }
 
 typedef struct train_result {
     double test_accuracy, test_loss;
     double train_accuracy, train_loss; /* the last logged batch */
     double seconds, images_per_s;
+    double logging_seconds; /* time the training loop spent in summary calls */
     long first_step, steps_done;
 } train_result;
 

@@ -54,6 +54,6 @@ def test_each_step_once(resumed_log, load_fast):
                 [p[1] for p in tb.json("/data/plugin/scalars/scalars", run="run", tag=tag)]), f"{tag} to step 295")
             assert steps == want  # each step once, strictly increasing
         hist = [h[1] for h in tb.json("/data/plugin/histograms/histograms", run="run", tag="fc1/weights")]
-        assert hist == sorted(set(hist)) and hist[-1] == want[-1]
+        assert hist == list(range(0, STEPS, 20))  # histograms every 20 steps, each once
     finally:
         tb.close()
