@@ -1,7 +1,8 @@
 """Real TensorBoard in a real browser: headless Debian chromium, driven by
 playwright-core, visits Scalars, Images, Histograms, Distributions, Graphs,
 HParams and Projector on the workflow's logs and checks what each shows. The
-screenshots go to docs/screenshots/ (the README shows them)."""
+fast loader's screenshots go to build/screenshots/; with TBW_UPDATE_SCREENSHOTS=1
+they replace docs/screenshots/ (the README shows them), reduced to 128 colors."""
 import json
 import os
 import shutil
@@ -9,7 +10,9 @@ import subprocess
 
 import pytest
 
-from conftest import EMBED, ROOT
+from PIL import Image
+
+from conftest import BUILD, EMBED, ROOT
 from tbserver import TensorBoard
 
 BROWSER_DIR = ROOT / "tests" / "browser"
@@ -26,7 +29,7 @@ def test_tabs_in_chromium(workflow_log, load_fast, tmp_path):
     try:
         tb.wait_for(lambda: len(tb.json("/data/runs")) >= 14, "the 14 runs")
         tb.wait_for(lambda: tb.json("/data/plugins_listing")["projector"]["enabled"], "the projector")
-        shots = ROOT / "docs" / "screenshots" if load_fast == "true" else tmp_path
+        shots = BUILD / "screenshots" if load_fast == "true" else tmp_path
         expected = {"layers": ["conv1", "conv2", "fc1", "fc2"], "sessions": 12, "points": [EMBED, 32],
                     "projectorRuns": 13}
         r = subprocess.run([node, "visit.mjs", tb.base, str(shots), json.dumps(expected)], cwd=BROWSER_DIR,
@@ -37,5 +40,9 @@ def test_tabs_in_chromium(workflow_log, load_fast, tmp_path):
         assert r.returncode == 0
         for tab in ["scalars", "images", "histograms", "distributions", "graphs", "hparams", "projector"]:
             assert (shots / f"{tab}.png").stat().st_size > 10000
+            if load_fast == "true" and os.environ.get("TBW_UPDATE_SCREENSHOTS") == "1":
+                im = Image.open(shots / f"{tab}.png").convert("RGB")
+                im.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(
+                    ROOT / "docs" / "screenshots" / f"{tab}.png", optimize=True)
     finally:
         tb.close()
