@@ -1,0 +1,58 @@
+"""The examples' command lines: help, refusals with exit status 2, a clear
+message when the data is missing, and plain (not gzipped) MNIST-format files."""
+import gzip
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import build_path
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+
+
+def run(*args):
+    return subprocess.run([build_path("examples", args[0]), *map(str, args[1:])], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("prog", ["mnist_cnn", "hparam_sweep", "filters"])
+def test_help(prog):
+    r = run(prog, "--help")
+    assert r.returncode == 0 and "usage:" in r.stdout
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--logdir", "x", "--steps", "abc"], "--steps needs a whole number"),
+    (["--logdir", "x", "--conv", "3"], "--conv needs a whole number from 1 to 2"),
+    (["--logdir", "x", "--lr", "-1"], "--lr needs a number"),
+    (["--logdir", "x", "--dropout", "0.95"], "--dropout needs a number from 0 to 0.9"),
+    (["--steps", "10"], "--logdir DIR is required"),
+    (["--logdir", "x", "--bogus"], "usage:"),
+])
+def test_bad_values_exit_2(args, needle):
+    r = run("mnist_cnn", *args)
+    assert r.returncode == 2
+    assert needle in r.stderr
+
+
+def test_missing_dataset_says_how_to_install(tmp_path):
+    r = run("mnist_cnn", "--logdir", tmp_path / "run", "--data", tmp_path / "nothing-here", "--steps", "1")
+    assert r.returncode == 1
+    assert "apt-get install dataset-fashion-mnist" in r.stderr and "--data DIR" in r.stderr
+
+
+def test_plain_idx_files(tmp_path):
+    data = tmp_path / "plain"
+    data.mkdir()
+    for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"]:
+        with gzip.open(f"{FASHION}/{name}.gz", "rb") as src, open(data / name, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    r = run("mnist_cnn", "--logdir", tmp_path / "run", "--data", data, "--steps", "3", "--batch", "20",
+            "--limit-test", "100", "--embed", "20", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "test accuracy" in r.stdout
+    # A truncated file is refused with a message, not a crash.
+    (data / "t10k-images-idx3-ubyte").write_bytes((data / "t10k-images-idx3-ubyte").read_bytes()[:5000])
+    r = run("mnist_cnn", "--logdir", tmp_path / "run2", "--data", data, "--steps", "1", "--quiet")
+    assert r.returncode == 1 and "error:" in r.stderr and "trunc" in r.stderr.lower()
