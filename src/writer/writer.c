@@ -55,7 +55,8 @@ struct tbw_writer {
     uint8_t *spare;          /* background: the buffer the thread writes from */
     size_t spare_cap;
     size_t inflight;         /* background: bytes the thread is writing now */
-    uint64_t batches_taken, batches_done;
+    bool force_gone_check;   /* background: check for a deleted file before the next write */
+    bool gone_pending;       /* background: the thread replaced a deleted file; report it once */
 
     int err;                 /* sticky write error, 0 if none */
     uint64_t dropped;
@@ -194,7 +195,7 @@ static int newest_existing(tbw_writer *w, char **out)
     return TBW_OK;
 }
 
-static int write_all(tbw_writer *w, int fd, const uint8_t *p, size_t n, uint64_t off)
+static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 {
     while (n > 0) {
         ssize_t k = pwrite(fd, p, n, (off_t)off);
@@ -209,7 +210,6 @@ static int write_all(tbw_writer *w, int fd, const uint8_t *p, size_t n, uint64_t
         n -= (size_t)k;
         off += (uint64_t)k;
     }
-    (void)w;
     return 0;
 }
 
@@ -268,7 +268,7 @@ static int open_next_file(tbw_writer *w)
     }
     uint8_t rec[96];
     size_t n = frame_event_field(rec, wall, 0, 3, (const uint8_t *)FILE_VERSION, strlen(FILE_VERSION));
-    int e = write_all(w, fd, rec, n, 0);
+    int e = write_all(fd, rec, n, 0);
     if (e) {
         rc = set_err(w, errno_status(e), "cannot write %s: %s", path, strerror(e));
         close(fd);
@@ -390,9 +390,9 @@ static int check_gone(tbw_writer *w)
 
 /* Writes bytes [p, p+n) at the end of the current file; on failure cuts the
    file back to its last whole record and makes the error sticky. */
-static int commit_bytes(tbw_writer *w, int fd, const uint8_t *p, size_t n, uint64_t off, const char *path)
+static int commit_bytes(tbw_writer *w, int fd, const uint8_t *p, size_t n, uint64_t off)
 {
-    int e = write_all(w, fd, p, n, off);
+    int e = write_all(fd, p, n, off);
     if (!e && w->opts.fsync && fsync(fd) != 0)
         e = errno;
     if (e) {
@@ -402,7 +402,6 @@ static int commit_bytes(tbw_writer *w, int fd, const uint8_t *p, size_t n, uint6
         }
         return e;
     }
-    (void)path;
     return 0;
 }
 
@@ -424,7 +423,7 @@ static int flush_locked(tbw_writer *w, bool force_check)
     }
     if (w->len == 0)
         return gone;
-    int e = commit_bytes(w, w->fd, w->buf, w->len, w->file_off, w->path);
+    int e = commit_bytes(w, w->fd, w->buf, w->len, w->file_off);
     if (e) {
         w->err = errno_status(e);
         set_err(w, w->err, "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
@@ -466,7 +465,6 @@ static void *bg_main(void *arg)
         }
         if (w->len == 0) {
             w->flush_req = false;
-            w->batches_done = w->batches_taken;
             pthread_cond_broadcast(&w->cv_done);
             if (w->stop)
                 break;
@@ -480,9 +478,12 @@ static void *bg_main(void *arg)
         }
         /* Swap buffers and write outside the lock. */
         double oldest = w->oldest;
-        if (oldest - w->last_gone_check >= 1.0 || oldest < w->last_gone_check) {
+        if (w->force_gone_check || oldest - w->last_gone_check >= 1.0 || oldest < w->last_gone_check) {
             w->last_gone_check = oldest;
+            w->force_gone_check = false;
             int g = check_gone(w);
+            if (g == TBW_EGONE)
+                w->gone_pending = true;
             if (g && g != TBW_EGONE) {
                 w->len = 0;
                 w->nevents = 0;
@@ -501,11 +502,10 @@ static void *bg_main(void *arg)
         w->nevents = 0;
         w->flush_req = false;
         w->inflight = n;
-        uint64_t batch = ++w->batches_taken;
         uint64_t off = w->file_off;
         int fd = w->fd;
         pthread_mutex_unlock(&w->mu);
-        int e = commit_bytes(w, fd, data, n, off, NULL);
+        int e = commit_bytes(w, fd, data, n, off);
         pthread_mutex_lock(&w->mu);
         w->spare = data; /* keeps its allocation for the next swap */
         w->spare_cap = data_cap;
@@ -517,7 +517,6 @@ static void *bg_main(void *arg)
         } else {
             w->file_off += n;
         }
-        w->batches_done = batch;
         pthread_cond_broadcast(&w->cv_done);
     }
     pthread_mutex_unlock(&w->mu);
@@ -848,7 +847,12 @@ int tbw_writer_flush(tbw_writer *w)
     pthread_mutex_lock(&w->mu);
     int rc;
     if (w->has_thread) {
+        w->force_gone_check = true;
         rc = bg_drain_locked(w);
+        if (!rc && w->gone_pending) {
+            w->gone_pending = false;
+            rc = TBW_EGONE;
+        }
     } else {
         rc = flush_locked(w, true);
     }

@@ -221,12 +221,14 @@ static void test_full_disk_tmpfs(void)
     umount(mnt);
 }
 
-static void test_deleted_file(void)
+static void test_deleted_file(bool background)
 {
     char run[600], msg[256];
-    snprintf(run, sizeof run, "%s/deleted", g_dir);
+    snprintf(run, sizeof run, "%s/deleted%d", g_dir, (int)background);
     tbw_writer *w;
-    CHECK_RC(0, tbw_writer_open(&w, run, NULL, msg, sizeof msg), msg);
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.background = background;
+    CHECK_RC(0, tbw_writer_open(&w, run, &o, msg, sizeof msg), msg);
     for (int i = 0; i < 5; i++)
         CHECK_RC(0, tbw_scalar(w, "a", i, i), tbw_writer_errmsg(w));
     CHECK_RC(0, tbw_writer_flush(w), tbw_writer_errmsg(w));
@@ -414,7 +416,8 @@ int main(void)
     test_readonly_dir();
     test_full_disk_rlimit();
     test_full_disk_tmpfs();
-    test_deleted_file();
+    test_deleted_file(false);
+    test_deleted_file(true);
     test_kill9();
     test_reader_damage();
     test_queue_policies();
