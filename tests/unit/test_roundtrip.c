@@ -446,9 +446,27 @@ static void test_resume_and_rotation(void)
     CHECK_INT(files - 1, metas); /* every file but the first (empty) one opens the tag again */
 }
 
+/* Two writers opened on one directory in the same second get different files,
+   and the later one's name sorts after the earlier one's. */
+static void test_two_writers_same_second(void)
+{
+    char dir[600], msg[256];
+    snprintf(dir, sizeof dir, "%s/two", g_dir);
+    tbw_writer *a, *b;
+    CHECK_RC(0, tbw_writer_open(&a, dir, NULL, msg, sizeof msg), msg);
+    CHECK_RC(0, tbw_writer_open(&b, dir, NULL, msg, sizeof msg), msg);
+    CHECK(strcmp(tbw_writer_path(a), tbw_writer_path(b)) < 0);
+    CHECK_RC(0, tbw_scalar(a, "a", 1, 1.0), tbw_writer_errmsg(a));
+    CHECK_RC(0, tbw_scalar(b, "b", 1, 2.0), tbw_writer_errmsg(b));
+    CHECK_RC(0, tbw_writer_close(a), "close a");
+    CHECK_RC(0, tbw_writer_close(b), "close b");
+    CHECK_INT(2, tu_event_files(dir, NULL, 0));
+}
+
 int main(void)
 {
     g_dir = tu_tempdir("roundtrip");
+    test_two_writers_same_second();
     test_scalars();
     test_histogram_buckets();
     test_histograms();
