@@ -75,6 +75,13 @@ static double now_wall(const tbw_writer *w)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* TensorBoard's fast loader marks a file dead on a NaN wall time and drops
+   events with an infinite one; refuse both rather than lose the run. */
+static bool wall_ok(double t)
+{
+    return t >= 0 && t < 1e15;
+}
+
 static int set_err(tbw_writer *w, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int set_err(tbw_writer *w, int code, const char *fmt, ...)
 {
@@ -224,6 +231,10 @@ static int open_next_file(tbw_writer *w)
     if (rc)
         return rc;
     double wall = now_wall(w);
+    if (!wall_ok(wall)) {
+        free(newest);
+        return set_err(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
+    }
     long long secs = (long long)floor(wall);
     if (secs < w->file_secs)
         secs = w->file_secs;
@@ -616,6 +627,11 @@ int tbw_write_value(tbw_writer *w, const char *tag, int64_t step, const uint8_t 
     int rc = w->err;
     if (rc)
         goto out;
+    double wall = now_wall(w);
+    if (!wall_ok(wall)) {
+        rc = set_err(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
+        goto out;
+    }
     bool known = tbw__tagset_has(&w->tags, tag, tlen, h);
     if (!known) {
         if (tlen == 0 || !tbw__utf8_valid(tag, tlen)) {
@@ -654,7 +670,6 @@ int tbw_write_value(tbw_writer *w, const char *tag, int64_t step, const uint8_t 
         if (rc)
             goto out;
     }
-    double wall = now_wall(w);
     uint8_t *base = w->buf + w->len;
     uint8_t *p = put_event_header(base + 12, wall, step);
     *p++ = 0x2A; /* Event.summary */
@@ -685,11 +700,15 @@ int tbw_write_event_field(tbw_writer *w, int64_t step, int field, const uint8_t 
     int rc = w->err;
     if (rc)
         goto out;
+    double wall = now_wall(w);
+    if (!wall_ok(wall)) {
+        rc = set_err(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
+        goto out;
+    }
     size_t rec = event_field_size(step, len) + 16;
     rc = reserve_locked(w, rec);
     if (rc)
         goto out;
-    double wall = now_wall(w);
     w->len += frame_event_field(w->buf + w->len, wall, step, field, bytes, len);
     rc = after_put_locked(w, wall);
 out:

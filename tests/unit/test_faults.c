@@ -58,6 +58,12 @@ static long count_events(const char *dir, int *bad_out)
     return count_events_ex(dir, bad_out, false);
 }
 
+static double nan_clock(void *ctx)
+{
+    int *calls = ctx;
+    return (*calls)++ == 0 ? 1700000000.0 : NAN;
+}
+
 static void test_bad_paths_and_options(void)
 {
     char file[600], msg[256];
@@ -82,6 +88,18 @@ static void test_bad_paths_and_options(void)
     o = (tbw_writer_opts)TBW_WRITER_OPTS_INIT;
     o.png_level = 12;
     CHECK_RC(TBW_EINVAL, tbw_writer_open(&w, g_dir, &o, msg, sizeof msg), msg);
+    /* A clock that goes NaN: the event is refused, the file stays valid. */
+    int calls = 0;
+    o = (tbw_writer_opts)TBW_WRITER_OPTS_INIT;
+    o.clock = nan_clock;
+    o.clock_ctx = &calls;
+    char run[700];
+    snprintf(run, sizeof run, "%s/nanclock", g_dir);
+    tbw_writer *nw;
+    CHECK_RC(0, tbw_writer_open(&nw, run, &o, msg, sizeof msg), msg);
+    CHECK_RC(TBW_EINVAL, tbw_scalar(nw, "x", 0, 1.0), tbw_writer_errmsg(nw));
+    CHECK(strstr(tbw_writer_errmsg(nw), "wall time must be finite") != NULL);
+    CHECK_RC(0, tbw_writer_close(nw), "close");
     /* NULL handles are refused, not dereferenced. */
     CHECK_INT(TBW_EINVAL, tbw_scalar(NULL, "x", 0, 1));
     CHECK_INT(TBW_OK, tbw_writer_close(NULL));
