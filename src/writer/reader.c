@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../common/util.h"
 #include "crc32c.h"
@@ -401,6 +402,13 @@ int tbw_reader_next(tbw_reader *r, const tbw_event **out)
     if (len > MAX_RECORD)
         return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": record length %" PRIu64 " is too large",
                     r->path, start, len);
+    /* A length beyond the end of the file: the rest has not been written yet.
+       (Checked before allocating, so a damaged length cannot ask for gigabytes.) */
+    struct stat st;
+    if (fstat(fileno(r->f), &st) == 0 && (uint64_t)st.st_size < start + 12 + len + 4)
+        return fail(r, TBW_ETRUNCATED, "%s: truncated at the end: the record at offset %" PRIu64
+                    " needs %" PRIu64 " bytes, the file has %" PRIu64, r->path, start, 12 + len + 4,
+                    (uint64_t)st.st_size - start);
     if (r->cap < len + 4) {
         size_t ncap = (size_t)len + 4;
         uint8_t *nb = realloc(r->buf, ncap);
