@@ -81,6 +81,23 @@ await tab('hparams', async () => {
   const rows = await visible(page.getByText(/^sweep\/lr_/)).count();
   return rows >= expected.sessions ? true : `sweep rows=${rows}`;
 });
+// The HParams dashboard's other two views of the same sessions.
+async function hparamsView(label, shot, selector, minimum) {
+  await page.getByText(label).click();
+  const ok = await until(async () => {
+    const n = await visible(page.locator(selector)).count();
+    return n >= minimum ? true : `${selector}: ${n}`;
+  });
+  results[shot] = ok === true ? 'ok' : String(ok);
+  if (ok !== true) failures.push(shot);
+  await page.waitForTimeout(1000);
+  await page.screenshot({ path: `${shotDir}/${shot}.png` });
+}
+await hparamsView('PARALLEL COORDINATES VIEW', 'hparams_parallel', 'tf-hparams-parallel-coords-plot svg path',
+                  expected.sessions);
+await hparamsView('SCATTER PLOT MATRIX VIEW', 'hparams_scatter', 'tf-hparams-scatter-plot-matrix-plot svg circle',
+                  expected.sessions);
+
 await tab('projector', async () => {
   // The projector is a plugin in nested iframes.
   const fr = page.frames().find(f => f.url().includes('projector_binary'));
