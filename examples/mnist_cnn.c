@@ -41,6 +41,8 @@ static void usage(FILE *f)
             "  --threads T           threads for OpenBLAS and the engine (default: all cores)\n"
             "  --limit-train N       use N training images per epoch (default: all); for quick runs\n"
             "  --limit-test N        evaluate on N test images (default: all 10000)\n"
+            "  --classes NAMES       projector labels: fashion (Fashion-MNIST class names) or digits;\n"
+            "                        default: fashion when the data path contains \"fashion\"\n"
             "  --quiet               no progress output\n"
             "  --help                this text\n"
             "\n"
@@ -58,7 +60,7 @@ int main(int argc, char **argv)
     o.data_dir = TRAIN_DEFAULT_DATA;
     const char *logdir = NULL;
     enum { O_LOGDIR = 256, O_DATA, O_STEPS, O_BATCH, O_LR, O_CONV, O_FC, O_DROPOUT, O_SUMMARY, O_HIST, O_EMBED, O_SEED,
-           O_CKPT, O_RESUME, O_THREADS, O_LTRAIN, O_LTEST, O_QUIET, O_HELP };
+           O_CKPT, O_RESUME, O_THREADS, O_LTRAIN, O_LTEST, O_CLASSES, O_QUIET, O_HELP };
     static const struct option longopts[] = {
         {"logdir", required_argument, NULL, O_LOGDIR},   {"data", required_argument, NULL, O_DATA},
         {"steps", required_argument, NULL, O_STEPS},     {"batch", required_argument, NULL, O_BATCH},
@@ -68,6 +70,7 @@ int main(int argc, char **argv)
         {"seed", required_argument, NULL, O_SEED},       {"checkpoint-every", required_argument, NULL, O_CKPT},
         {"resume", no_argument, NULL, O_RESUME},         {"threads", required_argument, NULL, O_THREADS},
         {"limit-train", required_argument, NULL, O_LTRAIN}, {"limit-test", required_argument, NULL, O_LTEST},
+        {"classes", required_argument, NULL, O_CLASSES},
         {"quiet", no_argument, NULL, O_QUIET},           {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0}};
     int c;
@@ -92,6 +95,16 @@ int main(int argc, char **argv)
         case O_THREADS: if (!cli_long("--threads", optarg, 1, 256, &v)) return 2; o.threads = (int)v; break;
         case O_LTRAIN: if (!cli_long("--limit-train", optarg, 1, 100000000, &v)) return 2; o.limit_train = v; break;
         case O_LTEST: if (!cli_long("--limit-test", optarg, 1, 100000000, &v)) return 2; o.limit_test = v; break;
+        case O_CLASSES:
+            if (strcmp(optarg, "fashion") == 0)
+                o.classes = 1;
+            else if (strcmp(optarg, "digits") == 0)
+                o.classes = 2;
+            else {
+                fprintf(stderr, "error: --classes takes fashion or digits, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case O_QUIET: o.progress = false; break;
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;

@@ -289,7 +289,7 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
     float *x = NULL;
     int32_t *y = NULL;
     char msg[512], ckpt[4096];
-    bool fashion = strstr(o->data_dir, "fashion") != NULL;
+    bool fashion = o->classes == 1 || (o->classes == 0 && strstr(o->data_dir, "fashion") != NULL);
     bool tty = isatty(2);
 
     /* The engine's own threads run the GEMMs side by side, one image each, which beats

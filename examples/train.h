@@ -25,9 +25,11 @@ typedef struct train_opts {
     long limit_train, limit_test; /* 0: all */
     bool progress;          /* print progress to stderr */
     bool hparams;           /* write a session start/end for the HParams tab */
+    int classes;            /* projector labels: 0 auto (Fashion-MNIST names if the data path
+                               says "fashion", else digits), 1 Fashion-MNIST names, 2 digits */
 } train_opts;
 
-#define TRAIN_OPTS_INIT { NULL, 2000, 100, 1e-4, 2, 2, 0.0f, 5, 20, 1024, 1, 500, false, 0, 0, 0, true, true }
+#define TRAIN_OPTS_INIT { NULL, 2000, 100, 1e-4, 2, 2, 0.0f, 5, 20, 1024, 1, 500, false, 0, 0, 0, true, true, 0 }
 
 typedef struct train_result {
     double test_accuracy, test_loss;

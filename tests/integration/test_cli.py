@@ -28,6 +28,7 @@ def test_help(prog):
     (["--logdir", "x", "--dropout", "0.95"], "--dropout needs a number from 0 to 0.9"),
     (["--steps", "10"], "--logdir DIR is required"),
     (["--logdir", "x", "--bogus"], "usage:"),
+    (["--logdir", "x", "--classes", "cats"], "--classes takes fashion or digits"),
 ])
 def test_bad_values_exit_2(args, needle):
     r = run("mnist_cnn", *args)
@@ -49,9 +50,12 @@ def test_plain_idx_files(tmp_path):
         with gzip.open(f"{FASHION}/{name}.gz", "rb") as src, open(data / name, "wb") as dst:
             shutil.copyfileobj(src, dst)
     r = run("mnist_cnn", "--logdir", tmp_path / "run", "--data", data, "--steps", "3", "--batch", "20",
-            "--limit-test", "100", "--embed", "20", "--quiet")
+            "--limit-test", "100", "--embed", "20", "--classes", "fashion", "--quiet")
     assert r.returncode == 0, r.stderr
     assert "test accuracy" in r.stdout
+    labels = next((tmp_path / "run" / "embeddings").glob("*/metadata.tsv")).read_text().split("\n")
+    assert len([l for l in labels if l]) == 20 and set(labels) - {""} <= {
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
     # A truncated file is refused with a message, not a crash.
     (data / "t10k-images-idx3-ubyte").write_bytes((data / "t10k-images-idx3-ubyte").read_bytes()[:5000])
     r = run("mnist_cnn", "--logdir", tmp_path / "run2", "--data", data, "--steps", "1", "--quiet")
