@@ -81,6 +81,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (train_dir_has_run(logdir)) {
+        fprintf(stderr, "error: %s already holds runs; choose another --logdir for a new sweep\n", logdir);
+        return 2;
+    }
     /* The experiment at the root: what the HParams tab offers to filter and plot. */
     static const double lrs[3] = {1e-3, 1e-4, 1e-5};
     static const double layers[2] = {1, 2};

@@ -118,6 +118,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: --logdir DIR is required (try --help)\n");
         return 2;
     }
+    if (!o.resume && train_dir_has_run(logdir)) {
+        /* A second run in the same directory would interleave with the first in TensorBoard. */
+        fprintf(stderr, "error: %s already holds a run; continue it with --resume, or choose another --logdir\n",
+                logdir);
+        return 2;
+    }
     train_result r;
     if (train_run(&o, logdir, &r))
         return 1;

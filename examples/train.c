@@ -3,6 +3,7 @@
 #include "train.h"
 
 #include <cblas.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -279,6 +280,19 @@ static void progress(const train_opts *o, bool tty, long i, long first, long tot
     }
 }
 
+bool train_dir_has_run(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *de;
+    while (!found && (de = readdir(d)) != NULL)
+        found = strstr(de->d_name, "tfevents") != NULL;
+    closedir(d);
+    return found;
+}
+
 int train_run(const train_opts *o, const char *run_dir, train_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -314,7 +328,11 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
     long first = 0;
     if (o->resume) {
         int rc = cnn_model_load(m, ckpt);
-        if (rc == TBW_ENOTFOUND) {
+        if (rc == TBW_ENOTFOUND && train_dir_has_run(run_dir)) {
+            fprintf(stderr, "error: %s has no checkpoint to resume from (%s); its run would be mixed with a new one\n",
+                    run_dir, ckpt);
+            goto fail;
+        } else if (rc == TBW_ENOTFOUND) {
             fprintf(stderr, "note: no checkpoint at %s; starting from step 0\n", ckpt);
         } else if (rc) {
             fprintf(stderr, "error: cannot resume: %s\n", cnn_model_errmsg(m));

@@ -43,6 +43,9 @@ typedef struct train_result {
    message on stderr. */
 int train_run(const train_opts *o, const char *run_dir, train_result *res);
 
+/* Whether dir already holds event files (a run that a new one would mix with). */
+bool train_dir_has_run(const char *dir);
+
 /* The default data directory: Debian's dataset-fashion-mnist. */
 #define TRAIN_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 

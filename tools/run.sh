@@ -7,7 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
 BUILD=${TBW_BUILD:-build}
-"$BUILD/examples/mnist_cnn" --logdir log/mnist "$@"
+# A new run directory each time: log/mnist, then log/mnist-2, log/mnist-3, ...
+run=log/mnist
+n=1
+while compgen -G "$run/*tfevents*" >/dev/null; do
+    n=$((n + 1))
+    run=log/mnist-$n
+done
+"$BUILD/examples/mnist_cnn" --logdir "$run" "$@"
 echo
 echo "To look at it: pip install tensorboard==2.21.0 && tensorboard --logdir log"
 echo "(or, with the test virtualenv: .venv/bin/tensorboard --logdir log)"

@@ -36,6 +36,21 @@ def test_bad_values_exit_2(args, needle):
     assert needle in r.stderr
 
 
+def test_refuses_to_mix_two_runs(tmp_path):
+    args = ["--logdir", tmp_path / "run", "--steps", "2", "--batch", "10", "--limit-test", "20", "--embed", "0",
+            "--quiet"]
+    assert run("mnist_cnn", *args).returncode == 0
+    r = run("mnist_cnn", *args)
+    assert r.returncode == 2 and "already holds a run; continue it with --resume" in r.stderr
+    r = run("mnist_cnn", *args, "--resume")  # no checkpoint was written (every 500 steps)
+    assert r.returncode == 1 and "no checkpoint to resume from" in r.stderr
+    args2 = ["--logdir", tmp_path / "run2", "--steps", "4", "--batch", "10", "--limit-test", "20", "--embed", "0",
+             "--checkpoint-every", "2", "--quiet"]
+    assert run("mnist_cnn", *args2).returncode == 0
+    r = run("mnist_cnn", *[a if a != "4" else "6" for a in args2], "--resume")
+    assert r.returncode == 0 and "resuming" in r.stderr and "after 6 steps" in r.stdout
+
+
 def test_missing_dataset_says_how_to_install(tmp_path):
     r = run("mnist_cnn", "--logdir", tmp_path / "run", "--data", tmp_path / "nothing-here", "--steps", "1")
     assert r.returncode == 1
