@@ -314,22 +314,38 @@ static Tensorboard__AttrValue *new_list_attr(void)
     return v;
 }
 
+/* A new list attribute, or NULL if values is NULL with n > 0 (message on g) or memory ran out. */
+static Tensorboard__AttrValue *list_attr_for(tbw_graph *g, const char *key, const void *values, size_t n, bool *bad)
+{
+    *bad = n && !values;
+    if (*bad) {
+        gfail(g, TBW_EINVAL, "attribute '%s': values is NULL", key ? key : "");
+        return NULL;
+    }
+    return new_list_attr();
+}
+
+static void *copy_values(const void *values, size_t n, size_t elem)
+{
+    void *p = malloc(n * elem);
+    if (p)
+        memcpy(p, values, n * elem);
+    return p;
+}
+
 int tbw_graph_attr_int_list(tbw_graph *g, size_t node, const char *key, const int64_t *values, size_t n)
 {
     if (!g)
         return TBW_EINVAL;
-    if (n && !values)
-        return gfail(g, TBW_EINVAL, "attribute '%s': values is NULL", key ? key : "");
-    Tensorboard__AttrValue *v = new_list_attr();
-    if (v && n) {
-        v->list->i = malloc(n * sizeof *v->list->i);
-        if (!v->list->i) {
-            protobuf_c_message_free_unpacked(&v->base, NULL);
-            v = NULL;
-        } else {
-            memcpy(v->list->i, values, n * sizeof *values);
-            v->list->n_i = n;
-        }
+    bool bad;
+    Tensorboard__AttrValue *v = list_attr_for(g, key, values, n, &bad);
+    if (bad)
+        return TBW_EINVAL;
+    if (v && n && !(v->list->i = copy_values(values, n, sizeof *values))) {
+        protobuf_c_message_free_unpacked(&v->base, NULL);
+        v = NULL;
+    } else if (v) {
+        v->list->n_i = n;
     }
     return set_attr(g, node, key, v);
 }
@@ -338,18 +354,15 @@ int tbw_graph_attr_float_list(tbw_graph *g, size_t node, const char *key, const 
 {
     if (!g)
         return TBW_EINVAL;
-    if (n && !values)
-        return gfail(g, TBW_EINVAL, "attribute '%s': values is NULL", key ? key : "");
-    Tensorboard__AttrValue *v = new_list_attr();
-    if (v && n) {
-        v->list->f = malloc(n * sizeof *v->list->f);
-        if (!v->list->f) {
-            protobuf_c_message_free_unpacked(&v->base, NULL);
-            v = NULL;
-        } else {
-            memcpy(v->list->f, values, n * sizeof *values);
-            v->list->n_f = n;
-        }
+    bool bad;
+    Tensorboard__AttrValue *v = list_attr_for(g, key, values, n, &bad);
+    if (bad)
+        return TBW_EINVAL;
+    if (v && n && !(v->list->f = copy_values(values, n, sizeof *values))) {
+        protobuf_c_message_free_unpacked(&v->base, NULL);
+        v = NULL;
+    } else if (v) {
+        v->list->n_f = n;
     }
     return set_attr(g, node, key, v);
 }
