@@ -10,14 +10,16 @@ import pytest
 from conftest import build_path
 from tbserver import TensorBoard
 
-STEPS, KILL_AFTER = 300, 180
+# Checkpoints at 150; killed after step 255, by when more than max_queue (100)
+# events logged after the checkpoint have certainly been flushed: orphans exist.
+STEPS, KILL_AFTER, CHECKPOINT = 300, 255, 150
 
 
 @pytest.fixture(scope="module")
 def resumed_log(tmp_path_factory):
     log = tmp_path_factory.mktemp("resume")
     args = [build_path("examples", "mnist_cnn"), "--logdir", log / "run", "--steps", str(STEPS), "--batch", "50",
-            "--limit-train", "3000", "--limit-test", "200", "--embed", "0", "--checkpoint-every", "100"]
+            "--limit-train", "3000", "--limit-test", "200", "--embed", "0", "--checkpoint-every", str(CHECKPOINT)]
     p = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     seen = 0
     for line in p.stderr:  # non-terminal progress lines: "step N/300 ..."
@@ -32,7 +34,7 @@ def resumed_log(tmp_path_factory):
     first = subprocess.run([*args, "--resume"], capture_output=True, text=True, check=True)
     m = re.search(r"resuming .* at step (\d+)", first.stderr)
     resumed_at = int(m.group(1))
-    assert resumed_at == 100
+    assert resumed_at == CHECKPOINT
     files = sorted(f for f in os.listdir(log / "run") if "tfevents" in f)
     assert len(files) == 2  # the killed run's file, then the resumed one, in name order
     # The killed run had flushed points past the checkpoint: those must not show.
