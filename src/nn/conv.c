@@ -62,14 +62,14 @@ typedef struct conv_ctx {
     const float *b;  /* bias or NULL */
     float *y;        /* output (forward) or input gradient (backward), NCHW */
     float *col;      /* columns being filled for the chunk starting at next */
-    const float *dcol; /* column gradients of the chunk starting at cur */
+    float *dcol;     /* column gradients of the chunk starting at cur (spent by col2im) */
     float *tmp;      /* [OC, nb*P] of the chunk starting at cur (forward: read; backward: written) */
     size_t cur, cur_n, next, next_n;
     double *dbias;
 } conv_ctx;
 
-/* Writes image i's receptive fields into columns [i*P, (i+1)*P) of col. */
-static void im2col_one(const cnn__layer *L, const float *x, float *col, size_t ld)
+/* Writes image i's receptive fields into columns [i*P, (i+1)*P) of col, one output row at a time. */
+static void im2col_rows(const cnn__layer *L, const float *x, float *col, size_t ld)
 {
     const int C = L->in_c, H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
     for (int c = 0; c < C; c++) {
@@ -110,8 +110,8 @@ static void im2col_one(const cnn__layer *L, const float *x, float *col, size_t l
     }
 }
 
-/* Adds image i's column gradients back onto its input gradient (dx must start at zero). */
-static void col2im_one(const cnn__layer *L, const float *col, size_t ld, float *dx)
+/* Adds image i's column gradients back onto its input gradient (dx must start at zero), row by row. */
+static void col2im_rows(const cnn__layer *L, const float *col, size_t ld, float *dx)
 {
     const int C = L->in_c, H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
     for (int c = 0; c < C; c++) {
@@ -143,6 +143,134 @@ static void col2im_one(const cnn__layer *L, const float *col, size_t ld, float *
             }
         }
     }
+}
+
+/* Stride 1 in both directions with out_w == in_w (SAME, or explicit padding that keeps the width):
+ * for one tap (c, ki, kj) the valid output rows read consecutive input rows, so column index q maps to
+ * input index q + hoff*W + woff over the whole block of valid rows. One contiguous copy per tap then
+ * replaces a short copy per output row (thousands of calls per image); the cells that copy wrongly are
+ * exactly the left/right padding columns of each row and are zeroed afterwards. */
+static bool block_layout(const cnn__layer *L)
+{
+    return L->sh == 1 && L->sw == 1 && L->out_w == L->in_w;
+}
+
+/* Valid output rows [*oh0, *oh1) and columns [*lo, *hi) of one tap with offsets hoff, woff. */
+static void tap_range(const cnn__layer *L, int hoff, int woff, int *oh0, int *oh1, int *lo, int *hi)
+{
+    const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
+    *oh0 = hoff < 0 ? -hoff : 0;
+    *oh1 = H - hoff < OH ? H - hoff : OH;
+    if (*oh0 > OH)
+        *oh0 = OH;
+    if (*oh1 < *oh0)
+        *oh1 = *oh0;
+    *lo = woff < 0 ? -woff : 0;
+    *hi = W - woff < OW ? W - woff : OW;
+    if (*lo > OW)
+        *lo = OW;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+static void im2col_block(const cnn__layer *L, const float *x, float *col, size_t ld)
+{
+    const int C = L->in_c, H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
+    const long HW = (long)H * W;
+    for (int c = 0; c < C; c++) {
+        const float *xc = x + (size_t)c * HW;
+        for (int ki = 0; ki < L->kh; ki++) {
+            for (int kj = 0; kj < L->kw; kj++) {
+                float *row = col + (size_t)((c * L->kh + ki) * L->kw + kj) * ld;
+                int hoff = ki * L->dh - L->pt, woff = kj * L->dw - L->pl, oh0, oh1, lo, hi;
+                tap_range(L, hoff, woff, &oh0, &oh1, &lo, &hi);
+                if (oh0 > 0)
+                    memset(row, 0, sizeof(float) * (size_t)oh0 * OW);
+                if (oh1 < OH)
+                    memset(row + (size_t)oh1 * OW, 0, sizeof(float) * (size_t)(OH - oh1) * OW);
+                if (oh1 == oh0)
+                    continue;
+                long shift = (long)hoff * W + woff, a = (long)oh0 * W, e = (long)oh1 * W;
+                if (a < -shift)
+                    a = -shift;
+                if (e > HW - shift)
+                    e = HW - shift;
+                if (e > a)
+                    memcpy(row + a, xc + a + shift, sizeof(float) * (size_t)(e - a));
+                if (lo > 0 || hi < OW)
+                    for (int oh = oh0; oh < oh1; oh++) {
+                        float *r = row + (size_t)oh * OW;
+                        for (int ow = 0; ow < lo; ow++)
+                            r[ow] = 0.0f;
+                        for (int ow = hi; ow < OW; ow++)
+                            r[ow] = 0.0f;
+                    }
+            }
+        }
+    }
+}
+
+/* The same mapping backwards. The padding columns' gradients are cleared first (the columns are spent),
+ * so the one contiguous add per tap adds exactly +0 where it wraps into a neighbouring row. Each input
+ * cell still receives its taps in (c, ki, kj) order. */
+static void col2im_block(const cnn__layer *L, float *col, size_t ld, float *dx)
+{
+    const int C = L->in_c, H = L->in_h, W = L->in_w, OW = L->out_w;
+    const long HW = (long)H * W;
+    for (int c = 0; c < C; c++) {
+        float *dxc = dx + (size_t)c * HW;
+        for (int ki = 0; ki < L->kh; ki++) {
+            for (int kj = 0; kj < L->kw; kj++) {
+                float *row = col + (size_t)((c * L->kh + ki) * L->kw + kj) * ld;
+                int hoff = ki * L->dh - L->pt, woff = kj * L->dw - L->pl, oh0, oh1, lo, hi;
+                tap_range(L, hoff, woff, &oh0, &oh1, &lo, &hi);
+                if (oh1 == oh0)
+                    continue;
+                if (lo > 0 || hi < OW)
+                    for (int oh = oh0; oh < oh1; oh++) {
+                        float *r = row + (size_t)oh * OW;
+                        for (int ow = 0; ow < lo; ow++)
+                            r[ow] = 0.0f;
+                        for (int ow = hi; ow < OW; ow++)
+                            r[ow] = 0.0f;
+                    }
+                long shift = (long)hoff * W + woff, a = (long)oh0 * W, e = (long)oh1 * W;
+                if (a < -shift)
+                    a = -shift;
+                if (e > HW - shift)
+                    e = HW - shift;
+                float *d = dxc + shift;
+                for (long q = a; q < e; q++)
+                    d[q] += row[q];
+            }
+        }
+    }
+}
+
+void cnn__im2col(const cnn__layer *L, const float *x, float *col, size_t ld, bool rows)
+{
+    if (!rows && block_layout(L))
+        im2col_block(L, x, col, ld);
+    else
+        im2col_rows(L, x, col, ld);
+}
+
+void cnn__col2im(const cnn__layer *L, float *col, size_t ld, float *dx, bool rows)
+{
+    if (!rows && block_layout(L))
+        col2im_block(L, col, ld, dx);
+    else
+        col2im_rows(L, col, ld, dx);
+}
+
+static void im2col_one(const cnn__layer *L, const float *x, float *col, size_t ld)
+{
+    cnn__im2col(L, x, col, ld, false);
+}
+
+static void col2im_one(const cnn__layer *L, float *col, size_t ld, float *dx)
+{
+    cnn__col2im(L, col, ld, dx, false);
 }
 
 /* One parallel pass that finishes chunk `cur` (scatter of the GEMM result in forward, col2im in backward)

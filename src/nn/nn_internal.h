@@ -124,6 +124,10 @@ bool cnn__blas_single(void);
 size_t cnn__conv_chunk(const cnn__layer *L, size_t batch);
 /* Lowers every conv layer's chunk to at most @p images (the buffers stay); lets tests compare splits. */
 void cnn__conv_limit_chunk(cnn_model *m, size_t images);
+/* One image's columns (ld = row stride of col) and their way back onto dx (which must start at zero;
+ * col is clobbered). rows = true forces the general row-by-row loops that the fast layouts must match. */
+void cnn__im2col(const cnn__layer *L, const float *x, float *col, size_t ld, bool rows);
+void cnn__col2im(const cnn__layer *L, float *col, size_t ld, float *dx, bool rows);
 void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n);
 /* pooling.c */

@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { BATCH = 7 };
 
@@ -150,8 +151,77 @@ static void test_max2x2(void)
     cnn_model_free(m);
 }
 
+/* The one-copy-per-tap im2col/col2im (stride 1, output width = input width) against the row-by-row
+ * loops: identical columns, and identical input gradients up to the sign of zero. Covers odd and even
+ * kernels, dilation, asymmetric explicit padding and kernels larger than the image (whole padded rows). */
+static void block_case(int C, int H, int W, int k_h, int k_w, int dil_h, int dil_w, int padding, int pt, int pb,
+                       int pl, int pr)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = 1;
+    cnn_model *m = NULL;
+    CHECK_INT(0, cnn_model_create(&m, C, H, W, &mo));
+    cnn_conv2d_opts co = CNN_CONV2D_OPTS_INIT;
+    co.filters = 2;
+    co.kernel_h = k_h;
+    co.kernel_w = k_w;
+    co.dilation_h = dil_h;
+    co.dilation_w = dil_w;
+    co.padding = padding;
+    co.pad_top = pt;
+    co.pad_bottom = pb;
+    co.pad_left = pl;
+    co.pad_right = pr;
+    CHECK_INT(0, cnn_model_add_conv2d(m, "conv", &co));
+    CHECK_INT(0, cnn_model_add_flatten(m, "flat"));
+    CHECK_INT(0, cnn_model_build(m, 1));
+    const cnn__layer *L = &m->layers[0];
+    CHECK_INT(W, L->out_w);
+    size_t K = (size_t)C * k_h * k_w, P = (size_t)L->out_h * L->out_w, ld = P + 3, in = (size_t)C * H * W;
+    float *x = malloc(sizeof(float) * in), *a = malloc(sizeof(float) * K * ld), *b = malloc(sizeof(float) * K * ld);
+    float *da = calloc(in, sizeof(float)), *db = calloc(in, sizeof(float));
+    CHECK_TRUE(x && a && b && da && db);
+    if (x && a && b && da && db) {
+        for (size_t i = 0; i < in; i++)
+            x[i] = (float)(test_uniform() * 2 - 1);
+        for (size_t i = 0; i < K * ld; i++)
+            a[i] = b[i] = 7.0f; /* the gaps between rows must stay untouched */
+        cnn__im2col(L, x, a, ld, false);
+        cnn__im2col(L, x, b, ld, true);
+        CHECK_TRUE(memcmp(a, b, sizeof(float) * K * ld) == 0);
+        for (size_t i = 0; i < K * ld; i++)
+            a[i] = b[i] = (float)(test_uniform() * 2 - 1);
+        cnn__col2im(L, a, ld, da, false);
+        cnn__col2im(L, b, ld, db, true);
+        size_t same = 0;
+        for (size_t i = 0; i < in; i++)
+            same += da[i] == db[i];
+        CHECK_INT((int)in, (int)same);
+    }
+    free(x);
+    free(a);
+    free(b);
+    free(da);
+    free(db);
+    cnn_model_free(m);
+}
+
+static void test_block_layout(void)
+{
+    block_case(3, 7, 6, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
+    block_case(2, 14, 14, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
+    block_case(2, 5, 8, 4, 4, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
+    block_case(2, 6, 5, 3, 3, 2, 3, CNN_PAD_SAME, 0, 0, 0, 0);
+    block_case(1, 3, 4, 7, 7, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
+    block_case(2, 4, 5, 2, 6, 3, 1, CNN_PAD_SAME, 0, 0, 0, 0);
+    block_case(2, 6, 7, 3, 5, 1, 1, CNN_PAD_EXPLICIT, 4, 0, 3, 1);
+    block_case(1, 5, 6, 3, 3, 1, 1, CNN_PAD_EXPLICIT, 0, 0, 0, 2);
+    block_case(1, 5, 1, 3, 1, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
+}
+
 int main(void)
 {
+    test_block_layout();
     test_max2x2();
     blas_a = blas_b = 2;
     for (int threads = 1; threads <= 3; threads++) {
