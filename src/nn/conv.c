@@ -374,6 +374,7 @@ typedef struct par_ctx {
     const float *x, *dy;
     float *y; /* output (forward) or input gradient (backward, may be NULL) */
     size_t n;
+    cnn__layer *relu, *pool; /* forward: ReLU and max pool computed per image right after the GEMM */
 } par_ctx;
 
 static void share(size_t n, size_t parts, size_t t, size_t *b, size_t *e)
@@ -396,7 +397,23 @@ static void par_fwd_task(void *p, size_t t0, size_t t1)
             float *yi = c->y + i * L->out_size;
             im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->out_c, P, K, 1.0f, w, K, col, P, 0.0f, yi, P);
-            if (bias)
+            if (c->relu) {
+                /* the image's output is still in cache: bias, ReLU (the same select as activ.c) and
+                 * the pool here save re-reading the whole batch's activations twice */
+                float *ri = c->relu->out + i * L->out_size;
+                for (int oc = 0; oc < L->out_c; oc++) {
+                    float *restrict row = yi + (size_t)oc * P, *restrict rr = ri + (size_t)oc * P;
+                    const float bo = bias ? bias[oc] : 0.0f;
+                    for (int q = 0; q < P; q++) {
+                        float v = bias ? row[q] + bo : row[q];
+                        row[q] = v;
+                        rr[q] = v > 0.0f ? v : 0.0f;
+                    }
+                }
+                const cnn__layer *pl = c->pool;
+                cnn__max2x2_forward(pl, ri, pl->out + i * pl->out_size, pl->argmax + i * pl->out_size,
+                                    (size_t)pl->in_c);
+            } else if (bias)
                 for (int oc = 0; oc < L->out_c; oc++) {
                     float *row = yi + (size_t)oc * P;
                     for (int q = 0; q < P; q++)
@@ -474,7 +491,7 @@ bool cnn__blas_single(void)
 void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 {
     if (cnn__blas_single()) {
-        par_ctx pc = {m, L, x, NULL, L->out, n};
+        par_ctx pc = {m, L, x, NULL, L->out, n, NULL, NULL};
         cnn__pool_run(m->pool, (size_t)m->threads, par_fwd_task, &pc);
         return;
     }
@@ -503,10 +520,23 @@ void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
     }
 }
 
+bool cnn__conv_fuses(const cnn__layer *L, const cnn__layer *relu, const cnn__layer *pool)
+{
+    return L->kind == CNN_LAYER_CONV2D && relu->kind == CNN_LAYER_RELU && cnn__pool_is_max2x2(pool) &&
+           cnn__blas_single();
+}
+
+void cnn__conv_relu_pool_forward(cnn_model *m, cnn__layer *L, cnn__layer *relu, cnn__layer *pool, const float *x,
+                                 size_t n)
+{
+    par_ctx pc = {m, L, x, NULL, L->out, n, relu, pool};
+    cnn__pool_run(m->pool, (size_t)m->threads, par_fwd_task, &pc);
+}
+
 void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n)
 {
     if (cnn__blas_single()) {
-        par_ctx pc = {m, L, x, dy, dx, n};
+        par_ctx pc = {m, L, x, dy, dx, n, NULL, NULL};
         cnn__pool_run(m->pool, (size_t)m->threads, par_bwd_task, &pc);
         cnn__pool_run(m->pool, L->w_count, par_reduce_task, &pc);
         if (L->use_bias) {

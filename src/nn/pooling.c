@@ -199,6 +199,16 @@ void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx,
     cnn__pool_run(m->pool, n, bwd_task, &c);
 }
 
+bool cnn__pool_is_max2x2(const cnn__layer *L)
+{
+    return is_max2x2(L);
+}
+
+void cnn__max2x2_forward(const cnn__layer *L, const float *x, float *y, int32_t *arg, size_t planes)
+{
+    max2x2(L, x, y, arg, planes);
+}
+
 bool cnn__pool_folds_relu(const cnn__layer *L, const cnn__layer *below)
 {
     return is_max2x2(L) && below->kind == CNN_LAYER_RELU;

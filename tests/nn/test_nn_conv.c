@@ -219,8 +219,85 @@ static void test_block_layout(void)
     block_case(1, 5, 1, 3, 1, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
 }
 
+/* With one BLAS thread conv -> ReLU -> 2x2 max pool runs as one pass per image; each of the three
+ * reported outputs must still be exactly its layer's definition applied to the layer below, and the
+ * gradients must match the same net run unfused (threaded BLAS, whole-batch chunks). */
+static cnn_model *fused_net(int threads)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = threads;
+    mo.seed = 9;
+    mo.input_grad = true;
+    cnn_model *m = NULL;
+    if (cnn_model_create(&m, 2, 11, 9, &mo))
+        return NULL;
+    cnn_pool_opts po = CNN_POOL_OPTS_INIT;
+    po.padding = CNN_PAD_VALID; /* 11x9 -> 5x4: the last row and column are dropped */
+    cnn_conv2d_opts c1 = CNN_CONV2D_OPTS_INIT;
+    c1.filters = 4;
+    c1.kernel_h = c1.kernel_w = 3;
+    c1.bias_init = 0.05f;
+    cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
+    d.units = 4;
+    int rc = cnn_model_add_conv2d(m, "conv", &c1) | cnn_model_add_relu(m, "relu") |
+             cnn_model_add_maxpool(m, "pool", &po) | cnn_model_add_flatten(m, "flat") |
+             cnn_model_add_dense(m, "fc", &d);
+    if (rc || cnn_model_build(m, BATCH)) {
+        cnn_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void test_conv_relu_pool_fused(int threads)
+{
+    use(1);
+    cnn_model *m = fused_net(threads), *ref = fused_net(threads);
+    CHECK_TRUE(m && ref);
+    if (!m || !ref)
+        goto done;
+    CHECK_TRUE(cnn__conv_fuses(&m->layers[0], &m->layers[1], &m->layers[2]));
+    static float x[BATCH * 2 * 11 * 9];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)(test_uniform() * 2 - 1);
+    CHECK_INT(0, cnn_model_forward(m, x, BATCH, true));
+    cnn_layer_info ci, ri, pi;
+    cnn_model_layer_info(m, 0, &ci);
+    cnn_model_layer_info(m, 1, &ri);
+    cnn_model_layer_info(m, 2, &pi);
+    size_t per = (size_t)ci.out_c * ci.out_h * ci.out_w, bad = 0, negative = 0;
+    for (size_t i = 0; i < BATCH * per; i++) {
+        bad += ri.output[i] != (ci.output[i] > 0.0f ? ci.output[i] : 0.0f);
+        negative += ci.output[i] < 0.0f;
+    }
+    CHECK_INT(0, (int)bad);
+    CHECK_TRUE(negative > 0);
+    CHECK_INT(5, pi.out_h);
+    CHECK_INT(4, pi.out_w);
+    for (int n = 0; n < BATCH; n++)
+        for (int c = 0; c < pi.out_c; c++)
+            for (int oh = 0; oh < pi.out_h; oh++)
+                for (int ow = 0; ow < pi.out_w; ow++) {
+                    const float *rp = ri.output + (size_t)(n * ri.out_c + c) * ri.out_h * ri.out_w;
+                    float best = rp[2 * oh * ri.out_w + 2 * ow];
+                    for (int h = 2 * oh; h < 2 * oh + 2; h++)
+                        for (int w = 2 * ow; w < 2 * ow + 2; w++)
+                            best = rp[h * ri.out_w + w] > best ? rp[h * ri.out_w + w] : best;
+                    size_t o = ((size_t)(n * pi.out_c + c) * pi.out_h + oh) * pi.out_w + ow;
+                    CHECK_NEAR(best, pi.output[o], 0);
+                }
+    blas_a = 2;
+    blas_b = 1;
+    compare(ref, m, BATCH);
+done:
+    cnn_model_free(m);
+    cnn_model_free(ref);
+}
+
 int main(void)
 {
+    for (int threads = 1; threads <= 3; threads++)
+        test_conv_relu_pool_fused(threads);
     test_block_layout();
     test_max2x2();
     blas_a = blas_b = 2;
