@@ -149,7 +149,9 @@ static void col2im_rows(const cnn__layer *L, const float *col, size_t ld, float 
  * for one tap (c, ki, kj) the valid output rows read consecutive input rows, so column index q maps to
  * input index q + hoff*W + woff over the whole block of valid rows. One contiguous copy per tap then
  * replaces a short copy per output row (thousands of calls per image); the cells that copy wrongly are
- * exactly the left/right padding columns of each row and are zeroed afterwards. */
+ * exactly the left/right padding columns of each row and are zeroed afterwards. The zeroing runs are
+ * 1-56 floats, so they stay inline loops (meson.build stops the compiler from turning them into
+ * memset calls, whose call overhead cost more than the stores). */
 static bool block_layout(const cnn__layer *L)
 {
     return L->sh == 1 && L->sw == 1 && L->out_w == L->in_w;
@@ -184,10 +186,10 @@ static void im2col_block(const cnn__layer *L, const float *x, float *col, size_t
                 float *row = col + (size_t)((c * L->kh + ki) * L->kw + kj) * ld;
                 int hoff = ki * L->dh - L->pt, woff = kj * L->dw - L->pl, oh0, oh1, lo, hi;
                 tap_range(L, hoff, woff, &oh0, &oh1, &lo, &hi);
-                if (oh0 > 0)
-                    memset(row, 0, sizeof(float) * (size_t)oh0 * OW);
-                if (oh1 < OH)
-                    memset(row + (size_t)oh1 * OW, 0, sizeof(float) * (size_t)(OH - oh1) * OW);
+                for (size_t q = 0; q < (size_t)oh0 * OW; q++)
+                    row[q] = 0.0f;
+                for (size_t q = (size_t)oh1 * OW; q < (size_t)OH * OW; q++)
+                    row[q] = 0.0f;
                 if (oh1 == oh0)
                     continue;
                 long shift = (long)hoff * W + woff, a = (long)oh0 * W, e = (long)oh1 * W;
