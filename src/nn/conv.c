@@ -62,14 +62,14 @@ typedef struct conv_ctx {
     const float *b;  /* bias or NULL */
     float *y;        /* output (forward) or input gradient (backward), NCHW */
     float *col;      /* columns being filled for the chunk starting at next */
-    const float *dcol; /* column gradients of the chunk starting at cur */
+    float *dcol;     /* column gradients of the chunk starting at cur (spent by col2im) */
     float *tmp;      /* [OC, nb*P] of the chunk starting at cur (forward: read; backward: written) */
     size_t cur, cur_n, next, next_n;
     double *dbias;
 } conv_ctx;
 
-/* Writes image i's receptive fields into columns [i*P, (i+1)*P) of col. */
-static void im2col_one(const cnn__layer *L, const float *x, float *col, size_t ld)
+/* Writes image i's receptive fields into columns [i*P, (i+1)*P) of col, one output row at a time. */
+static void im2col_rows(const cnn__layer *L, const float *x, float *col, size_t ld)
 {
     const int C = L->in_c, H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
     for (int c = 0; c < C; c++) {
@@ -110,8 +110,8 @@ static void im2col_one(const cnn__layer *L, const float *x, float *col, size_t l
     }
 }
 
-/* Adds image i's column gradients back onto its input gradient (dx must start at zero). */
-static void col2im_one(const cnn__layer *L, const float *col, size_t ld, float *dx)
+/* Adds image i's column gradients back onto its input gradient (dx must start at zero), row by row. */
+static void col2im_rows(const cnn__layer *L, const float *col, size_t ld, float *dx)
 {
     const int C = L->in_c, H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
     for (int c = 0; c < C; c++) {
@@ -143,6 +143,136 @@ static void col2im_one(const cnn__layer *L, const float *col, size_t ld, float *
             }
         }
     }
+}
+
+/* Stride 1 in both directions with out_w == in_w (SAME, or explicit padding that keeps the width):
+ * for one tap (c, ki, kj) the valid output rows read consecutive input rows, so column index q maps to
+ * input index q + hoff*W + woff over the whole block of valid rows. One contiguous copy per tap then
+ * replaces a short copy per output row (thousands of calls per image); the cells that copy wrongly are
+ * exactly the left/right padding columns of each row and are zeroed afterwards. The zeroing runs are
+ * 1-56 floats, so they stay inline loops (meson.build stops the compiler from turning them into
+ * memset calls, whose call overhead cost more than the stores). */
+static bool block_layout(const cnn__layer *L)
+{
+    return L->sh == 1 && L->sw == 1 && L->out_w == L->in_w;
+}
+
+/* Valid output rows [*oh0, *oh1) and columns [*lo, *hi) of one tap with offsets hoff, woff. */
+static void tap_range(const cnn__layer *L, int hoff, int woff, int *oh0, int *oh1, int *lo, int *hi)
+{
+    const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
+    *oh0 = hoff < 0 ? -hoff : 0;
+    *oh1 = H - hoff < OH ? H - hoff : OH;
+    if (*oh0 > OH)
+        *oh0 = OH;
+    if (*oh1 < *oh0)
+        *oh1 = *oh0;
+    *lo = woff < 0 ? -woff : 0;
+    *hi = W - woff < OW ? W - woff : OW;
+    if (*lo > OW)
+        *lo = OW;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+static void im2col_block(const cnn__layer *L, const float *x, float *col, size_t ld)
+{
+    const int C = L->in_c, H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
+    const long HW = (long)H * W;
+    for (int c = 0; c < C; c++) {
+        const float *xc = x + (size_t)c * HW;
+        for (int ki = 0; ki < L->kh; ki++) {
+            for (int kj = 0; kj < L->kw; kj++) {
+                float *row = col + (size_t)((c * L->kh + ki) * L->kw + kj) * ld;
+                int hoff = ki * L->dh - L->pt, woff = kj * L->dw - L->pl, oh0, oh1, lo, hi;
+                tap_range(L, hoff, woff, &oh0, &oh1, &lo, &hi);
+                for (size_t q = 0; q < (size_t)oh0 * OW; q++)
+                    row[q] = 0.0f;
+                for (size_t q = (size_t)oh1 * OW; q < (size_t)OH * OW; q++)
+                    row[q] = 0.0f;
+                if (oh1 == oh0)
+                    continue;
+                long shift = (long)hoff * W + woff, a = (long)oh0 * W, e = (long)oh1 * W;
+                if (a < -shift)
+                    a = -shift;
+                if (e > HW - shift)
+                    e = HW - shift;
+                if (e > a)
+                    memcpy(row + a, xc + a + shift, sizeof(float) * (size_t)(e - a));
+                if (lo > 0 || hi < OW)
+                    for (int oh = oh0; oh < oh1; oh++) {
+                        float *r = row + (size_t)oh * OW;
+                        for (int ow = 0; ow < lo; ow++)
+                            r[ow] = 0.0f;
+                        for (int ow = hi; ow < OW; ow++)
+                            r[ow] = 0.0f;
+                    }
+            }
+        }
+    }
+}
+
+/* The same mapping backwards. The padding columns' gradients are cleared first (the columns are spent),
+ * so the one contiguous add per tap adds exactly +0 where it wraps into a neighbouring row. Each input
+ * cell still receives its taps in (c, ki, kj) order. */
+static void col2im_block(const cnn__layer *L, float *col, size_t ld, float *dx)
+{
+    const int C = L->in_c, H = L->in_h, W = L->in_w, OW = L->out_w;
+    const long HW = (long)H * W;
+    for (int c = 0; c < C; c++) {
+        float *dxc = dx + (size_t)c * HW;
+        for (int ki = 0; ki < L->kh; ki++) {
+            for (int kj = 0; kj < L->kw; kj++) {
+                float *row = col + (size_t)((c * L->kh + ki) * L->kw + kj) * ld;
+                int hoff = ki * L->dh - L->pt, woff = kj * L->dw - L->pl, oh0, oh1, lo, hi;
+                tap_range(L, hoff, woff, &oh0, &oh1, &lo, &hi);
+                if (oh1 == oh0)
+                    continue;
+                if (lo > 0 || hi < OW)
+                    for (int oh = oh0; oh < oh1; oh++) {
+                        float *r = row + (size_t)oh * OW;
+                        for (int ow = 0; ow < lo; ow++)
+                            r[ow] = 0.0f;
+                        for (int ow = hi; ow < OW; ow++)
+                            r[ow] = 0.0f;
+                    }
+                long shift = (long)hoff * W + woff, a = (long)oh0 * W, e = (long)oh1 * W;
+                if (a < -shift)
+                    a = -shift;
+                if (e > HW - shift)
+                    e = HW - shift;
+                float *d = dxc + shift;
+                for (long q = a; q < e; q++)
+                    d[q] += row[q];
+            }
+        }
+    }
+}
+
+void cnn__im2col(const cnn__layer *L, const float *x, float *col, size_t ld, bool rows)
+{
+    if (!rows && block_layout(L))
+        im2col_block(L, x, col, ld);
+    else
+        im2col_rows(L, x, col, ld);
+}
+
+void cnn__col2im(const cnn__layer *L, float *col, size_t ld, float *dx, bool rows)
+{
+    if (!rows && block_layout(L))
+        col2im_block(L, col, ld, dx);
+    else
+        col2im_rows(L, col, ld, dx);
+}
+
+static void im2col_one(const cnn__layer *L, const float *x, float *col, size_t ld)
+{
+    cnn__im2col(L, x, col, ld, false);
+}
+
+static void col2im_one(const cnn__layer *L, float *col, size_t ld, float *dx)
+{
+    cnn__col2im(L, col, ld, dx, false);
 }
 
 /* One parallel pass that finishes chunk `cur` (scatter of the GEMM result in forward, col2im in backward)
@@ -246,6 +376,7 @@ typedef struct par_ctx {
     const float *x, *dy;
     float *y; /* output (forward) or input gradient (backward, may be NULL) */
     size_t n;
+    cnn__layer *relu, *pool; /* forward: ReLU and max pool computed per image right after the GEMM */
 } par_ctx;
 
 static void share(size_t n, size_t parts, size_t t, size_t *b, size_t *e)
@@ -268,7 +399,23 @@ static void par_fwd_task(void *p, size_t t0, size_t t1)
             float *yi = c->y + i * L->out_size;
             im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->out_c, P, K, 1.0f, w, K, col, P, 0.0f, yi, P);
-            if (bias)
+            if (c->relu) {
+                /* the image's output is still in cache: bias, ReLU (the same select as activ.c) and
+                 * the pool here save re-reading the whole batch's activations twice */
+                float *ri = c->relu->out + i * L->out_size;
+                for (int oc = 0; oc < L->out_c; oc++) {
+                    float *restrict row = yi + (size_t)oc * P, *restrict rr = ri + (size_t)oc * P;
+                    const float bo = bias ? bias[oc] : 0.0f;
+                    for (int q = 0; q < P; q++) {
+                        float v = bias ? row[q] + bo : row[q];
+                        row[q] = v;
+                        rr[q] = v > 0.0f ? v : 0.0f;
+                    }
+                }
+                const cnn__layer *pl = c->pool;
+                cnn__max2x2_forward(pl, ri, pl->out + i * pl->out_size, pl->argmax + i * pl->out_size,
+                                    (size_t)pl->in_c);
+            } else if (bias)
                 for (int oc = 0; oc < L->out_c; oc++) {
                     float *row = yi + (size_t)oc * P;
                     for (int q = 0; q < P; q++)
@@ -346,7 +493,7 @@ bool cnn__blas_single(void)
 void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 {
     if (cnn__blas_single()) {
-        par_ctx pc = {m, L, x, NULL, L->out, n};
+        par_ctx pc = {m, L, x, NULL, L->out, n, NULL, NULL};
         cnn__pool_run(m->pool, (size_t)m->threads, par_fwd_task, &pc);
         return;
     }
@@ -375,10 +522,23 @@ void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
     }
 }
 
+bool cnn__conv_fuses(const cnn__layer *L, const cnn__layer *relu, const cnn__layer *pool)
+{
+    return L->kind == CNN_LAYER_CONV2D && relu->kind == CNN_LAYER_RELU && cnn__pool_is_max2x2(pool) &&
+           cnn__blas_single();
+}
+
+void cnn__conv_relu_pool_forward(cnn_model *m, cnn__layer *L, cnn__layer *relu, cnn__layer *pool, const float *x,
+                                 size_t n)
+{
+    par_ctx pc = {m, L, x, NULL, L->out, n, relu, pool};
+    cnn__pool_run(m->pool, (size_t)m->threads, par_fwd_task, &pc);
+}
+
 void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n)
 {
     if (cnn__blas_single()) {
-        par_ctx pc = {m, L, x, dy, dx, n};
+        par_ctx pc = {m, L, x, dy, dx, n, NULL, NULL};
         cnn__pool_run(m->pool, (size_t)m->threads, par_bwd_task, &pc);
         cnn__pool_run(m->pool, L->w_count, par_reduce_task, &pc);
         if (L->use_bias) {

@@ -548,6 +548,11 @@ int cnn_model_forward(cnn_model *m, const float *x, size_t n, bool training)
     for (size_t i = 0; i < m->nlayers; i++) {
         cnn__layer *L = &m->layers[i];
         const float *in = layer_input(m, i);
+        if (i + 2 < m->nlayers && cnn__conv_fuses(L, &m->layers[i + 1], &m->layers[i + 2])) {
+            cnn__conv_relu_pool_forward(m, L, &m->layers[i + 1], &m->layers[i + 2], in, n);
+            i += 2;
+            continue;
+        }
         switch (L->kind) {
         case CNN_LAYER_CONV2D: cnn__conv_forward(m, L, in, n); break;
         case CNN_LAYER_MAXPOOL:

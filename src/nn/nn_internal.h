@@ -124,11 +124,23 @@ bool cnn__blas_single(void);
 size_t cnn__conv_chunk(const cnn__layer *L, size_t batch);
 /* Lowers every conv layer's chunk to at most @p images (the buffers stay); lets tests compare splits. */
 void cnn__conv_limit_chunk(cnn_model *m, size_t images);
+/* One image's columns (ld = row stride of col) and their way back onto dx (which must start at zero;
+ * col is clobbered). rows = true forces the general row-by-row loops that the fast layouts must match. */
+void cnn__im2col(const cnn__layer *L, const float *x, float *col, size_t ld, bool rows);
+void cnn__col2im(const cnn__layer *L, float *col, size_t ld, float *dx, bool rows);
 void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
+/* True when conv L, the ReLU `relu` above it and the max pool `pool` above that can run as one pass per
+ * image (one image per GEMM, 2x2 pool); cnn__conv_relu_pool_forward then fills all three outputs. */
+bool cnn__conv_fuses(const cnn__layer *L, const cnn__layer *relu, const cnn__layer *pool);
+void cnn__conv_relu_pool_forward(cnn_model *m, cnn__layer *L, cnn__layer *relu, cnn__layer *pool, const float *x,
+                                 size_t n);
 void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n);
 /* pooling.c */
 void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);
+/* The 2x2 stride-2 unpadded max pool, which has a fast path, and that path on @p planes planes of x. */
+bool cnn__pool_is_max2x2(const cnn__layer *L);
+void cnn__max2x2_forward(const cnn__layer *L, const float *x, float *y, int32_t *arg, size_t planes);
 /* True when max pool L can also do the backward of the ReLU layer `below` feeding it. */
 bool cnn__pool_folds_relu(const cnn__layer *L, const cnn__layer *below);
 /* Gradient w.r.t. the input of the ReLU under L, in one pass. */

@@ -121,18 +121,21 @@ static void max2x2_bwd(const cnn__layer *L, const float *dy, float *dx, size_t b
     for (size_t pl = 0; pl < planes; pl++) {
         float *dp = dxb + pl * (size_t)H * W;
         for (int oh = 0; oh < OH; oh++) {
-            float *r0 = dp + (size_t)(2 * oh) * W, *r1 = r0 + W;
+            /* restrict-qualified row pointers and a branch-free body let the compiler vectorise */
+            float *restrict r0 = dp + (size_t)(2 * oh) * W, *restrict r1 = r0 + W;
             size_t o = o0 + (pl * (size_t)OH + (size_t)oh) * OW;
-            int base = 2 * oh * W;
-            for (int ow = 0; ow < OW; ow++, o++) {
-                float g = dy[o];
-                if (relu_below && !(L->out[o] > 0.0f))
-                    g = 0.0f;
-                int at = L->argmax[o] - base, w = 2 * ow;
-                r0[w] = at == w ? g : 0.0f;
-                r0[w + 1] = at == w + 1 ? g : 0.0f;
-                r1[w] = at == W + w ? g : 0.0f;
-                r1[w + 1] = at == W + w + 1 ? g : 0.0f;
+            const float *restrict g_row = dy + o, *restrict y_row = L->out + o;
+            const int32_t *restrict a_row = L->argmax + o;
+            const int base = 2 * oh * W;
+            for (int ow = 0; ow < OW; ow++) {
+                float g = g_row[ow];
+                if (relu_below)
+                    g = y_row[ow] > 0.0f ? g : 0.0f;
+                int at = a_row[ow] - base - 2 * ow;
+                r0[2 * ow] = at == 0 ? g : 0.0f;
+                r0[2 * ow + 1] = at == 1 ? g : 0.0f;
+                r1[2 * ow] = at == W ? g : 0.0f;
+                r1[2 * ow + 1] = at == W + 1 ? g : 0.0f;
             }
         }
     }
@@ -194,6 +197,16 @@ void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx,
 {
     pool_ctx c = {L, NULL, dy, dx, false};
     cnn__pool_run(m->pool, n, bwd_task, &c);
+}
+
+bool cnn__pool_is_max2x2(const cnn__layer *L)
+{
+    return is_max2x2(L);
+}
+
+void cnn__max2x2_forward(const cnn__layer *L, const float *x, float *y, int32_t *arg, size_t planes)
+{
+    max2x2(L, x, y, arg, planes);
 }
 
 bool cnn__pool_folds_relu(const cnn__layer *L, const cnn__layer *below)

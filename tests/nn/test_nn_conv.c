@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { BATCH = 7 };
 
@@ -150,8 +151,154 @@ static void test_max2x2(void)
     cnn_model_free(m);
 }
 
+/* The one-copy-per-tap im2col/col2im (stride 1, output width = input width) against the row-by-row
+ * loops: identical columns, and identical input gradients up to the sign of zero. Covers odd and even
+ * kernels, dilation, asymmetric explicit padding and kernels larger than the image (whole padded rows). */
+static void block_case(int C, int H, int W, int k_h, int k_w, int dil_h, int dil_w, int padding, int pt, int pb,
+                       int pl, int pr)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = 1;
+    cnn_model *m = NULL;
+    CHECK_INT(0, cnn_model_create(&m, C, H, W, &mo));
+    cnn_conv2d_opts co = CNN_CONV2D_OPTS_INIT;
+    co.filters = 2;
+    co.kernel_h = k_h;
+    co.kernel_w = k_w;
+    co.dilation_h = dil_h;
+    co.dilation_w = dil_w;
+    co.padding = padding;
+    co.pad_top = pt;
+    co.pad_bottom = pb;
+    co.pad_left = pl;
+    co.pad_right = pr;
+    CHECK_INT(0, cnn_model_add_conv2d(m, "conv", &co));
+    CHECK_INT(0, cnn_model_add_flatten(m, "flat"));
+    CHECK_INT(0, cnn_model_build(m, 1));
+    const cnn__layer *L = &m->layers[0];
+    CHECK_INT(W, L->out_w);
+    size_t K = (size_t)C * k_h * k_w, P = (size_t)L->out_h * L->out_w, ld = P + 3, in = (size_t)C * H * W;
+    float *x = malloc(sizeof(float) * in), *a = malloc(sizeof(float) * K * ld), *b = malloc(sizeof(float) * K * ld);
+    float *da = calloc(in, sizeof(float)), *db = calloc(in, sizeof(float));
+    CHECK_TRUE(x && a && b && da && db);
+    if (x && a && b && da && db) {
+        for (size_t i = 0; i < in; i++)
+            x[i] = (float)(test_uniform() * 2 - 1);
+        for (size_t i = 0; i < K * ld; i++)
+            a[i] = b[i] = 7.0f; /* the gaps between rows must stay untouched */
+        cnn__im2col(L, x, a, ld, false);
+        cnn__im2col(L, x, b, ld, true);
+        CHECK_TRUE(memcmp(a, b, sizeof(float) * K * ld) == 0);
+        for (size_t i = 0; i < K * ld; i++)
+            a[i] = b[i] = (float)(test_uniform() * 2 - 1);
+        cnn__col2im(L, a, ld, da, false);
+        cnn__col2im(L, b, ld, db, true);
+        size_t same = 0;
+        for (size_t i = 0; i < in; i++)
+            same += da[i] == db[i];
+        CHECK_INT((int)in, (int)same);
+    }
+    free(x);
+    free(a);
+    free(b);
+    free(da);
+    free(db);
+    cnn_model_free(m);
+}
+
+static void test_block_layout(void)
+{
+    block_case(3, 7, 6, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
+    block_case(2, 14, 14, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
+    block_case(2, 5, 8, 4, 4, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
+    block_case(2, 6, 5, 3, 3, 2, 3, CNN_PAD_SAME, 0, 0, 0, 0);
+    block_case(1, 3, 4, 7, 7, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
+    block_case(2, 4, 5, 2, 6, 3, 1, CNN_PAD_SAME, 0, 0, 0, 0);
+    block_case(2, 6, 7, 3, 5, 1, 1, CNN_PAD_EXPLICIT, 4, 0, 3, 1);
+    block_case(1, 5, 6, 3, 3, 1, 1, CNN_PAD_EXPLICIT, 0, 0, 0, 2);
+    block_case(1, 5, 1, 3, 1, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
+}
+
+/* With one BLAS thread conv -> ReLU -> 2x2 max pool runs as one pass per image; each of the three
+ * reported outputs must still be exactly its layer's definition applied to the layer below, and the
+ * gradients must match the same net run unfused (threaded BLAS, whole-batch chunks). */
+static cnn_model *fused_net(int threads)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = threads;
+    mo.seed = 9;
+    mo.input_grad = true;
+    cnn_model *m = NULL;
+    if (cnn_model_create(&m, 2, 11, 9, &mo))
+        return NULL;
+    cnn_pool_opts po = CNN_POOL_OPTS_INIT;
+    po.padding = CNN_PAD_VALID; /* 11x9 -> 5x4: the last row and column are dropped */
+    cnn_conv2d_opts c1 = CNN_CONV2D_OPTS_INIT;
+    c1.filters = 4;
+    c1.kernel_h = c1.kernel_w = 3;
+    c1.bias_init = 0.05f;
+    cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
+    d.units = 4;
+    int rc = cnn_model_add_conv2d(m, "conv", &c1) | cnn_model_add_relu(m, "relu") |
+             cnn_model_add_maxpool(m, "pool", &po) | cnn_model_add_flatten(m, "flat") |
+             cnn_model_add_dense(m, "fc", &d);
+    if (rc || cnn_model_build(m, BATCH)) {
+        cnn_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void test_conv_relu_pool_fused(int threads)
+{
+    use(1);
+    cnn_model *m = fused_net(threads), *ref = fused_net(threads);
+    CHECK_TRUE(m && ref);
+    if (!m || !ref)
+        goto done;
+    CHECK_TRUE(cnn__conv_fuses(&m->layers[0], &m->layers[1], &m->layers[2]));
+    static float x[BATCH * 2 * 11 * 9];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)(test_uniform() * 2 - 1);
+    CHECK_INT(0, cnn_model_forward(m, x, BATCH, true));
+    cnn_layer_info ci, ri, pi;
+    cnn_model_layer_info(m, 0, &ci);
+    cnn_model_layer_info(m, 1, &ri);
+    cnn_model_layer_info(m, 2, &pi);
+    size_t per = (size_t)ci.out_c * ci.out_h * ci.out_w, bad = 0, negative = 0;
+    for (size_t i = 0; i < BATCH * per; i++) {
+        bad += ri.output[i] != (ci.output[i] > 0.0f ? ci.output[i] : 0.0f);
+        negative += ci.output[i] < 0.0f;
+    }
+    CHECK_INT(0, (int)bad);
+    CHECK_TRUE(negative > 0);
+    CHECK_INT(5, pi.out_h);
+    CHECK_INT(4, pi.out_w);
+    for (int n = 0; n < BATCH; n++)
+        for (int c = 0; c < pi.out_c; c++)
+            for (int oh = 0; oh < pi.out_h; oh++)
+                for (int ow = 0; ow < pi.out_w; ow++) {
+                    const float *rp = ri.output + (size_t)(n * ri.out_c + c) * ri.out_h * ri.out_w;
+                    float best = rp[2 * oh * ri.out_w + 2 * ow];
+                    for (int h = 2 * oh; h < 2 * oh + 2; h++)
+                        for (int w = 2 * ow; w < 2 * ow + 2; w++)
+                            best = rp[h * ri.out_w + w] > best ? rp[h * ri.out_w + w] : best;
+                    size_t o = ((size_t)(n * pi.out_c + c) * pi.out_h + oh) * pi.out_w + ow;
+                    CHECK_NEAR(best, pi.output[o], 0);
+                }
+    blas_a = 2;
+    blas_b = 1;
+    compare(ref, m, BATCH);
+done:
+    cnn_model_free(m);
+    cnn_model_free(ref);
+}
+
 int main(void)
 {
+    for (int threads = 1; threads <= 3; threads++)
+        test_conv_relu_pool_fused(threads);
+    test_block_layout();
     test_max2x2();
     blas_a = blas_b = 2;
     for (int threads = 1; threads <= 3; threads++) {
