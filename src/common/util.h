@@ -1,4 +1,4 @@
-/* Small helpers shared by the writer, the summaries and the engine. Internal. */
+/* Small helpers shared by the writer and the summaries. Internal. */
 #ifndef TBW_UTIL_H
 #define TBW_UTIL_H
 
