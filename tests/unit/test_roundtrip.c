@@ -386,11 +386,12 @@ static void test_text(void)
 }
 
 /* ---- resume and rotation ---- */
-static void test_resume_and_rotation(void)
+static void test_resume_and_rotation(bool background)
 {
     char path[600];
-    snprintf(path, sizeof path, "%s/resume", g_dir);
+    snprintf(path, sizeof path, "%s/resume%d", g_dir, (int)background);
     tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.background = background;
     tbw_writer *w;
     char msg[256];
     CHECK_RC(0, tbw_writer_open(&w, path, &o, msg, sizeof msg), msg);
@@ -473,7 +474,8 @@ int main(void)
     test_images();
     test_audio();
     test_text();
-    test_resume_and_rotation();
+    test_resume_and_rotation(false);
+    test_resume_and_rotation(true);
     tu_rmtree(g_dir);
     free(g_dir);
     return check_done();
