@@ -48,6 +48,13 @@ async function tab(name, check) {
   await page.screenshot({ path: `${shotDir}/${name}.png` });
 }
 
+// TensorBoard's landing page.
+await tab('timeseries', async () => {
+  const scalars = await visible(page.locator('scalar-card')).count();
+  const histos = await visible(page.locator('histogram-card')).count();
+  const acc = await visibleText('accuracy');
+  return scalars >= 1 && histos >= 1 && acc ? true : `scalar cards=${scalars} histogram cards=${histos}`;
+});
 await tab('scalars', async () => {
   const cards = await visible(page.locator('tf-scalar-card')).count();
   const lines = await visible(page.locator('tf-scalar-card svg path')).count();

@@ -1,5 +1,5 @@
 """Real TensorBoard in a real browser: headless Debian chromium, driven by
-playwright-core, visits Scalars, Images, Histograms, Distributions, Graphs,
+playwright-core, visits Time Series, Scalars, Images, Histograms, Distributions, Graphs,
 HParams (table, parallel coordinates, scatter plots) and Projector on the workflow's logs and checks what each shows. The
 fast loader's screenshots go to build/screenshots/; with TBW_UPDATE_SCREENSHOTS=1
 they replace docs/screenshots/ (the README shows them), reduced to 128 colors."""
@@ -38,7 +38,7 @@ def test_tabs_in_chromium(workflow_log, load_fast, tmp_path):
         report = json.loads(r.stdout.strip().splitlines()[-1])
         assert report["failures"] == [], report["results"]
         assert r.returncode == 0
-        for tab in ["scalars", "images", "histograms", "distributions", "graphs", "hparams", "hparams_parallel",
+        for tab in ["timeseries", "scalars", "images", "histograms", "distributions", "graphs", "hparams", "hparams_parallel",
                     "hparams_scatter", "projector"]:
             assert (shots / f"{tab}.png").stat().st_size > 10000
             if load_fast == "true" and os.environ.get("TBW_UPDATE_SCREENSHOTS") == "1":
