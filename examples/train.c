@@ -246,6 +246,29 @@ done:
     return rc;
 }
 
+/* Mean loss and accuracy on the first ntest test images (fixed order), in batches. */
+static int evaluate_test(cnn_model *m, cnn_dataset *test, size_t ntest, size_t batch, float *x, int32_t *y,
+                         double *loss, double *acc)
+{
+    double sl = 0, sa = 0, tl, ta;
+    size_t seen = 0;
+    cnn_dataset_shuffle(test, 0, 0);
+    for (size_t s = 0; s < ntest; s += batch) {
+        size_t k = ntest - s < batch ? ntest - s : batch;
+        cnn_dataset_batch(test, s, k, x, y);
+        if (cnn_model_evaluate(m, x, y, k, &tl, &ta)) {
+            fprintf(stderr, "error: evaluating the test set: %s\n", cnn_model_errmsg(m));
+            return 1;
+        }
+        sl += tl * (double)k;
+        sa += ta * (double)k;
+        seen += k;
+    }
+    *loss = sl / (double)seen;
+    *acc = sa / (double)seen;
+    return 0;
+}
+
 static void fmt_secs(char *out, size_t cap, double s)
 {
     if (!(s >= 0) || s > 360000)
@@ -415,21 +438,8 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
         res->logging_seconds += now() - tlog;
         bool epoch_end = (i + 1) % (long)per_epoch == 0;
         if (epoch_end || i == total - 1) {
-            double tl, ta;
-            /* Evaluate on the (limited) test set in batches of the model's size. */
-            double sl = 0, sa = 0;
-            size_t seen = 0;
-            cnn_dataset_shuffle(test, 0, 0);
-            for (size_t s = 0; s < ntest; s += (size_t)o->batch) {
-                size_t k = ntest - s < (size_t)o->batch ? ntest - s : (size_t)o->batch;
-                cnn_dataset_batch(test, s, k, x, y);
-                TRY(cnn_model_evaluate(m, x, y, k, &tl, &ta), cnn_model_errmsg(m));
-                sl += tl * (double)k;
-                sa += ta * (double)k;
-                seen += k;
-            }
-            res->test_loss = sl / (double)seen;
-            res->test_accuracy = sa / (double)seen;
+            if (evaluate_test(m, test, ntest, (size_t)o->batch, x, y, &res->test_loss, &res->test_accuracy))
+                goto fail;
             TRY(tbw_scalar(w, "test/accuracy", i, res->test_accuracy), tbw_writer_errmsg(w));
             TRY(tbw_scalar(w, "test/cross_entropy", i, res->test_loss), tbw_writer_errmsg(w));
         }
@@ -440,9 +450,15 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
         if (o->progress && ((tty && (i % 5 == 0 || i == total - 1)) || (!tty && ((i + 1) % report_every == 0))))
             progress(o, tty, i, first, total, loss, acc, t0, i == total - 1);
     }
+    if (first >= total) {
+        fprintf(stderr, "note: the checkpoint is at step %ld, not before --steps %ld: nothing to train\n", first,
+                total);
+        if (evaluate_test(m, test, ntest, (size_t)o->batch, x, y, &res->test_loss, &res->test_accuracy))
+            goto fail;
+    }
     res->seconds = now() - t0;
     res->first_step = first;
-    res->steps_done = total - first;
+    res->steps_done = total > first ? total - first : 0;
     res->images_per_s = res->seconds > 0 ? (double)res->steps_done * o->batch / res->seconds : 0;
     if (o->embed > 0 && log_embedding(run_dir, m, test, o->embed, (size_t)o->batch, fashion))
         goto fail;

@@ -49,6 +49,10 @@ def test_refuses_to_mix_two_runs(tmp_path):
     assert run("mnist_cnn", *args2).returncode == 0
     r = run("mnist_cnn", *[a if a != "4" else "6" for a in args2], "--resume")
     assert r.returncode == 0 and "resuming" in r.stderr and "after 6 steps" in r.stdout
+    r = run("mnist_cnn", *[a if a != "4" else "6" for a in args2], "--resume")  # already done
+    assert r.returncode == 0 and "nothing to train" in r.stderr
+    acc = float(r.stdout.split()[2])
+    assert 0 < acc <= 1
 
 
 def test_missing_dataset_says_how_to_install(tmp_path):
