@@ -79,3 +79,8 @@ def test_plain_idx_files(tmp_path):
     (data / "t10k-images-idx3-ubyte").write_bytes((data / "t10k-images-idx3-ubyte").read_bytes()[:5000])
     r = run("mnist_cnn", "--logdir", tmp_path / "run2", "--data", data, "--steps", "1", "--quiet")
     assert r.returncode == 1 and "error:" in r.stderr and "trunc" in r.stderr.lower()
+
+
+def test_sweep_refuses_a_used_logdir(workflow_log):
+    r = run("hparam_sweep", "--logdir", workflow_log / "sweep", "--steps", "1", "--quiet")
+    assert r.returncode == 2 and "already holds runs" in r.stderr
