@@ -47,32 +47,19 @@ int main(int argc, char **argv)
     o.data_dir = TRAIN_DEFAULT_DATA;
     o.checkpoint_every = 0;
     const char *logdir = "log";
-    enum { O_LOGDIR = 256, O_DATA, O_STEPS, O_BATCH, O_SUMMARY, O_HIST, O_EMBED, O_SEED, O_THREADS, O_LTRAIN, O_LTEST,
-           O_QUIET, O_HELP };
+    enum { O_LOGDIR = 256, O_HELP };
     static const struct option longopts[] = {
-        {"logdir", required_argument, NULL, O_LOGDIR}, {"data", required_argument, NULL, O_DATA},
-        {"steps", required_argument, NULL, O_STEPS},   {"batch", required_argument, NULL, O_BATCH},
-        {"summary-every", required_argument, NULL, O_SUMMARY}, {"histogram-every", required_argument, NULL, O_HIST}, {"embed", required_argument, NULL, O_EMBED},
-        {"seed", required_argument, NULL, O_SEED},     {"threads", required_argument, NULL, O_THREADS},
-        {"limit-train", required_argument, NULL, O_LTRAIN}, {"limit-test", required_argument, NULL, O_LTEST},
-        {"quiet", no_argument, NULL, O_QUIET},         {"help", no_argument, NULL, O_HELP},
+        {"logdir", required_argument, NULL, O_LOGDIR}, {"help", no_argument, NULL, O_HELP}, TRAIN_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0}};
     int c;
-    long v;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        int common = train_common_option(&o, c, optarg);
+        if (common < 0)
+            return 2;
+        if (common)
+            continue;
         switch (c) {
         case O_LOGDIR: logdir = optarg; break;
-        case O_DATA: o.data_dir = optarg; break;
-        case O_STEPS: if (!cli_long("--steps", optarg, 1, 100000000, &v)) return 2; o.steps = v; break;
-        case O_BATCH: if (!cli_long("--batch", optarg, 1, 10000, &v)) return 2; o.batch = (int)v; break;
-        case O_SUMMARY: if (!cli_long("--summary-every", optarg, 0, 1000000, &v)) return 2; o.summary_every = (int)v; break;
-        case O_HIST: if (!cli_long("--histogram-every", optarg, 0, 1000000, &v)) return 2; o.histogram_every = (int)v; break;
-        case O_EMBED: if (!cli_long("--embed", optarg, 0, 10000, &v)) return 2; o.embed = (int)v; break;
-        case O_SEED: if (!cli_long("--seed", optarg, 0, 2147483647, &v)) return 2; o.seed = (uint64_t)v; break;
-        case O_THREADS: if (!cli_long("--threads", optarg, 1, 256, &v)) return 2; o.threads = (int)v; break;
-        case O_LTRAIN: if (!cli_long("--limit-train", optarg, 1, 100000000, &v)) return 2; o.limit_train = v; break;
-        case O_LTEST: if (!cli_long("--limit-test", optarg, 1, 100000000, &v)) return 2; o.limit_test = v; break;
-        case O_QUIET: o.progress = false; break;
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

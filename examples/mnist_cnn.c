@@ -59,42 +59,31 @@ int main(int argc, char **argv)
     train_opts o = TRAIN_OPTS_INIT;
     o.data_dir = TRAIN_DEFAULT_DATA;
     const char *logdir = NULL;
-    enum { O_LOGDIR = 256, O_DATA, O_STEPS, O_BATCH, O_LR, O_CONV, O_FC, O_DROPOUT, O_SUMMARY, O_HIST, O_EMBED, O_SEED,
-           O_CKPT, O_RESUME, O_THREADS, O_LTRAIN, O_LTEST, O_CLASSES, O_QUIET, O_HELP };
+    enum { O_LOGDIR = 256, O_LR, O_CONV, O_FC, O_DROPOUT, O_CKPT, O_RESUME, O_CLASSES, O_HELP };
     static const struct option longopts[] = {
-        {"logdir", required_argument, NULL, O_LOGDIR},   {"data", required_argument, NULL, O_DATA},
-        {"steps", required_argument, NULL, O_STEPS},     {"batch", required_argument, NULL, O_BATCH},
-        {"lr", required_argument, NULL, O_LR},           {"conv", required_argument, NULL, O_CONV},
-        {"fc", required_argument, NULL, O_FC},           {"dropout", required_argument, NULL, O_DROPOUT},
-        {"summary-every", required_argument, NULL, O_SUMMARY}, {"histogram-every", required_argument, NULL, O_HIST}, {"embed", required_argument, NULL, O_EMBED},
-        {"seed", required_argument, NULL, O_SEED},       {"checkpoint-every", required_argument, NULL, O_CKPT},
-        {"resume", no_argument, NULL, O_RESUME},         {"threads", required_argument, NULL, O_THREADS},
-        {"limit-train", required_argument, NULL, O_LTRAIN}, {"limit-test", required_argument, NULL, O_LTEST},
-        {"classes", required_argument, NULL, O_CLASSES},
-        {"quiet", no_argument, NULL, O_QUIET},           {"help", no_argument, NULL, O_HELP},
+        {"logdir", required_argument, NULL, O_LOGDIR},   {"lr", required_argument, NULL, O_LR},
+        {"conv", required_argument, NULL, O_CONV},       {"fc", required_argument, NULL, O_FC},
+        {"dropout", required_argument, NULL, O_DROPOUT}, {"checkpoint-every", required_argument, NULL, O_CKPT},
+        {"resume", no_argument, NULL, O_RESUME},         {"classes", required_argument, NULL, O_CLASSES},
+        {"help", no_argument, NULL, O_HELP},             TRAIN_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0}};
     int c;
     long v;
     double d;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        int common = train_common_option(&o, c, optarg);
+        if (common < 0)
+            return 2;
+        if (common)
+            continue;
         switch (c) {
         case O_LOGDIR: logdir = optarg; break;
-        case O_DATA: o.data_dir = optarg; break;
-        case O_STEPS: if (!cli_long("--steps", optarg, 1, 100000000, &v)) return 2; o.steps = v; break;
-        case O_BATCH: if (!cli_long("--batch", optarg, 1, 10000, &v)) return 2; o.batch = (int)v; break;
         case O_LR: if (!cli_double("--lr", optarg, 1e-9, 10, &d)) return 2; o.lr = d; break;
         case O_CONV: if (!cli_long("--conv", optarg, 1, 2, &v)) return 2; o.conv_layers = (int)v; break;
         case O_FC: if (!cli_long("--fc", optarg, 1, 2, &v)) return 2; o.fc_layers = (int)v; break;
         case O_DROPOUT: if (!cli_double("--dropout", optarg, 0, 0.9, &d)) return 2; o.dropout = (float)d; break;
-        case O_SUMMARY: if (!cli_long("--summary-every", optarg, 0, 1000000, &v)) return 2; o.summary_every = (int)v; break;
-        case O_HIST: if (!cli_long("--histogram-every", optarg, 0, 1000000, &v)) return 2; o.histogram_every = (int)v; break;
-        case O_EMBED: if (!cli_long("--embed", optarg, 0, 10000, &v)) return 2; o.embed = (int)v; break;
-        case O_SEED: if (!cli_long("--seed", optarg, 0, 2147483647, &v)) return 2; o.seed = (uint64_t)v; break;
         case O_CKPT: if (!cli_long("--checkpoint-every", optarg, 0, 100000000, &v)) return 2; o.checkpoint_every = v; break;
         case O_RESUME: o.resume = true; break;
-        case O_THREADS: if (!cli_long("--threads", optarg, 1, 256, &v)) return 2; o.threads = (int)v; break;
-        case O_LTRAIN: if (!cli_long("--limit-train", optarg, 1, 100000000, &v)) return 2; o.limit_train = v; break;
-        case O_LTEST: if (!cli_long("--limit-test", optarg, 1, 100000000, &v)) return 2; o.limit_test = v; break;
         case O_CLASSES:
             if (strcmp(optarg, "fashion") == 0)
                 o.classes = 1;
@@ -105,7 +94,6 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case O_QUIET: o.progress = false; break;
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

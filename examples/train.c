@@ -2,6 +2,8 @@
    lecture logs (see train.h). */
 #include "train.h"
 
+#include "cli.h"
+
 #include <cblas.h>
 #include <dirent.h>
 #include <errno.h>
@@ -300,6 +302,25 @@ static void progress(const train_opts *o, bool tty, long i, long first, long tot
             fputc('\n', stderr);
     } else {
         fprintf(stderr, "step %ld/%ld loss %.4f acc %.3f %.0f img/s ETA %s\n", i + 1, total, loss, acc, ips, etas);
+    }
+}
+
+int train_common_option(train_opts *o, int code, const char *arg)
+{
+    long v;
+    switch (code) {
+    case TRAIN_OPT_DATA: o->data_dir = arg; return 1;
+    case TRAIN_OPT_STEPS: if (!cli_long("--steps", arg, 1, 100000000, &v)) return -1; o->steps = v; return 1;
+    case TRAIN_OPT_BATCH: if (!cli_long("--batch", arg, 1, 10000, &v)) return -1; o->batch = (int)v; return 1;
+    case TRAIN_OPT_SUMMARY: if (!cli_long("--summary-every", arg, 0, 1000000, &v)) return -1; o->summary_every = (int)v; return 1;
+    case TRAIN_OPT_HIST: if (!cli_long("--histogram-every", arg, 0, 1000000, &v)) return -1; o->histogram_every = (int)v; return 1;
+    case TRAIN_OPT_EMBED: if (!cli_long("--embed", arg, 0, 10000, &v)) return -1; o->embed = (int)v; return 1;
+    case TRAIN_OPT_SEED: if (!cli_long("--seed", arg, 0, 2147483647, &v)) return -1; o->seed = (uint64_t)v; return 1;
+    case TRAIN_OPT_THREADS: if (!cli_long("--threads", arg, 1, 256, &v)) return -1; o->threads = (int)v; return 1;
+    case TRAIN_OPT_LTRAIN: if (!cli_long("--limit-train", arg, 1, 100000000, &v)) return -1; o->limit_train = v; return 1;
+    case TRAIN_OPT_LTEST: if (!cli_long("--limit-test", arg, 1, 100000000, &v)) return -1; o->limit_test = v; return 1;
+    case TRAIN_OPT_QUIET: o->progress = false; return 1;
+    default: return 0;
     }
 }
 

@@ -43,6 +43,25 @@ typedef struct train_result {
    message on stderr. */
 int train_run(const train_opts *o, const char *run_dir, train_result *res);
 
+/* Options mnist_cnn and hparam_sweep share: codes for getopt_long and the table entries. */
+enum {
+    TRAIN_OPT_DATA = 300, TRAIN_OPT_STEPS, TRAIN_OPT_BATCH, TRAIN_OPT_SUMMARY, TRAIN_OPT_HIST, TRAIN_OPT_EMBED,
+    TRAIN_OPT_SEED, TRAIN_OPT_THREADS, TRAIN_OPT_LTRAIN, TRAIN_OPT_LTEST, TRAIN_OPT_QUIET
+};
+#define TRAIN_COMMON_LONGOPTS                                                                                   \
+    {"data", required_argument, NULL, TRAIN_OPT_DATA}, {"steps", required_argument, NULL, TRAIN_OPT_STEPS},     \
+    {"batch", required_argument, NULL, TRAIN_OPT_BATCH},                                                        \
+    {"summary-every", required_argument, NULL, TRAIN_OPT_SUMMARY},                                              \
+    {"histogram-every", required_argument, NULL, TRAIN_OPT_HIST},                                               \
+    {"embed", required_argument, NULL, TRAIN_OPT_EMBED}, {"seed", required_argument, NULL, TRAIN_OPT_SEED},     \
+    {"threads", required_argument, NULL, TRAIN_OPT_THREADS},                                                    \
+    {"limit-train", required_argument, NULL, TRAIN_OPT_LTRAIN},                                                 \
+    {"limit-test", required_argument, NULL, TRAIN_OPT_LTEST}, {"quiet", no_argument, NULL, TRAIN_OPT_QUIET}
+
+/* Applies a shared option: 1 if code is one (and its value is good), 0 if code is not
+   a shared option, -1 for a bad value (the message is printed). */
+int train_common_option(train_opts *o, int code, const char *arg);
+
 /* Whether dir already holds event files (a run that a new one would mix with). */
 bool train_dir_has_run(const char *dir);
 
