@@ -189,11 +189,19 @@ static int log_filters(tbw_writer *w, const cnn_model *m, int64_t step)
     return rc;
 }
 
-static int log_embedding(const char *run_dir, cnn_model *m, const cnn_dataset *test, int n, size_t B, bool fashion)
+/* The test images, converted once: evaluation and the projector both read them. */
+typedef struct {
+    float *x;
+    int32_t *y;
+    size_t n;
+} test_images;
+
+static int log_embedding(const char *run_dir, cnn_model *m, const test_images *t, int n, size_t B, bool fashion)
 {
-    size_t total = cnn_dataset_count(test);
-    if ((size_t)n > total)
-        n = (int)total;
+    if ((size_t)n > t->n)
+        n = (int)t->n;
+    const float *x = t->x;
+    const int32_t *labels = t->y;
     size_t nl = cnn_model_layer_count(m);
     /* The representation fed to the last layer: fc1's ReLU output (or the flattened features). */
     size_t src = nl >= 2 ? nl - 2 : 0;
@@ -203,17 +211,13 @@ static int log_embedding(const char *run_dir, cnn_model *m, const cnn_dataset *t
         cnn_model_layer_info(m, --src, &L);
     size_t d = (size_t)L.out_c * L.out_h * L.out_w;
     float *emb = malloc((size_t)n * d * sizeof *emb);
-    float *x = malloc((size_t)n * 784 * sizeof *x);
-    int32_t *labels = malloc((size_t)n * sizeof *labels);
     const char **names = malloc((size_t)n * sizeof *names);
     uint8_t *thumbs = malloc((size_t)n * 784);
     int rc = 1;
-    if (!emb || !x || !labels || !names || !thumbs) {
+    if (!emb || !names || !thumbs) {
         fprintf(stderr, "error: out of memory for the projector\n");
         goto done;
     }
-    cnn_dataset_shuffle((cnn_dataset *)test, 0, 0); /* a fixed order; the first n of the permutation */
-    cnn_dataset_batch(test, 0, (size_t)n, x, labels);
     for (size_t s = 0; s < (size_t)n; s += B) {
         size_t k = (size_t)n - s < B ? (size_t)n - s : B;
         if (cnn_model_forward(m, x + s * 784, k, false)) {
@@ -241,33 +245,18 @@ static int log_embedding(const char *run_dir, cnn_model *m, const cnn_dataset *t
     rc = 0;
 done:
     free(emb);
-    free(x);
-    free(labels);
     free(names);
     free(thumbs);
     return rc;
 }
 
-/* Mean loss and accuracy on the first ntest test images (fixed order), in batches. */
-static int evaluate_test(cnn_model *m, cnn_dataset *test, size_t ntest, size_t batch, float *x, int32_t *y,
-                         double *loss, double *acc)
+/* Mean loss and accuracy on the first ntest of the test images. */
+static int evaluate_test(cnn_model *m, const test_images *t, size_t ntest, double *loss, double *acc)
 {
-    double sl = 0, sa = 0, tl, ta;
-    size_t seen = 0;
-    cnn_dataset_shuffle(test, 0, 0);
-    for (size_t s = 0; s < ntest; s += batch) {
-        size_t k = ntest - s < batch ? ntest - s : batch;
-        cnn_dataset_batch(test, s, k, x, y);
-        if (cnn_model_evaluate(m, x, y, k, &tl, &ta)) {
-            fprintf(stderr, "error: evaluating the test set: %s\n", cnn_model_errmsg(m));
-            return 1;
-        }
-        sl += tl * (double)k;
-        sa += ta * (double)k;
-        seen += k;
+    if (cnn_model_evaluate(m, t->x, t->y, ntest, loss, acc)) {
+        fprintf(stderr, "error: evaluating the test set: %s\n", cnn_model_errmsg(m));
+        return 1;
     }
-    *loss = sl / (double)seen;
-    *acc = sa / (double)seen;
     return 0;
 }
 
@@ -345,6 +334,7 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
     cnn_model *m = NULL;
     tbw_writer *w = NULL;
     float *x = NULL;
+    test_images timg = {NULL, NULL, 0};
     int32_t *y = NULL;
     char msg[512], ckpt[4096];
     bool fashion = o->classes == 1 || (o->classes == 0 && strstr(o->data_dir, "fashion") != NULL);
@@ -362,6 +352,18 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
         ntrain = (size_t)o->limit_train;
     if (o->limit_test > 0 && (size_t)o->limit_test < ntest)
         ntest = (size_t)o->limit_test;
+    /* A fixed sample of the test set (the first of one seeded permutation), converted once. */
+    timg.n = ntest > (size_t)o->embed ? ntest : (size_t)o->embed;
+    if (timg.n > cnn_dataset_count(test))
+        timg.n = cnn_dataset_count(test);
+    timg.x = malloc(timg.n * 784 * sizeof *timg.x);
+    timg.y = malloc(timg.n * sizeof *timg.y);
+    if (!timg.x || !timg.y) {
+        fprintf(stderr, "error: out of memory for %zu test images\n", timg.n);
+        goto fail;
+    }
+    cnn_dataset_shuffle(test, 0, 0);
+    cnn_dataset_batch(test, 0, timg.n, timg.x, timg.y);
     if (ntrain < (size_t)o->batch) {
         fprintf(stderr, "error: %zu training images are fewer than one batch of %d\n", ntrain, o->batch);
         goto fail;
@@ -459,7 +461,7 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
         res->logging_seconds += now() - tlog;
         bool epoch_end = (i + 1) % (long)per_epoch == 0;
         if (epoch_end || i == total - 1) {
-            if (evaluate_test(m, test, ntest, (size_t)o->batch, x, y, &res->test_loss, &res->test_accuracy))
+            if (evaluate_test(m, &timg, ntest, &res->test_loss, &res->test_accuracy))
                 goto fail;
             TRY(tbw_scalar(w, "test/accuracy", i, res->test_accuracy), tbw_writer_errmsg(w));
             TRY(tbw_scalar(w, "test/cross_entropy", i, res->test_loss), tbw_writer_errmsg(w));
@@ -474,14 +476,14 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
     if (first >= total) {
         fprintf(stderr, "note: the checkpoint is at step %ld, not before --steps %ld: nothing to train\n", first,
                 total);
-        if (evaluate_test(m, test, ntest, (size_t)o->batch, x, y, &res->test_loss, &res->test_accuracy))
+        if (evaluate_test(m, &timg, ntest, &res->test_loss, &res->test_accuracy))
             goto fail;
     }
     res->seconds = now() - t0;
     res->first_step = first;
     res->steps_done = total > first ? total - first : 0;
     res->images_per_s = res->seconds > 0 ? (double)res->steps_done * o->batch / res->seconds : 0;
-    if (o->embed > 0 && log_embedding(run_dir, m, test, o->embed, (size_t)o->batch, fashion))
+    if (o->embed > 0 && log_embedding(run_dir, m, &timg, o->embed, (size_t)o->batch, fashion))
         goto fail;
     if (o->hparams)
         TRY(tbw_hparams_session_end(w, TBW_SESSION_SUCCESS, 0), tbw_writer_errmsg(w));
@@ -499,6 +501,8 @@ fail:
         tbw_writer_close(w);
     free(x);
     free(y);
+    free(timg.x);
+    free(timg.y);
     cnn_model_free(m);
     cnn_dataset_free(train);
     cnn_dataset_free(test);

@@ -718,6 +718,29 @@ int cnn_model_predict(cnn_model *m, const float *x, size_t n, int32_t *classes)
     return TBW_OK;
 }
 
+/* Forward (eval mode) and loss of n samples, added to the sample-weighted sums. */
+static int eval_batch(cnn_model *m, const float *x, const int32_t *labels, size_t n, double *tl, double *ta)
+{
+    double l, a;
+    int rc = cnn_model_forward(m, x, n, false);
+    if (!rc)
+        rc = cnn_model_loss(m, labels, n, &l, &a);
+    if (rc)
+        return rc;
+    *tl += l * (double)n;
+    *ta += a * (double)n;
+    return TBW_OK;
+}
+
+static int eval_means(double tl, double ta, size_t count, double *loss, double *acc)
+{
+    if (loss)
+        *loss = tl / (double)count;
+    if (acc)
+        *acc = ta / (double)count;
+    return TBW_OK;
+}
+
 int cnn_model_evaluate(cnn_model *m, const float *x, const int32_t *labels, size_t count, double *loss, double *acc)
 {
     if (!m)
@@ -729,20 +752,11 @@ int cnn_model_evaluate(cnn_model *m, const float *x, const int32_t *labels, size
     double tl = 0.0, ta = 0.0;
     for (size_t i = 0; i < count; i += m->batch) {
         size_t n = count - i < m->batch ? count - i : m->batch;
-        double l, a;
-        int rc = cnn_model_forward(m, x + i * m->in_size, n, false);
-        if (!rc)
-            rc = cnn_model_loss(m, labels + i, n, &l, &a);
+        int rc = eval_batch(m, x + i * m->in_size, labels + i, n, &tl, &ta);
         if (rc)
             return rc;
-        tl += l * (double)n;
-        ta += a * (double)n;
     }
-    if (loss)
-        *loss = tl / (double)count;
-    if (acc)
-        *acc = ta / (double)count;
-    return TBW_OK;
+    return eval_means(tl, ta, count, loss, acc);
 }
 
 int cnn_model_evaluate_dataset(cnn_model *m, const cnn_dataset *ds, double *loss, double *acc)
@@ -762,23 +776,14 @@ int cnn_model_evaluate_dataset(cnn_model *m, const cnn_dataset *ds, double *loss
     double tl = 0.0, ta = 0.0;
     for (size_t i = 0; i < count; i += m->batch) {
         size_t n = count - i < m->batch ? count - i : m->batch;
-        double l, a;
         int rc = cnn_dataset_batch(ds, i, n, m->xstage, m->lstage);
         if (rc)
             return cnn__seterr(m, rc, "evaluate: %s", cnn_dataset_errmsg(ds));
-        rc = cnn_model_forward(m, m->xstage, n, false);
-        if (!rc)
-            rc = cnn_model_loss(m, m->lstage, n, &l, &a);
+        rc = eval_batch(m, m->xstage, m->lstage, n, &tl, &ta);
         if (rc)
             return rc;
-        tl += l * (double)n;
-        ta += a * (double)n;
     }
-    if (loss)
-        *loss = tl / (double)count;
-    if (acc)
-        *acc = ta / (double)count;
-    return TBW_OK;
+    return eval_means(tl, ta, count, loss, acc);
 }
 
 int64_t cnn_model_step_count(const cnn_model *m)
