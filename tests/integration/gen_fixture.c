@@ -13,35 +13,12 @@
 
 #include <tbw/tbw.h>
 
-static const char *g_log, *g_side;
+#include "gen_common.h"
 
 static void must(int rc, tbw_writer *w, const char *what)
 {
     if (rc) {
         fprintf(stderr, "gen_fixture: %s: %s (%s)\n", what, tbw_strerror(rc), w ? tbw_writer_errmsg(w) : "");
-        exit(1);
-    }
-}
-
-static tbw_writer *open_run(const char *run)
-{
-    char path[1024], msg[256];
-    snprintf(path, sizeof path, "%s/%s", g_log, run);
-    tbw_writer *w;
-    if (tbw_writer_open(&w, path, NULL, msg, sizeof msg)) {
-        fprintf(stderr, "gen_fixture: %s\n", msg);
-        exit(1);
-    }
-    return w;
-}
-
-static void side(const char *name, const void *data, size_t len)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", g_side, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
-        fprintf(stderr, "gen_fixture: cannot write %s\n", path);
         exit(1);
     }
 }

@@ -14,32 +14,12 @@
 
 #include <tbw/tbw.h>
 
-static const char *g_log, *g_side;
+#include "gen_common.h"
 
 static void must(int rc, const char *what, const char *msg)
 {
     if (rc) {
         fprintf(stderr, "gen_structured: %s: %s (%s)\n", what, tbw_strerror(rc), msg ? msg : "");
-        exit(1);
-    }
-}
-
-static tbw_writer *open_run(const char *run)
-{
-    char path[1024], msg[256];
-    snprintf(path, sizeof path, "%s/%s", g_log, run);
-    tbw_writer *w;
-    must(tbw_writer_open(&w, path, NULL, msg, sizeof msg), "open", msg);
-    return w;
-}
-
-static void side(const char *name, const void *data, size_t len)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", g_side, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
-        fprintf(stderr, "gen_structured: cannot write %s\n", path);
         exit(1);
     }
 }
