@@ -294,36 +294,35 @@ static int write_sprite(errbuf *er, const char *path, const tbw_embedding *e)
     return rc;
 }
 
+/* One "key: "embeddings/<sub>/<file>"" line of the config, at the given indent. */
+static void put_asset(FILE *f, const char *indent, const char *key, const char *sub, const char *file)
+{
+    char p[512];
+    snprintf(p, sizeof p, "embeddings/%s/%s", sub, file);
+    fprintf(f, "%s%s: ", indent, key);
+    put_quoted(f, p);
+    fputc('\n', f);
+}
+
 static int write_block(errbuf *er, const char *path, const tbw_embedding *e, const char *sub)
 {
     FILE *f = fopen(path, "wb");
     if (!f)
         return efail(er, errno_code(errno), "cannot create %s: %s", path, strerror(errno));
-    char p[512];
     fputs("embeddings {\n  tensor_name: ", f);
     put_quoted(f, e->tensor_name);
-    snprintf(p, sizeof p, "embeddings/%s/tensors.tsv", sub);
-    fputs("\n  tensor_path: ", f);
-    put_quoted(f, p);
-    fprintf(f, "\n  tensor_shape: %zu\n  tensor_shape: %zu\n", e->n, e->d);
-    if (e->n_columns) {
-        snprintf(p, sizeof p, "embeddings/%s/metadata.tsv", sub);
-        fputs("  metadata_path: ", f);
-        put_quoted(f, p);
-        fputc('\n', f);
-    }
+    fputc('\n', f);
+    put_asset(f, "  ", "tensor_path", sub, "tensors.tsv");
+    fprintf(f, "  tensor_shape: %zu\n  tensor_shape: %zu\n", e->n, e->d);
+    if (e->n_columns)
+        put_asset(f, "  ", "metadata_path", sub, "metadata.tsv");
     if (e->thumbnails) {
-        snprintf(p, sizeof p, "embeddings/%s/sprite.png", sub);
-        fputs("  sprite {\n    image_path: ", f);
-        put_quoted(f, p);
-        fprintf(f, "\n    single_image_dim: %zu\n    single_image_dim: %zu\n  }\n", e->thumb_w, e->thumb_h);
+        fputs("  sprite {\n", f);
+        put_asset(f, "    ", "image_path", sub, "sprite.png");
+        fprintf(f, "    single_image_dim: %zu\n    single_image_dim: %zu\n  }\n", e->thumb_w, e->thumb_h);
     }
-    if (e->bookmarks_json) {
-        snprintf(p, sizeof p, "embeddings/%s/bookmarks.json", sub);
-        fputs("  bookmarks_path: ", f);
-        put_quoted(f, p);
-        fputc('\n', f);
-    }
+    if (e->bookmarks_json)
+        put_asset(f, "  ", "bookmarks_path", sub, "bookmarks.json");
     fputs("}\n", f);
     return close_synced(er, f, path);
 }
