@@ -632,44 +632,30 @@ int tbw_write_value(tbw_writer *w, const char *tag, int64_t step, const uint8_t 
         rc = set_err(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
         goto out;
     }
-    bool known = tbw__tagset_has(&w->tags, tag, tlen, h);
-    if (!known) {
+    /* Reserve room as if the metadata goes along; reserving may rotate to a new
+       file, which starts a new tag set, so the tag is looked up afterwards. */
+    size_t meta_field = metadata ? tbw__ld_len(metadata_len) : 0;
+    size_t most = tbw__ld_len(tbw__ld_len(tlen) + value_len + meta_field);
+    rc = reserve_locked(w, event_header_size(step) + tbw__ld_len(most) + 16);
+    if (rc)
+        goto out;
+    bool first_in_file = !tbw__tagset_has(&w->tags, tag, tlen, h);
+    if (first_in_file) {
         if (tlen == 0 || !tbw__utf8_valid(tag, tlen)) {
             rc = set_err(w, TBW_EINVAL, "tag is empty or not valid UTF-8");
             goto out;
         }
+        rc = tbw__tagset_add(&w->tags, tag, tlen, h);
+        if (rc) {
+            set_err(w, rc, "out of memory remembering tag '%s'", tag);
+            goto out;
+        }
     }
-    bool with_meta = !known && metadata;
-    size_t val = tbw__ld_len(tlen) + value_len + (with_meta ? tbw__ld_len(metadata_len) : 0);
+    bool with_meta = first_in_file && metadata;
+    size_t val = tbw__ld_len(tlen) + value_len + (with_meta ? meta_field : 0);
     size_t sum = tbw__ld_len(val);
     size_t ev = event_header_size(step) + tbw__ld_len(sum);
     size_t rec = ev + 16;
-    rc = reserve_locked(w, rec);
-    if (rc)
-        goto out;
-    /* Rotation inside reserve may have reset the tag set. */
-    if (!known && !tbw__tagset_has(&w->tags, tag, tlen, h)) {
-        rc = tbw__tagset_add(&w->tags, tag, tlen, h);
-        if (rc) {
-            set_err(w, rc, "out of memory remembering tag '%s'", tag);
-            goto out;
-        }
-    } else if (known && !tbw__tagset_has(&w->tags, tag, tlen, h) && metadata) {
-        /* The file rotated under us: this value opens the tag in the new file. */
-        rc = tbw__tagset_add(&w->tags, tag, tlen, h);
-        if (rc) {
-            set_err(w, rc, "out of memory remembering tag '%s'", tag);
-            goto out;
-        }
-        with_meta = true;
-        val = tbw__ld_len(tlen) + value_len + tbw__ld_len(metadata_len);
-        sum = tbw__ld_len(val);
-        ev = event_header_size(step) + tbw__ld_len(sum);
-        rec = ev + 16;
-        rc = grow(w, rec);
-        if (rc)
-            goto out;
-    }
     uint8_t *base = w->buf + w->len;
     uint8_t *p = put_event_header(base + 12, wall, step);
     *p++ = 0x2A; /* Event.summary */
