@@ -113,7 +113,7 @@ static double train_flops(cnn_model *m)
 int main(int argc, char **argv)
 {
     int engine_threads = -1, blas_threads = 1, threads = 2, batch = 100, windows = 7, steps = 20, warmup = 5;
-    int peaks = 1;
+    int peaks = 1, conv_algo = CNN_CONV_AUTO;
     const char *dir = "/usr/share/datasets/fashion-mnist";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -130,14 +130,19 @@ int main(int argc, char **argv)
             engine_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--data") && i + 1 < argc)
             dir = argv[++i];
-        else if (!strcmp(argv[i], "--no-peak"))
+        else if (!strcmp(argv[i], "--conv") && i + 1 < argc) {
+            const char *a = argv[++i];
+            conv_algo = !strcmp(a, "im2col") ? CNN_CONV_IM2COL : !strcmp(a, "direct") ? CNN_CONV_DIRECT
+                      : !strcmp(a, "auto")   ? CNN_CONV_AUTO
+                                             : -1;
+        } else if (!strcmp(argv[i], "--no-peak"))
             peaks = 0; /* training only: short runs to alternate two builds quickly */
         else {
-            fprintf(stderr, "usage: %s [--threads N] [--engine-threads N] [--blas-threads N] [--batch N] [--windows N] [--steps N] [--data DIR] [--no-peak]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads N] [--engine-threads N] [--blas-threads N] [--batch N] [--windows N] [--steps N] [--data DIR] [--conv auto|im2col|direct] [--no-peak]\n", argv[0]);
             return 2;
         }
     }
-    if (threads < 1 || blas_threads < 1 || batch < 1 || windows < 1 || windows > 100 || steps < 1) {
+    if (conv_algo < 0 || threads < 1 || blas_threads < 1 || batch < 1 || windows < 1 || windows > 100 || steps < 1) {
         fprintf(stderr, "bad option value\n");
         return 2;
     }
@@ -167,6 +172,7 @@ int main(int argc, char **argv)
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = engine_threads >= 0 ? engine_threads : threads;
     mo.learning_rate = 1e-4f;
+    mo.conv_algo = conv_algo;
     cnn_model *m = NULL;
     cnn_conv2d_opts c1 = CNN_CONV2D_OPTS_INIT, c2 = CNN_CONV2D_OPTS_INIT;
     c2.filters = 64;
@@ -227,6 +233,11 @@ int main(int argc, char **argv)
         peak = 1;
     printf("openblas_thread_timeout=%s\n", getenv("OPENBLAS_THREAD_TIMEOUT") ? getenv("OPENBLAS_THREAD_TIMEOUT") : "default");
     printf("blas_threads=%d\n", blas_threads);
+    for (size_t i = 0; i < cnn_model_layer_count(m); i++) {
+        cnn_layer_info li;
+        if (cnn_model_layer_info(m, i, &li) == TBW_OK && li.conv_algo)
+            printf("%s_algo=%s\n", li.name, li.conv_algo);
+    }
     printf("threads=%d\nbatch=%d\nimages_per_sec=%.1f\nmflop_per_image=%.2f\ngflops=%.1f\n", threads, batch, ips,
            flops * 1e-6, ips * flops * 1e-9);
     printf("sgemm_peak_1t=%.1f\nsgemm_peak_2t=%.1f\npct_of_peak=%.1f\npeak_rss_mb=%.1f\n", g1, g2,

@@ -54,6 +54,15 @@ typedef enum cnn_padding {
     CNN_PAD_EXPLICIT = 2 /**< pad_top/bottom/left/right as given */
 } cnn_padding;
 
+/** How conv layers compute. */
+typedef enum cnn_conv_algo {
+    CNN_CONV_AUTO = 0,   /**< direct kernels where they apply (stride 1 on an AVX-512F CPU),
+                              else im2col + sgemm */
+    CNN_CONV_IM2COL = 1, /**< always im2col + sgemm */
+    CNN_CONV_DIRECT = 2  /**< direct kernels; cnn_model_build() fails with TBW_EINVAL where
+                              a conv layer cannot use them */
+} cnn_conv_algo;
+
 /** Layer kinds. */
 typedef enum cnn_layer_kind {
     CNN_LAYER_CONV2D, CNN_LAYER_RELU, CNN_LAYER_SIGMOID, CNN_LAYER_TANH, CNN_LAYER_MAXPOOL,
@@ -71,9 +80,10 @@ typedef struct cnn_model_opts {
     float epsilon;       /**< Adam epsilon, added to sqrt(v) */
     int threads;         /**< engine worker threads incl. the caller; 0 = all online cores */
     bool input_grad;     /**< also compute d loss / d input (cnn_model_input_grad) */
+    int conv_algo;       /**< cnn_conv_algo */
 } cnn_model_opts;
-/** Defaults: seed 1, Adam lr 1e-4, beta1 0.9, beta2 0.999, eps 1e-8, all cores. */
-#define CNN_MODEL_OPTS_INIT { 1u, CNN_OPT_ADAM, 1e-4f, 0.9f, 0.9f, 0.999f, 1e-8f, 0, false }
+/** Defaults: seed 1, Adam lr 1e-4, beta1 0.9, beta2 0.999, eps 1e-8, all cores, CNN_CONV_AUTO. */
+#define CNN_MODEL_OPTS_INIT { 1u, CNN_OPT_ADAM, 1e-4f, 0.9f, 0.9f, 0.999f, 1e-8f, 0, false, CNN_CONV_AUTO }
 
 /** 2-D convolution options. Dilation uses TensorFlow's factor: 1 is a dense
  *  filter, 2 leaves one gap between taps (the lecture's "dilation 1"). */
@@ -138,11 +148,14 @@ typedef struct cnn_layer_info {
     int padding;                /**< cnn_padding as configured */
     int pad_top, pad_bottom, pad_left, pad_right; /**< padding actually applied */
     size_t col_rows, col_cols;  /**< conv im2col matrix per image: C*kh*kw x out_h*out_w */
+    const char *conv_algo;      /**< conv: "direct" or "im2col" after cnn_model_build(); else NULL */
     float rate;                 /**< dropout rate */
 } cnn_layer_info;
 
 /** Static English text for a status code (the engine's own copy of tbw_strerror). */
 TBW_API const char *cnn_strerror(int status);
+/** Whether this CPU runs the direct convolution kernels (x86-64 with AVX-512F). */
+TBW_API bool cnn_conv_direct_available(void);
 
 /** Output size of one spatial dimension, for checking shapes before building.
  *  @param in input size; @param k kernel; @param stride >=1; @param dilation >=1;

@@ -392,13 +392,18 @@ static void par_fwd_task(void *p, size_t t0, size_t t1)
     const int K = L->in_c * L->kh * L->kw, P = L->out_h * L->out_w;
     const float *w = cnn__W(c->m, L), *bias = L->use_bias ? cnn__B(c->m, L) : NULL;
     for (size_t t = t0; t < t1; t++) {
-        float *col = L->tcol + t * (size_t)K * P;
+        float *col = L->direct ? NULL : L->tcol + t * (size_t)K * P;
         size_t b, e;
         share(c->n, (size_t)c->m->threads, t, &b, &e);
         for (size_t i = b; i < e; i++) {
             float *yi = c->y + i * L->out_size;
-            im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->out_c, P, K, 1.0f, w, K, col, P, 0.0f, yi, P);
+            if (L->direct) {
+                cnn__direct_forward(L, c->x + i * L->in_size, yi, (int)t);
+            } else {
+                im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->out_c, P, K, 1.0f, w, K, col, P, 0.0f, yi,
+                            P);
+            }
             if (c->relu) {
                 /* the image's output is still in cache: bias, ReLU (the same select as activ.c) and
                  * the pool here save re-reading the whole batch's activations twice */
@@ -432,20 +437,26 @@ static void par_bwd_task(void *p, size_t t0, size_t t1)
     const int K = L->in_c * L->kh * L->kw, P = L->out_h * L->out_w, OC = L->out_c;
     const float *w = cnn__W(c->m, L);
     for (size_t t = t0; t < t1; t++) {
-        float *col = L->tcol + t * (size_t)K * P;
-        float *dw = L->tdw + t * (size_t)OC * K;
+        float *col = L->direct ? NULL : L->tcol + t * (size_t)K * P;
+        float *dw = L->direct ? L->dwt + t * cnn__direct_wgrad_floats(L) : L->tdw + t * (size_t)OC * K;
         double *db = c->m->dscratch + t * c->m->dscratch_ld;
         size_t b, e;
         share(c->n, (size_t)c->m->threads, t, &b, &e);
-        if (b == e)
+        if (L->direct)
+            memset(dw, 0, sizeof(float) * cnn__direct_wgrad_floats(L));
+        else if (b == e)
             memset(dw, 0, sizeof(float) * (size_t)OC * K);
         for (int oc = 0; oc < OC; oc++)
             db[oc] = 0.0;
         for (size_t i = b; i < e; i++) {
             const float *dyi = c->dy + i * L->out_size;
-            im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, P, 1.0f, dyi, P, col, P, i == b ? 0.0f : 1.0f,
-                        dw, K);
+            if (L->direct) {
+                cnn__direct_backward(L, c->x + i * L->in_size, dyi, c->y ? c->y + i * L->in_size : NULL, (int)t);
+            } else {
+                im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, P, 1.0f, dyi, P, col, P,
+                            i == b ? 0.0f : 1.0f, dw, K);
+            }
             if (L->use_bias)
                 for (int oc = 0; oc < OC; oc++) {
                     const float *row = dyi + (size_t)oc * P;
@@ -459,7 +470,7 @@ static void par_bwd_task(void *p, size_t t0, size_t t1)
                     for (int l = 0; l < 8; l++)
                         db[oc] += part[l];
                 }
-            if (!c->y)
+            if (!c->y || L->direct)
                 continue;
             /* the columns are spent, so their gradient overwrites them */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, OC, 1.0f, w, K, dyi, P, 0.0f, col, P);
@@ -477,6 +488,17 @@ static void par_reduce_task(void *p, size_t b, size_t e)
     const cnn__layer *L = c->L;
     size_t count = L->w_count;
     float *dw = cnn__dW(c->m, L);
+    if (L->direct) { /* partials are [K][OC rounded to 16]; dW is [OC][K]; j runs over K */
+        const size_t K = (size_t)L->in_c * L->kh * L->kw, ld = cnn__direct_wgrad_floats(L) / K;
+        for (size_t k = b; k < e; k++)
+            for (size_t oc = 0; oc < (size_t)L->out_c; oc++) {
+                float s = L->dwt[k * ld + oc];
+                for (int t = 1; t < c->m->threads; t++)
+                    s += L->dwt[(size_t)t * K * ld + k * ld + oc];
+                dw[oc * K + k] = s;
+            }
+        return;
+    }
     for (size_t j = b; j < e; j++) {
         float s = L->tdw[j];
         for (int t = 1; t < c->m->threads; t++)
@@ -492,7 +514,9 @@ bool cnn__blas_single(void)
 
 void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 {
-    if (cnn__blas_single()) {
+    if (L->direct)
+        cnn__direct_pack(L, cnn__W(m, L), false);
+    if (L->direct || cnn__blas_single()) {
         par_ctx pc = {m, L, x, NULL, L->out, n, NULL, NULL};
         cnn__pool_run(m->pool, (size_t)m->threads, par_fwd_task, &pc);
         return;
@@ -525,22 +549,26 @@ void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 bool cnn__conv_fuses(const cnn__layer *L, const cnn__layer *relu, const cnn__layer *pool)
 {
     return L->kind == CNN_LAYER_CONV2D && relu->kind == CNN_LAYER_RELU && cnn__pool_is_max2x2(pool) &&
-           cnn__blas_single();
+           (L->direct || cnn__blas_single());
 }
 
 void cnn__conv_relu_pool_forward(cnn_model *m, cnn__layer *L, cnn__layer *relu, cnn__layer *pool, const float *x,
                                  size_t n)
 {
+    if (L->direct)
+        cnn__direct_pack(L, cnn__W(m, L), false);
     par_ctx pc = {m, L, x, NULL, L->out, n, relu, pool};
     cnn__pool_run(m->pool, (size_t)m->threads, par_fwd_task, &pc);
 }
 
 void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n)
 {
-    if (cnn__blas_single()) {
+    if (L->direct && dx)
+        cnn__direct_pack(L, cnn__W(m, L), true);
+    if (L->direct || cnn__blas_single()) {
         par_ctx pc = {m, L, x, dy, dx, n, NULL, NULL};
         cnn__pool_run(m->pool, (size_t)m->threads, par_bwd_task, &pc);
-        cnn__pool_run(m->pool, L->w_count, par_reduce_task, &pc);
+        cnn__pool_run(m->pool, L->direct ? (size_t)L->in_c * L->kh * L->kw : L->w_count, par_reduce_task, &pc);
         if (L->use_bias) {
             float *db = cnn__dB(m, L);
             for (int oc = 0; oc < L->out_c; oc++) {

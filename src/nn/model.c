@@ -7,6 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+bool cnn_conv_direct_available(void)
+{
+    return cnn__direct_cpu();
+}
+
 const char *cnn_strerror(int status)
 {
     switch (status) {
@@ -56,7 +61,7 @@ int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_mo
         return TBW_EINVAL;
     if (!(o.learning_rate > 0.0f) || !isfinite(o.learning_rate) || !(o.beta1 >= 0.0f && o.beta1 < 1.0f) ||
         !(o.beta2 >= 0.0f && o.beta2 < 1.0f) || !(o.epsilon >= 0.0f) || !(o.momentum >= 0.0f && o.momentum < 1.0f) ||
-        o.threads < 0 || o.threads > 1024)
+        o.threads < 0 || o.threads > 1024 || o.conv_algo < CNN_CONV_AUTO || o.conv_algo > CNN_CONV_DIRECT)
         return TBW_EINVAL;
     size_t in_size;
     if (!cnn__mul((size_t)in_c * (size_t)in_h, (size_t)in_w, &in_size) || in_size > (size_t)INT32_MAX)
@@ -85,6 +90,13 @@ static void free_buffers(cnn_model *m)
         free(L->tcol);
         free(L->tdw);
         L->tcol = L->tdw = NULL;
+        free(L->dints);
+        free(L->wpk);
+        free(L->dscr);
+        free(L->dwt);
+        L->dints = L->koff = L->poff = L->kdoff = L->pdoff = NULL;
+        L->wpk = L->wdk = L->dscr = L->dwt = NULL;
+        L->direct = false;
         free(L->argmax);
         free(L->mask);
         L->out = L->col = L->dcol = L->mask = NULL;
@@ -429,12 +441,19 @@ int cnn_model_build(cnn_model *m, size_t batch)
         if (!cnn__mul(batch, L->out_size, &np) || np > (size_t)INT32_MAX)
             return cnn__seterr(m, TBW_ERANGE, "layer '%s': batch x output exceeds INT_MAX", L->name);
         if (L->kind == CNN_LAYER_CONV2D) {
+            const char *why = cnn__direct_cpu() ? cnn__direct_unfit(L) : "a CPU without AVX-512F";
+            if (m->opts.conv_algo == CNN_CONV_DIRECT && why)
+                return cnn__seterr(m, TBW_EINVAL, "layer '%s': direct convolution does not support %s", L->name, why);
+            /* AUTO leaves short reductions (the first layer of a grey-scale net: 1x5x5) to im2col: there a
+             * direct tile spends as long transposing its outputs into NCHW as multiplying */
+            L->direct = !why && (m->opts.conv_algo == CNN_CONV_DIRECT ||
+                                 (m->opts.conv_algo == CNN_CONV_AUTO && cnn__direct_worth(L)));
             L->chunk = cnn__conv_chunk(L, batch);
             if (!cnn__mul(L->chunk, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
                 return cnn__seterr(m, TBW_ERANGE, "layer '%s': im2col width exceeds INT_MAX", L->name);
             if (!cnn__mul(np, (size_t)L->out_c, &t))
                 return cnn__seterr(m, TBW_ERANGE, "layer '%s': too large", L->name);
-            if (t > max_tmp)
+            if (!L->direct && t > max_tmp)
                 max_tmp = t;
             if ((size_t)L->out_c > max_oc)
                 max_oc = (size_t)L->out_c;
@@ -483,7 +502,18 @@ int cnn_model_build(cnn_model *m, size_t batch)
             L->out = i == 0 ? m->x : m->layers[i - 1].out;
         else
             L->out = alloc_floats(batch * L->out_size, &ok);
-        if (L->kind == CNN_LAYER_CONV2D) {
+        if (L->kind == CNN_LAYER_CONV2D && L->direct) {
+            /* sizes are bounded by cnn__direct_unfit (int32 offsets) */
+            L->dints = calloc(cnn__direct_ints(L), sizeof(int32_t));
+            if (!L->dints)
+                ok = false;
+            L->wpk = alloc_floats(cnn__direct_packed(L), &ok);
+            L->dscr = alloc_floats(cnn__direct_scratch(L) * (size_t)threads, &ok);
+            L->dwt = alloc_floats(cnn__direct_wgrad_floats(L) * (size_t)threads, &ok);
+            if (ok)
+                cnn__direct_setup(L, L->dints, L->wpk, L->dscr, L->dwt);
+        } else if (L->kind == CNN_LAYER_CONV2D) {
+            L->direct = false;
             size_t K = (size_t)L->in_c * L->kh * L->kw, np = L->chunk * (size_t)L->out_h * L->out_w, cn;
             ok = ok && cnn__mul(K, np, &cn);
             if (ok)
@@ -873,6 +903,8 @@ int cnn_model_layer_info(const cnn_model *m, size_t index, cnn_layer_info *info)
     if (L->kind == CNN_LAYER_CONV2D) {
         info->col_rows = (size_t)L->in_c * L->kh * L->kw;
         info->col_cols = (size_t)L->out_h * L->out_w;
+        if (m->built)
+            info->conv_algo = L->direct ? "direct" : "im2col";
     }
     if (L->w_count) {
         info->nparams = L->b_count ? 2 : 1;

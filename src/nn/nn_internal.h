@@ -63,6 +63,18 @@ typedef struct cnn__layer {
     float *tcol;     /* conv, per thread: [K, P] columns of one image (and then their gradient) */
     float *tdw;      /* conv, per thread: [OC, K] partial weight gradient */
     int32_t *argmax; /* maxpool: [batch * out_size] */
+
+    /* conv computed by the direct kernels (conv_direct.c) instead of im2col + sgemm */
+    bool direct;
+    int xp_h, xp_w;           /* zero-padded input plane */
+    int dyp_h, dyp_w;         /* zero-padded output-gradient plane */
+    int32_t *koff, *poff;     /* forward taps and output pixels, as offsets into the padded input */
+    int32_t *kdoff, *pdoff;   /* the same for the input gradient, into the padded output gradient */
+    int32_t *dints;           /* the allocation behind the four tables */
+    float *wpk, *wdk;         /* weights packed for the forward and for the input gradient */
+    float *dscr;              /* per thread: padded input, padded output gradient, transposed dY */
+    size_t dscr_ld;
+    float *dwt;               /* per thread: [K, OC rounded to 16] partial weight gradient */
     float *mask;     /* dropout: [batch * out_size] */
 } cnn__layer;
 
@@ -135,6 +147,25 @@ bool cnn__conv_fuses(const cnn__layer *L, const cnn__layer *relu, const cnn__lay
 void cnn__conv_relu_pool_forward(cnn_model *m, cnn__layer *L, cnn__layer *relu, cnn__layer *pool, const float *x,
                                  size_t n);
 void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n);
+/* conv_direct.c: direct kernels for stride-1 convolutions on AVX-512F CPUs */
+bool cnn__direct_cpu(void);
+/* NULL when L can run on the direct kernels, else what stops it (for messages). */
+const char *cnn__direct_unfit(const cnn__layer *L);
+/* Whether CNN_CONV_AUTO picks the direct kernels for a layer they fit (a long enough reduction). */
+bool cnn__direct_worth(const cnn__layer *L);
+/* Sizes of the buffers cnn__direct_setup takes: int32 tables, packed weights, one thread's scratch
+ * (must start zeroed), one thread's partial weight gradient. */
+size_t cnn__direct_ints(const cnn__layer *L);
+size_t cnn__direct_packed(const cnn__layer *L);
+size_t cnn__direct_scratch(const cnn__layer *L);
+size_t cnn__direct_wgrad_floats(const cnn__layer *L);
+void cnn__direct_setup(cnn__layer *L, int32_t *ints, float *packed, float *scratch, float *wgrad);
+/* Packs the current weights for the forward (backward = false) or the input gradient. */
+void cnn__direct_pack(const cnn__layer *L, const float *w, bool backward);
+/* One image on thread t's scratch: y = conv(x) without bias; then dW partial of thread t += and, when dx
+ * is not NULL, dx = input gradient (overwritten). */
+void cnn__direct_forward(const cnn__layer *L, const float *x, float *y, int t);
+void cnn__direct_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t);
 /* pooling.c */
 void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);

@@ -294,8 +294,181 @@ done:
     cnn_model_free(ref);
 }
 
+/* ---- direct kernels against im2col + sgemm ----
+ * One conv layer (then ReLU or not, flatten, dense) built twice with the same seed, CNN_CONV_DIRECT and
+ * CNN_CONV_IM2COL: outputs, every gradient and the input gradient must agree. The shapes cover 1-4
+ * vector registers of channels and more than one 64-channel block on both sides (output channels for
+ * the forward and the weight gradient, input channels for the input gradient), pixel and tap counts
+ * that leave a short last tile, dilation, asymmetric kernels and every padding the kernels accept. */
+typedef struct dcase {
+    int C, H, W, OC, kh, kw, dh, dw, padding, pt, pb, pl, pr, threads, n;
+    bool relu_pool;
+} dcase;
+
+static cnn_model *direct_net(const dcase *d, int algo)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = d->threads;
+    mo.seed = 11;
+    mo.input_grad = true;
+    mo.conv_algo = algo;
+    cnn_model *m = NULL;
+    if (cnn_model_create(&m, d->C, d->H, d->W, &mo))
+        return NULL;
+    cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
+    c.filters = d->OC;
+    c.kernel_h = d->kh;
+    c.kernel_w = d->kw;
+    c.dilation_h = d->dh;
+    c.dilation_w = d->dw;
+    c.padding = d->padding;
+    c.pad_top = d->pt;
+    c.pad_bottom = d->pb;
+    c.pad_left = d->pl;
+    c.pad_right = d->pr;
+    c.bias_init = 0.05f;
+    cnn_dense_opts f = CNN_DENSE_OPTS_INIT;
+    f.units = 3;
+    int rc = cnn_model_add_conv2d(m, "conv", &c);
+    if (d->relu_pool)
+        rc |= cnn_model_add_relu(m, "relu") | cnn_model_add_maxpool(m, "pool", NULL);
+    rc |= cnn_model_add_flatten(m, "flat") | cnn_model_add_dense(m, "fc", &f);
+    if (rc || cnn_model_build(m, (size_t)d->n)) {
+        fprintf(stderr, "direct_net: %s\n", cnn_model_errmsg(m));
+        cnn_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void direct_case(dcase d)
+{
+    cnn_model *a = direct_net(&d, CNN_CONV_DIRECT), *b = direct_net(&d, CNN_CONV_IM2COL);
+    CHECK_TRUE(a && b);
+    size_t nx = (size_t)d.n * d.C * d.H * d.W;
+    float *x = malloc(nx * sizeof *x);
+    int32_t *y = malloc((size_t)d.n * sizeof *y);
+    if (!a || !b || !x || !y)
+        goto done;
+    cnn_layer_info ia, ib;
+    cnn_model_layer_info(a, 0, &ia);
+    cnn_model_layer_info(b, 0, &ib);
+    CHECK_TRUE(ia.conv_algo && strcmp(ia.conv_algo, "direct") == 0);
+    CHECK_TRUE(ib.conv_algo && strcmp(ib.conv_algo, "im2col") == 0);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)(test_uniform() * 2 - 1);
+    for (int i = 0; i < d.n; i++)
+        y[i] = i % 3;
+    /* two steps, so the second runs on weights the optimizer moved (the packing is redone per call) */
+    for (int step = 0; step < 2; step++) {
+        double la, lb;
+        CHECK_INT(0, cnn_model_forward(a, x, (size_t)d.n, true));
+        CHECK_INT(0, cnn_model_loss(a, y, (size_t)d.n, &la, NULL));
+        CHECK_INT(0, cnn_model_backward(a));
+        CHECK_INT(0, cnn_model_forward(b, x, (size_t)d.n, true));
+        CHECK_INT(0, cnn_model_loss(b, y, (size_t)d.n, &lb, NULL));
+        CHECK_INT(0, cnn_model_backward(b));
+        CHECK_NEAR(la, lb, 1e-5);
+        for (size_t l = 0; l < cnn_model_layer_count(a); l++) {
+            cnn_model_layer_info(a, l, &ia);
+            cnn_model_layer_info(b, l, &ib);
+            size_t per = (size_t)ia.out_c * ia.out_h * ia.out_w;
+            double od = max_rel_diff(ia.output, ib.output, (size_t)d.n * per);
+            CHECK_(od <= 1e-5, "C%d %dx%d OC%d k%dx%d d%dx%d pad %d/%d/%d/%d t%d n%d step %d: layer %zu output "
+                   "differs by %g", d.C, d.H, d.W, d.OC, d.kh, d.kw, d.dh, d.dw, d.pt, d.pb, d.pl, d.pr, d.threads,
+                   d.n, step, l, od);
+            for (int p = 0; p < ia.nparams; p++) {
+                double gd = max_rel_diff(ia.grads[p].data, ib.grads[p].data, ia.grads[p].count);
+                CHECK_(gd <= 1e-5, "C%d %dx%d OC%d k%dx%d t%d n%d step %d: layer %zu gradient %d differs by %g",
+                       d.C, d.H, d.W, d.OC, d.kh, d.kw, d.threads, d.n, step, l, p, gd);
+            }
+        }
+        double xd = max_rel_diff(cnn_model_input_grad(a), cnn_model_input_grad(b), nx);
+        CHECK_(xd <= 1e-5, "C%d %dx%d OC%d k%dx%d t%d n%d step %d: input gradient differs by %g", d.C, d.H, d.W,
+               d.OC, d.kh, d.kw, d.threads, d.n, step, xd);
+        CHECK_INT(0, cnn_model_step(a));
+        CHECK_INT(0, cnn_model_step(b));
+    }
+done:
+    free(x);
+    free(y);
+    cnn_model_free(a);
+    cnn_model_free(b);
+}
+
+static void direct_refused(const cnn_conv2d_opts *c, const char *msg)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.conv_algo = CNN_CONV_DIRECT;
+    cnn_dense_opts f = CNN_DENSE_OPTS_INIT;
+    f.units = 2;
+    cnn_model *m = NULL;
+    CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, &mo));
+    CHECK_INT(0, cnn_model_add_conv2d(m, "conv", c) | cnn_model_add_dense(m, "fc", &f));
+    CHECK_INT(TBW_EINVAL, cnn_model_build(m, 2));
+    CHECK_STR_HAS(cnn_model_errmsg(m), msg);
+    cnn_model_free(m);
+}
+
+static void test_direct(void)
+{
+    if (!cnn__direct_cpu()) {
+        /* the kernels need AVX-512F; CNN_CONV_DIRECT must then refuse clearly */
+        dcase d = {2, 5, 5, 4, 3, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 1, 2, false};
+        CHECK_TRUE(direct_net(&d, CNN_CONV_DIRECT) == NULL);
+        fprintf(stderr, "note: no AVX-512F on this CPU, direct kernels not exercised\n");
+        return;
+    }
+    const dcase cases[] = {
+        /* C  H   W  OC kh kw dh dw padding          pt pb pl pr thr n  relu_pool */
+        {32, 14, 14, 64, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 5, true}, /* the lecture's conv2 */
+        {1, 28, 28, 32, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 3, true},  /* its conv1 */
+        {3, 9, 7, 5, 3, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 1, 2, false},    /* 1 register, short tiles */
+        {4, 8, 9, 17, 3, 5, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 3, 4, false},  /* 2 registers, 3x5 */
+        {5, 7, 6, 40, 3, 3, 2, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 3, false},   /* 3 registers, dilated */
+        {6, 6, 8, 70, 3, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 3, false},   /* two blocks of outputs */
+        {70, 5, 6, 9, 3, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 2, false},   /* two blocks of inputs */
+        {3, 9, 8, 6, 3, 3, 2, 2, CNN_PAD_EXPLICIT, 4, 0, 1, 3, 2, 3, false}, /* uneven explicit pads */
+        {2, 6, 6, 4, 1, 1, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 1, 2, false},   /* 1x1 */
+        {2, 5, 5, 16, 5, 5, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 3, 1, false},  /* one output pixel, idle threads */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        direct_case(cases[i]);
+
+    /* what the direct kernels refuse, by name */
+    cnn_conv2d_opts strided = CNN_CONV2D_OPTS_INIT, wide = CNN_CONV2D_OPTS_INIT;
+    strided.stride_w = 2;
+    wide.kernel_h = wide.kernel_w = 3;
+    wide.padding = CNN_PAD_EXPLICIT;
+    wide.pad_top = 3;
+    direct_refused(&strided, "layer 'conv': direct convolution does not support a stride other than 1");
+    direct_refused(&wide, "layer 'conv': direct convolution does not support padding wider than the dilated kernel");
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    cnn_model *m = NULL;
+    cnn_conv2d_opts c;
+    cnn_dense_opts f = CNN_DENSE_OPTS_INIT;
+    f.units = 2;
+    /* AUTO takes im2col for a stride of 2 and the direct kernels for a 32x5x5 reduction */
+    c = strided;
+    CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, &mo));
+    cnn_conv2d_opts plain = CNN_CONV2D_OPTS_INIT;
+    CHECK_INT(0, cnn_model_add_conv2d(m, "strided", &c) | cnn_model_add_conv2d(m, "plain", &plain) |
+                     cnn_model_add_dense(m, "fc", &f));
+    CHECK_INT(0, cnn_model_build(m, 2));
+    cnn_layer_info li;
+    cnn_model_layer_info(m, 0, &li);
+    CHECK_TRUE(li.conv_algo && strcmp(li.conv_algo, "im2col") == 0);
+    cnn_model_layer_info(m, 1, &li); /* 32x5x5 = 800 taps */
+    CHECK_TRUE(li.conv_algo && strcmp(li.conv_algo, "direct") == 0);
+    cnn_model_free(m);
+    /* an unknown algorithm is a bad option */
+    mo.conv_algo = 3;
+    CHECK_INT(TBW_EINVAL, cnn_model_create(&m, 1, 8, 8, &mo));
+}
+
 int main(void)
 {
+    test_direct();
     for (int threads = 1; threads <= 3; threads++)
         test_conv_relu_pool_fused(threads);
     test_block_layout();

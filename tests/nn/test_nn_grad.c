@@ -44,12 +44,15 @@ static double rel_err(cnn_model *m, float *v, const float *g, size_t count, floa
 
 typedef int (*build_fn)(cnn_model *m);
 
+static int conv_algo = CNN_CONV_AUTO; /* the pass's cnn_model_opts.conv_algo */
+
 static void grad_check(const char *label, int c, int h, int w, build_fn add)
 {
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = 1;
     mo.input_grad = true;
     mo.seed = 7;
+    mo.conv_algo = conv_algo;
     cnn_model *m = NULL;
     CHECK_INT(0, cnn_model_create(&m, c, h, w, &mo));
     CHECK_INT(0, add(m));
@@ -138,6 +141,23 @@ static int net_conv_explicit_dilated(cnn_model *m)
     c.stride_w = 2;
     cnn_dense_opts d = dense(3);
     return cnn_model_add_conv2d(m, "conv1", &c) | cnn_model_add_dense(m, "fc", &d);
+}
+
+/* Two stacked stride-1 convs (the second has an input gradient), dilation, explicit uneven padding and
+ * 17 filters (two vector registers, one partly used): the shapes the direct kernels must get right. */
+static int net_conv_direct_mix(cnn_model *m)
+{
+    cnn_conv2d_opts c1 = conv(17, 3, 1, CNN_PAD_EXPLICIT), c2 = conv(5, 3, 1, CNN_PAD_SAME);
+    c1.pad_top = 2;
+    c1.pad_bottom = 0;
+    c1.pad_left = 1;
+    c1.pad_right = 3;
+    c1.dilation_h = 1;
+    c1.dilation_w = 2;
+    c2.kernel_w = 2;
+    cnn_dense_opts d = dense(3);
+    return cnn_model_add_conv2d(m, "conv1", &c1) | cnn_model_add_tanh(m, "tanh1") |
+           cnn_model_add_conv2d(m, "conv2", &c2) | cnn_model_add_dense(m, "fc", &d);
 }
 
 static int net_conv_relu_maxpool(cnn_model *m)
@@ -256,5 +276,16 @@ int main(void)
         grad_check("softmax cross-entropy", 10, 1, 1, net_loss_only);
         dropout_check();
     }
+    /* the direct kernels (stride-1 convs only) */
+    if (cnn_conv_direct_available()) {
+        conv_algo = CNN_CONV_DIRECT;
+        grad_check("direct conv valid", 2, 6, 5, net_conv_valid);
+        grad_check("direct conv+relu+maxpool", 2, 6, 6, net_conv_relu_maxpool);
+        grad_check("direct conv pad/dilation mix", 3, 6, 7, net_conv_direct_mix);
+    } else {
+        fprintf(stderr, "note: no AVX-512F on this CPU, direct kernels not checked\n");
+    }
+    conv_algo = CNN_CONV_IM2COL;
+    grad_check("im2col conv pad/dilation mix", 3, 6, 7, net_conv_direct_mix);
     return check_report();
 }
