@@ -4,12 +4,15 @@
 The lecture's net: conv 5x5x32 SAME + ReLU + 2x2 maxpool, conv 5x5x64 SAME + ReLU + 2x2 maxpool,
 fc 1024 + ReLU, fc 10; batch 100, Adam (lr 1e-4), 28x28x1 Fashion-MNIST, 2 threads on both sides.
 
-Usage: bench/cnn_vs_tf.py [--bench build/bench/cnn_bench] [--threads 2] [--venv DIR]
+Usage: bench/cnn_vs_tf.py [--bench build/bench/cnn_bench] [--threads 2] [--rounds 3] [--venv DIR]
+The two engines run alternately, --rounds times each (the machine is shared and noisy); the table
+gives medians and every round's ratio.
 TensorFlow comes from a venv created on first use (default ~/.cache/tbw/tfvenv,
 pip install tensorflow-cpu==2.21.0); nothing is installed into the system Python.
 """
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import venv
@@ -98,32 +101,44 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--windows", type=int, default=7)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--venv", default=os.path.join(os.path.expanduser("~"), ".cache", "tbw", "tfvenv"))
     a = ap.parse_args()
 
     env = dict(os.environ)
-    ours = parse(subprocess.run([a.bench, "--threads", str(a.threads), "--windows", str(a.windows),
-                                 "--steps", str(a.steps), "--data", a.data],
-                                check=True, capture_output=True, text=True, env=env).stdout)
     py = ensure_tf(a.venv)
-    tf = parse(subprocess.run([py, "-c", TF_SCRIPT, str(a.threads), str(a.windows), str(a.steps), a.data],
-                              check=True, capture_output=True, text=True, env=env).stdout)
+    ours_runs, tf_runs = [], []
+    for r in range(a.rounds):
+        cmd = [a.bench, "--threads", str(a.threads), "--windows", str(a.windows), "--steps", str(a.steps),
+               "--data", a.data] + ([] if r == 0 else ["--no-peak"])
+        ours_runs.append(parse(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout))
+        tf_runs.append(parse(subprocess.run([py, "-c", TF_SCRIPT, str(a.threads), str(a.windows), str(a.steps),
+                                             a.data], check=True, capture_output=True, text=True,
+                                            env=env).stdout))
+    ours = dict(ours_runs[0])
+    tf = {}
+    for k in ("images_per_sec", "peak_rss_mb"):
+        ours[k] = statistics.median(o[k] for o in ours_runs)
+        tf[k] = statistics.median(t[k] for t in tf_runs)
+    ratios = [o["images_per_sec"] / t["images_per_sec"] for o, t in zip(ours_runs, tf_runs)]
 
     flop = ours["mflop_per_image"] * 1e6
     peak = ours["sgemm_peak_2t"] if a.threads >= 2 else ours["sgemm_peak_1t"]
     rows = [("tbw cnn", ours["images_per_sec"], ours["peak_rss_mb"]),
             ("TensorFlow " + TF_VERSION, tf["images_per_sec"], tf["peak_rss_mb"])]
-    print("threads=%d batch=100, %.1f MFLOP/training image, sgemm 2048^3 peak %.0f GFLOP/s (1 thread %.0f)"
-          % (a.threads, flop / 1e6, peak, ours["sgemm_peak_1t"]))
+    print("threads=%d batch=100, %.1f MFLOP/training image, sgemm 2048^3 peak %.0f GFLOP/s (1 thread %.0f), "
+          "medians of %d alternating rounds" % (a.threads, flop / 1e6, peak, ours["sgemm_peak_1t"], a.rounds))
     print("| engine | images/s | GFLOP/s | % of sgemm peak | peak RSS MB |")
     print("|---|---:|---:|---:|---:|")
     for name, ips, rss in rows:
         g = ips * flop / 1e9
         print("| %s | %.0f | %.1f | %.1f | %.0f |" % (name, ips, g, 100 * g / peak, rss))
-    print("ratio tbw/TF images/s: %.2fx; memory tbw/TF: %.2f"
-          % (ours["images_per_sec"] / tf["images_per_sec"], ours["peak_rss_mb"] / tf["peak_rss_mb"]))
-
+    print("rounds (tbw / TF images/s): " + ", ".join(
+        "%.0f/%.0f" % (o["images_per_sec"], t["images_per_sec"]) for o, t in zip(ours_runs, tf_runs)))
+    print("ratio tbw/TF images/s: median %.2fx (rounds %s); memory tbw/TF: %.2f"
+          % (statistics.median(ratios), " ".join("%.2f" % x for x in ratios),
+             ours["peak_rss_mb"] / tf["peak_rss_mb"]))
 
 if __name__ == "__main__":
     main()
