@@ -186,6 +186,34 @@ static void pad_copy(const float *src, int planes, int h, int w, float *dst, int
 
 #ifdef CNN_DIRECT_X86
 
+/* Transposes 16 rows of 16 floats in registers: afterwards r[i] lane j holds what r[j] lane i held. */
+CNN_AVX512 static inline void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) { /* pairs of rows interleaved */
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int q = 0; q < 4; q++) { /* 4x4 blocks transposed inside each 128-bit lane */
+        r[4 * q + 0] = _mm512_shuffle_ps(t[4 * q + 0], t[4 * q + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * q + 1] = _mm512_shuffle_ps(t[4 * q + 0], t[4 * q + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * q + 2] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * q + 3] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int c = 0; c < 4; c++) { /* then the 4x4 grid of 128-bit lanes */
+        __m512 lo01 = _mm512_shuffle_f32x4(r[c], r[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
+        __m512 hi01 = _mm512_shuffle_f32x4(r[c], r[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
+        __m512 lo23 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
+        __m512 hi23 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
+        t[c] = _mm512_shuffle_f32x4(lo01, lo23, _MM_SHUFFLE(2, 0, 2, 0));
+        t[4 + c] = _mm512_shuffle_f32x4(lo01, lo23, _MM_SHUFFLE(3, 1, 3, 1));
+        t[8 + c] = _mm512_shuffle_f32x4(hi01, hi23, _MM_SHUFFLE(2, 0, 2, 0));
+        t[12 + c] = _mm512_shuffle_f32x4(hi01, hi23, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+    for (int i = 0; i < 16; i++) /* t[4b + c] is column 4b + c */
+        r[i] = t[i];
+}
+
 /* Output pixels per tile for a given number of 16-lane registers: MR * NJ accumulators plus NJ weight
  * registers stay within the 32 vector registers. */
 #define MR_FOR(NJ) ((NJ) == 4 ? 7 : (NJ) == 3 ? 9 : 14)
@@ -217,6 +245,18 @@ static void pad_copy(const float *src, int planes, int h, int w, float *dst, int
                     for (int j = 0; j < NJ; j++)                                                             \
                         acc[r][j] = _mm512_fmadd_ps(v, wv[j], acc[r][j]);                                    \
                 }                                                                                            \
+            }                                                                                                \
+            if (MR == 14) { /* transpose in registers, one masked store of the pixels per channel */       \
+                const __mmask16 keep = (__mmask16)((1u << valid) - 1u);                                      \
+                for (int j = 0; j < NJ; j++) {                                                               \
+                    __m512 t[16];                                                                            \
+                    for (int r = 0; r < 16; r++)                                                             \
+                        t[r] = r < MR ? acc[r < MR ? r : 0][j] : _mm512_setzero_ps();                        \
+                    transpose16(t);                                                                          \
+                    for (int l = 0; l < LANES && j * LANES + l < width; l++)                                 \
+                        _mm512_mask_storeu_ps(out + (size_t)(j * LANES + l) * npix + p0, keep, t[l]);         \
+                }                                                                                            \
+                continue;                                                                                    \
             }                                                                                                \
             for (int r = 0; r < MR; r++)                                                                     \
                 for (int j = 0; j < NJ; j++)                                                                 \
