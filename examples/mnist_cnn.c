@@ -26,6 +26,8 @@ static void usage(FILE *f)
             "  --steps N             training steps (default 2000)\n"
             "  --batch B             batch size (default 100)\n"
             "  --lr X                Adam learning rate (default 1e-4)\n"
+            "  --lr-final X          decay the rate along a cosine to X at the last step\n"
+            "                        (default: constant); logged as learning_rate\n"
             "  --conv 1|2            convolutional layers (default 2)\n"
             "  --fc 1|2              fully connected layers (default 2)\n"
             "  --dropout R           dropout rate on fc1, 0..0.9 (default 0: none)\n"
@@ -59,9 +61,10 @@ int main(int argc, char **argv)
     train_opts o = TRAIN_OPTS_INIT;
     o.data_dir = TRAIN_DEFAULT_DATA;
     const char *logdir = NULL;
-    enum { O_LOGDIR = 256, O_LR, O_CONV, O_FC, O_DROPOUT, O_CKPT, O_RESUME, O_CLASSES, O_HELP };
+    enum { O_LOGDIR = 256, O_LR, O_LRF, O_CONV, O_FC, O_DROPOUT, O_CKPT, O_RESUME, O_CLASSES, O_HELP };
     static const struct option longopts[] = {
         {"logdir", required_argument, NULL, O_LOGDIR},   {"lr", required_argument, NULL, O_LR},
+        {"lr-final", required_argument, NULL, O_LRF},
         {"conv", required_argument, NULL, O_CONV},       {"fc", required_argument, NULL, O_FC},
         {"dropout", required_argument, NULL, O_DROPOUT}, {"checkpoint-every", required_argument, NULL, O_CKPT},
         {"resume", no_argument, NULL, O_RESUME},         {"classes", required_argument, NULL, O_CLASSES},
@@ -79,6 +82,7 @@ int main(int argc, char **argv)
         switch (c) {
         case O_LOGDIR: logdir = optarg; break;
         case O_LR: if (!cli_double("--lr", optarg, 1e-9, 10, &d)) return 2; o.lr = d; break;
+        case O_LRF: if (!cli_double("--lr-final", optarg, 1e-9, 10, &d)) return 2; o.lr_final = d; break;
         case O_CONV: if (!cli_long("--conv", optarg, 1, 2, &v)) return 2; o.conv_layers = (int)v; break;
         case O_FC: if (!cli_long("--fc", optarg, 1, 2, &v)) return 2; o.fc_layers = (int)v; break;
         case O_DROPOUT: if (!cli_double("--dropout", optarg, 0, 0.9, &d)) return 2; o.dropout = (float)d; break;

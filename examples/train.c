@@ -326,6 +326,14 @@ bool train_dir_has_run(const char *dir)
     return found;
 }
 
+double train_learning_rate(const train_opts *o, long i, long total)
+{
+    if (o->lr_final <= 0 || total < 2)
+        return o->lr;
+    double f = 0.5 * (1.0 + cos(M_PI * (double)i / (double)(total - 1)));
+    return o->lr_final + (o->lr - o->lr_final) * f;
+}
+
 int train_run(const train_opts *o, const char *run_dir, train_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -435,12 +443,17 @@ int train_run(const train_opts *o, const char *run_dir, train_result *res)
             fprintf(stderr, "error: %s\n", cnn_dataset_errmsg(train));
             goto fail;
         }
+        double lr = train_learning_rate(o, i, total);
+        if (o->lr_final > 0)
+            TRY(cnn_model_set_learning_rate(m, (float)lr), cnn_model_errmsg(m));
         TRY(cnn_model_train_step(m, x, y, (size_t)o->batch, &loss, &acc), cnn_model_errmsg(m));
         bool summary = o->summary_every > 0 && i % o->summary_every == 0;
         double tlog = now();
         if (summary) {
             TRY(tbw_scalar(w, "cross_entropy", i, loss), tbw_writer_errmsg(w));
             TRY(tbw_scalar(w, "accuracy", i, acc), tbw_writer_errmsg(w));
+            if (o->lr_final > 0)
+                TRY(tbw_scalar(w, "learning_rate", i, lr), tbw_writer_errmsg(w));
             tbw_image_batch ib = {x, TBW_PIXEL_F32, TBW_LAYOUT_CHW, (size_t)o->batch, 28, 28, 1};
             TRY(tbw_images(w, "input", i, &ib, 3), tbw_writer_errmsg(w));
         }

@@ -27,9 +27,13 @@ typedef struct train_opts {
     bool hparams;           /* write a session start/end for the HParams tab */
     int classes;            /* projector labels: 0 auto (Fashion-MNIST names if the data path
                                says "fashion", else digits), 1 Fashion-MNIST names, 2 digits */
+    double lr_final;        /* > 0: cosine decay from lr at step 0 to lr_final at the last step */
 } train_opts;
 
-#define TRAIN_OPTS_INIT { NULL, 2000, 100, 1e-4, 2, 2, 0.0f, 5, 20, 1024, 1, 500, false, 0, 0, 0, true, true, 0 }
+#define TRAIN_OPTS_INIT { NULL, 2000, 100, 1e-4, 2, 2, 0.0f, 5, 20, 1024, 1, 500, false, 0, 0, 0, true, true, 0, 0.0 }
+
+/* The learning rate of step i of a run of `total` steps: o->lr, or its cosine decay to o->lr_final. */
+double train_learning_rate(const train_opts *o, long i, long total);
 
 typedef struct train_result {
     double test_accuracy, test_loss;

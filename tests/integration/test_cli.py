@@ -26,6 +26,7 @@ def test_help(prog):
     (["--logdir", "x", "--conv", "3"], "--conv needs a whole number from 1 to 2"),
     (["--logdir", "x", "--lr", "-1"], "--lr needs a number"),
     (["--logdir", "x", "--dropout", "0.95"], "--dropout needs a number from 0 to 0.9"),
+    (["--logdir", "x", "--lr-final", "0"], "--lr-final needs a number"),
     (["--steps", "10"], "--logdir DIR is required"),
     (["--logdir", "x", "--bogus"], "usage:"),
     (["--logdir", "x", "--classes", "cats"], "--classes takes fashion or digits"),
@@ -84,3 +85,16 @@ def test_plain_idx_files(tmp_path):
 def test_sweep_refuses_a_used_logdir(workflow_log):
     r = run("hparam_sweep", "--logdir", workflow_log / "sweep", "--steps", "1", "--quiet")
     assert r.returncode == 2 and "already holds runs" in r.stderr
+
+
+def test_lr_final_decays_along_a_cosine(tmp_path):
+    r = run("mnist_cnn", "--logdir", tmp_path / "run", "--steps", "11", "--batch", "10", "--summary-every", "5",
+            "--lr", "1e-3", "--lr-final", "1e-5", "--limit-test", "20", "--embed", "0", "--quiet")
+    assert r.returncode == 0, r.stderr
+    csv = subprocess.run([build_path("tools", "tbw-inspect"), "--csv", tmp_path / "run"], capture_output=True,
+                         text=True, check=True).stdout
+    lr = {int(f[2]): float(f[4]) for f in (l.split(",") for l in csv.splitlines()) if f[1] == "learning_rate"}
+    assert sorted(lr) == [0, 5, 10]
+    assert lr[0] == pytest.approx(1e-3, rel=1e-6)
+    assert lr[5] == pytest.approx((1e-3 + 1e-5) / 2, rel=1e-6)  # cos(pi/2) = 0: half way
+    assert lr[10] == pytest.approx(1e-5, rel=1e-6)
