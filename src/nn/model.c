@@ -569,7 +569,7 @@ static int check_run(cnn_model *m, const void *p, size_t n, const char *what)
     return TBW_OK;
 }
 
-int cnn_model_forward(cnn_model *m, const float *x, size_t n, bool training)
+static int model_forward(cnn_model *m, const float *x, size_t n, bool training)
 {
     int rc = check_run(m, x, n, "forward");
     if (rc)
@@ -607,7 +607,7 @@ const float *cnn_model_output(const cnn_model *m)
     return m && m->built && m->fwd_n ? m->layers[m->nlayers - 1].out : NULL;
 }
 
-int cnn_model_loss(cnn_model *m, const int32_t *labels, size_t n, double *loss, double *acc)
+static int model_loss(cnn_model *m, const int32_t *labels, size_t n, double *loss, double *acc)
 {
     int rc = check_run(m, labels, n, "loss");
     if (rc)
@@ -655,7 +655,7 @@ int cnn_model_loss(cnn_model *m, const int32_t *labels, size_t n, double *loss, 
     return TBW_OK;
 }
 
-int cnn_model_backward(cnn_model *m)
+static int model_backward(cnn_model *m)
 {
     if (!m)
         return TBW_EINVAL;
@@ -707,7 +707,7 @@ const float *cnn_model_input_grad(const cnn_model *m)
     return m ? m->dinput : NULL;
 }
 
-int cnn_model_step(cnn_model *m)
+static int model_step(cnn_model *m)
 {
     if (!m)
         return TBW_EINVAL;
@@ -717,7 +717,7 @@ int cnn_model_step(cnn_model *m)
     return TBW_OK;
 }
 
-int cnn_model_train_step(cnn_model *m, const float *x, const int32_t *labels, size_t n, double *loss, double *acc)
+static int model_train_step(cnn_model *m, const float *x, const int32_t *labels, size_t n, double *loss, double *acc)
 {
     int rc = cnn_model_forward(m, x, n, true);
     if (!rc)
@@ -729,7 +729,7 @@ int cnn_model_train_step(cnn_model *m, const float *x, const int32_t *labels, si
     return rc;
 }
 
-int cnn_model_predict(cnn_model *m, const float *x, size_t n, int32_t *classes)
+static int model_predict(cnn_model *m, const float *x, size_t n, int32_t *classes)
 {
     if (m && !classes)
         return cnn__seterr(m, TBW_EINVAL, "predict: NULL output");
@@ -771,7 +771,7 @@ static int eval_means(double tl, double ta, size_t count, double *loss, double *
     return TBW_OK;
 }
 
-int cnn_model_evaluate(cnn_model *m, const float *x, const int32_t *labels, size_t count, double *loss, double *acc)
+static int model_evaluate(cnn_model *m, const float *x, const int32_t *labels, size_t count, double *loss, double *acc)
 {
     if (!m)
         return TBW_EINVAL;
@@ -789,7 +789,7 @@ int cnn_model_evaluate(cnn_model *m, const float *x, const int32_t *labels, size
     return eval_means(tl, ta, count, loss, acc);
 }
 
-int cnn_model_evaluate_dataset(cnn_model *m, const cnn_dataset *ds, double *loss, double *acc)
+static int model_evaluate_dataset(cnn_model *m, const cnn_dataset *ds, double *loss, double *acc)
 {
     if (!m)
         return TBW_EINVAL;
@@ -930,4 +930,70 @@ int cnn_model_layer_info(const cnn_model *m, size_t index, cnn_layer_info *info)
         }
     }
     return TBW_OK;
+}
+
+/* ---- public entry points that compute: denormals flushed inside, the caller's mode restored ---- */
+
+int cnn_model_forward(cnn_model *m, const float *x, size_t n, bool training)
+{
+    unsigned fp = cnn__fp_enter();
+    int rc = model_forward(m, x, n, training);
+    cnn__fp_leave(fp);
+    return rc;
+}
+
+int cnn_model_loss(cnn_model *m, const int32_t *labels, size_t n, double *loss, double *acc)
+{
+    unsigned fp = cnn__fp_enter();
+    int rc = model_loss(m, labels, n, loss, acc);
+    cnn__fp_leave(fp);
+    return rc;
+}
+
+int cnn_model_backward(cnn_model *m)
+{
+    unsigned fp = cnn__fp_enter();
+    int rc = model_backward(m);
+    cnn__fp_leave(fp);
+    return rc;
+}
+
+int cnn_model_step(cnn_model *m)
+{
+    unsigned fp = cnn__fp_enter();
+    int rc = model_step(m);
+    cnn__fp_leave(fp);
+    return rc;
+}
+
+int cnn_model_train_step(cnn_model *m, const float *x, const int32_t *labels, size_t n, double *loss, double *acc)
+{
+    unsigned fp = cnn__fp_enter();
+    int rc = model_train_step(m, x, labels, n, loss, acc);
+    cnn__fp_leave(fp);
+    return rc;
+}
+
+int cnn_model_predict(cnn_model *m, const float *x, size_t n, int32_t *classes)
+{
+    unsigned fp = cnn__fp_enter();
+    int rc = model_predict(m, x, n, classes);
+    cnn__fp_leave(fp);
+    return rc;
+}
+
+int cnn_model_evaluate(cnn_model *m, const float *x, const int32_t *labels, size_t count, double *loss, double *acc)
+{
+    unsigned fp = cnn__fp_enter();
+    int rc = model_evaluate(m, x, labels, count, loss, acc);
+    cnn__fp_leave(fp);
+    return rc;
+}
+
+int cnn_model_evaluate_dataset(cnn_model *m, const cnn_dataset *ds, double *loss, double *acc)
+{
+    unsigned fp = cnn__fp_enter();
+    int rc = model_evaluate_dataset(m, ds, loss, acc);
+    cnn__fp_leave(fp);
+    return rc;
 }

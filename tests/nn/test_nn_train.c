@@ -7,6 +7,9 @@
 #include "nn_check.h"
 
 #include <cblas.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 /* One dense layer 2 -> 2 without bias; weights and input chosen so the gradient is known. */
 static cnn_model *tiny(int optimizer, float lr)
@@ -253,8 +256,46 @@ static void test_seeded_init(void)
     cnn_model_free(c);
 }
 
+/* Denormals are flushed inside the engine's work (as in TensorFlow's CPU kernels) and the caller's
+ * floating-point mode is left as it was. With a denormal input every dense output is exactly its bias
+ * (DAZ); without the flush it would be a tiny non-zero product. */
+static void test_denormals_flushed(int threads)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = threads;
+    cnn_model *m = NULL;
+    cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
+    d.units = 4;
+    d.bias_init = 0.0f;
+    CHECK_INT(0, cnn_model_create(&m, 8, 1, 1, &mo));
+    CHECK_INT(0, cnn_model_add_dense(m, "fc", &d));
+    CHECK_INT(0, cnn_model_build(m, 2));
+    float x[16];
+    for (int i = 0; i < 16; i++)
+        x[i] = 1e-40f * (float)(i + 1); /* all below FLT_MIN: denormal */
+    CHECK_TRUE(x[0] != 0.0f && x[15] < 1.17549435e-38f);
+#if defined(__x86_64__)
+    unsigned before = _mm_getcsr();
+#endif
+    CHECK_INT(0, cnn_model_forward(m, x, 2, false));
+#if defined(__x86_64__)
+    CHECK_INT(before, _mm_getcsr());
+    const float *y = cnn_model_output(m);
+    int zeros = 0;
+    for (int i = 0; i < 8; i++)
+        zeros += y[i] == 0.0f;
+    CHECK_INT(8, zeros);
+    /* the caller's own arithmetic still keeps denormals */
+    volatile float a = x[0], b = 0.5f;
+    CHECK_TRUE(a * b != 0.0f);
+#endif
+    cnn_model_free(m);
+}
+
 int main(void)
 {
+    test_denormals_flushed(1);
+    test_denormals_flushed(2);
     test_adam_step();
     test_sgd_momentum();
     test_overfit();
