@@ -64,7 +64,7 @@
             double q = off * inv;                                                                               \
             int32_t b = (int32_t)q;                                                                             \
             double frac = q - (double)b;                                                                        \
-            if (frac < 1e-6 || frac > 1.0 - 1e-6)                                                               \
+            if ((frac < 1e-6 || frac > 1.0 - 1e-6) && off != 0)                                                \
                 b = (int32_t)(off / width);                                                                    \
             b = b < last ? b : last;                                                                            \
             counts[(size_t)b * 4 + (i & 3)]++;                                                                  \
@@ -149,8 +149,13 @@ static void count_f32_sse2(const float *x, size_t n, double lo, double width, in
         __m128d q0 = _mm_mul_pd(o0, vinv), q1 = _mm_mul_pd(o1, vinv);
         __m128i b0 = _mm_cvttpd_epi32(q0), b1 = _mm_cvttpd_epi32(q1);
         __m128d r0 = _mm_sub_pd(q0, _mm_cvtepi32_pd(b0)), r1 = _mm_sub_pd(q1, _mm_cvtepi32_pd(b1));
-        int edge = _mm_movemask_pd(_mm_or_pd(_mm_cmplt_pd(r0, eps), _mm_cmpgt_pd(r0, one_m))) |
-                   _mm_movemask_pd(_mm_or_pd(_mm_cmplt_pd(r1, eps), _mm_cmpgt_pd(r1, one_m))) << 2;
+        /* an offset of exactly 0 (the minimum: every zero of a ReLU output) is bucket 0 either way */
+        const __m128d zero = _mm_setzero_pd();
+        int edge = _mm_movemask_pd(_mm_and_pd(_mm_or_pd(_mm_cmplt_pd(r0, eps), _mm_cmpgt_pd(r0, one_m)),
+                                              _mm_cmpneq_pd(o0, zero))) |
+                   _mm_movemask_pd(_mm_and_pd(_mm_or_pd(_mm_cmplt_pd(r1, eps), _mm_cmpgt_pd(r1, one_m)),
+                                              _mm_cmpneq_pd(o1, zero)))
+                       << 2;
         int32_t idx[4];
         idx[0] = _mm_cvtsi128_si32(b0);
         idx[1] = _mm_cvtsi128_si32(_mm_srli_si128(b0, 4));
@@ -198,8 +203,11 @@ __attribute__((target("avx2"))) static void count_f32_avx2(const float *x, size_
         __m256d q = _mm256_mul_pd(o, vinv);
         __m128i b = _mm256_cvttpd_epi32(q);
         __m256d r = _mm256_sub_pd(q, _mm256_cvtepi32_pd(b));
+        /* an offset of exactly 0 (the minimum: every zero of a ReLU output) is bucket 0 either way,
+         * so it skips the exact division that edges take */
         int edge = _mm256_movemask_pd(
-            _mm256_or_pd(_mm256_cmp_pd(r, eps, _CMP_LT_OQ), _mm256_cmp_pd(r, one_m, _CMP_GT_OQ)));
+            _mm256_and_pd(_mm256_or_pd(_mm256_cmp_pd(r, eps, _CMP_LT_OQ), _mm256_cmp_pd(r, one_m, _CMP_GT_OQ)),
+                          _mm256_cmp_pd(o, _mm256_setzero_pd(), _CMP_NEQ_OQ)));
         int finite = _mm_movemask_ps(okm);
         if (edge & finite) {
             int32_t idx[4];

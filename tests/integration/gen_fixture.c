@@ -60,6 +60,12 @@ static void histograms(void)
         side(name, x, sizeof x);
         must(tbw_histogram(w, "fine", s, x, 10000, 100, NULL), w, "fine");
     }
+    /* a ReLU output: half the values are exactly the minimum 0, the rest land on and near bucket edges */
+    for (int i = 0; i < 10000; i++)
+        x[i] = i % 2 == 0 ? 0.0f : (float)((i * 37) % 3001) / 1000.0f;
+    x[5] = NAN;
+    must(tbw_histogram(w, "relu", 0, x, 10000, 0, NULL), w, "relu");
+    side("hist_relu.f32", x, sizeof x);
     float same[50];
     for (int i = 0; i < 50; i++)
         same[i] = 0.25f;

@@ -108,7 +108,7 @@ def served_histograms(tb, tag):
 
 def test_histogram_tags(tb):
     tags = tb.json("/data/plugin/histograms/tags")["histograms"]
-    assert set(tags) == {"layer/weights", "fine", "constant", "empty", "doubles"}
+    assert set(tags) == {"layer/weights", "fine", "relu", "constant", "empty", "doubles"}
     dist = tb.json("/data/plugin/distributions/tags")["histograms"]
     assert set(dist) == set(tags)
 
@@ -123,6 +123,15 @@ def test_histogram_buckets_exact(tb, fixture_dirs):
         np.testing.assert_array_equal(np.array(rows, dtype=np.float64), tb_buckets(x))
         np.testing.assert_array_equal(np.array(fine[step]), tb_buckets(x, 100))
         assert sum(r[2] for r in rows) == (9998 if step % 2 == 0 else 10000)  # NaN and Inf left out
+
+
+def test_histogram_relu_output_exact(tb, fixture_dirs):
+    """Half the values are the minimum (a ReLU's zeros), the rest sit on and near bucket edges."""
+    x = np.fromfile(fixture_dirs[1] / "hist_relu.f32", dtype=np.float32)
+    (relu,) = served_histograms(tb, "relu")
+    rows = np.array(relu[2], dtype=np.float64)
+    np.testing.assert_array_equal(rows, tb_buckets(x))
+    assert rows[0, 2] >= 5000 - 1  # the zeros (one NaN is left out)
 
 
 def test_histogram_edge_cases(tb):
