@@ -54,6 +54,9 @@ const char *cnn__direct_unfit(const cnn__layer *L)
     long long wq = (long long)L->in_w + (long long)(L->kw - 1) * L->dw;
     if (hp * wp * L->in_c > INT32_MAX / 2 || hq * wq * L->out_c > INT32_MAX / 2)
         return "planes too large";
+    long long taps = (long long)L->kh * L->kw;
+    if (taps * L->in_c > INT32_MAX / 64 || taps * L->out_c > INT32_MAX / 64)
+        return "a reduction too long";
     return NULL;
 }
 

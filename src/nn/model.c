@@ -503,13 +503,16 @@ int cnn_model_build(cnn_model *m, size_t batch)
         else
             L->out = alloc_floats(batch * L->out_size, &ok);
         if (L->kind == CNN_LAYER_CONV2D && L->direct) {
-            /* sizes are bounded by cnn__direct_unfit (int32 offsets) */
+            /* cnn__direct_unfit bounds the tables and counts to int32 */
             L->dints = calloc(cnn__direct_ints(L), sizeof(int32_t));
             if (!L->dints)
                 ok = false;
-            L->wpk = alloc_floats(cnn__direct_packed(L), &ok);
-            L->dscr = alloc_floats(cnn__direct_scratch(L) * (size_t)threads, &ok);
-            L->dwt = alloc_floats(cnn__direct_wgrad_floats(L) * (size_t)threads, &ok);
+            size_t scr, dwt;
+            ok = ok && cnn__mul(cnn__direct_scratch(L), (size_t)threads, &scr) &&
+                 cnn__mul(cnn__direct_wgrad_floats(L), (size_t)threads, &dwt);
+            L->wpk = ok ? alloc_floats(cnn__direct_packed(L), &ok) : NULL;
+            L->dscr = ok ? alloc_floats(scr, &ok) : NULL;
+            L->dwt = ok ? alloc_floats(dwt, &ok) : NULL;
             if (ok)
                 cnn__direct_setup(L, L->dints, L->wpk, L->dscr, L->dwt);
         } else if (L->kind == CNN_LAYER_CONV2D) {
