@@ -84,7 +84,7 @@ size_t cnn__direct_scratch(const cnn__layer *L)
     size_t hq = (size_t)L->in_h + (size_t)(L->kh - 1) * L->dh, wq = (size_t)L->in_w + (size_t)(L->kw - 1) * L->dw;
     size_t P = (size_t)L->out_h * L->out_w;
     size_t n = hp * wp * L->in_c + hq * wq * L->out_c + P * (size_t)round16(L->out_c);
-    return (n + 15) & ~(size_t)15; /* each thread's block starts on a cache line */
+    return (n + 15) & ~(size_t)15; /* whole 64-byte lines per thread */
 }
 
 size_t cnn__direct_wgrad_floats(const cnn__layer *L)

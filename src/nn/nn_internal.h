@@ -28,8 +28,8 @@ uint64_t cnn__rng_below(cnn__rng *r, uint64_t n);
  * Denormal numbers are flushed to zero (FTZ) and read as zero (DAZ) inside the engine's work, as
  * TensorFlow's CPU kernels do: once Adam's second moments or small gradients decay into the denormal
  * range every operation on them takes a microcode assist (a 10-epoch run at lr 1e-3 ran 20% slower).
- * Every public call that computes enters the mode and restores the caller's on return; the worker
- * threads keep it. */
+ * Every public call that computes enters the mode and restores the caller's on return; the engine's
+ * worker threads keep it (OpenBLAS's own threads, used only when BLAS runs multi-threaded, do not). */
 #if defined(__x86_64__) || (defined(__i386__) && defined(__SSE__))
 #include <xmmintrin.h>
 static inline unsigned cnn__fp_enter(void)
@@ -38,9 +38,15 @@ static inline unsigned cnn__fp_enter(void)
     _mm_setcsr(old | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
     return old;
 }
+/* Puts back the caller's FTZ/DAZ bits only: exception flags raised during the call stay visible. */
 static inline void cnn__fp_leave(unsigned old)
 {
-    _mm_setcsr(old);
+    _mm_setcsr((_mm_getcsr() & ~0x8040u) | (old & 0x8040u));
+}
+/* The engine's worker threads: default masks and rounding, denormals flushed. */
+static inline void cnn__fp_worker(void)
+{
+    _mm_setcsr(0x1F80u | 0x8040u);
 }
 #else
 static inline unsigned cnn__fp_enter(void)
@@ -50,6 +56,9 @@ static inline unsigned cnn__fp_enter(void)
 static inline void cnn__fp_leave(unsigned old)
 {
     (void)old;
+}
+static inline void cnn__fp_worker(void)
+{
 }
 #endif
 

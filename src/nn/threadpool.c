@@ -52,7 +52,7 @@ static void *worker(void *arg)
     cnn__pool *p = ((worker_arg *)arg)->p;
     int index = ((worker_arg *)arg)->index;
     free(arg);
-    (void)cnn__fp_enter(); /* the engine's own thread keeps denormals flushed for its life */
+    cnn__fp_worker(); /* the engine's own thread keeps denormals flushed for its life */
     uint64_t seen = 0;
     for (;;) {
         /* the caller publishes fn/ctx/n before it bumps gen (release), so an acquire load that sees the
