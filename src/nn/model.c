@@ -444,8 +444,8 @@ int cnn_model_build(cnn_model *m, size_t batch)
             const char *why = cnn__direct_cpu() ? cnn__direct_unfit(L) : "a CPU without AVX-512F";
             if (m->opts.conv_algo == CNN_CONV_DIRECT && why)
                 return cnn__seterr(m, TBW_EINVAL, "layer '%s': direct convolution does not support %s", L->name, why);
-            /* AUTO leaves short reductions (the first layer of a grey-scale net: 1x5x5) to im2col: there a
-             * direct tile spends as long transposing its outputs into NCHW as multiplying */
+            /* AUTO leaves short reductions (the first layer of a grey-scale net: 1x5x5) to im2col: there
+             * a tile's transpose into NCHW is a large share of its work and direct measured no faster */
             L->direct = !why && (m->opts.conv_algo == CNN_CONV_DIRECT ||
                                  (m->opts.conv_algo == CNN_CONV_AUTO && cnn__direct_worth(L)));
             L->chunk = cnn__conv_chunk(L, batch);
@@ -516,7 +516,6 @@ int cnn_model_build(cnn_model *m, size_t batch)
             if (ok)
                 cnn__direct_setup(L, L->dints, L->wpk, L->dscr, L->dwt);
         } else if (L->kind == CNN_LAYER_CONV2D) {
-            L->direct = false;
             size_t K = (size_t)L->in_c * L->kh * L->kw, np = L->chunk * (size_t)L->out_h * L->out_w, cn;
             ok = ok && cnn__mul(K, np, &cn);
             if (ok)
