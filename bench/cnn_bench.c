@@ -92,6 +92,48 @@ static void gemm_layout(int batch, double *one, double *per)
     free(y);
 }
 
+/* The lecture's conv2 alone (32x14x14 -> 64 filters, 5x5 SAME, input gradient on) on one convolution path:
+ * GFLOP/s of forward + weight gradient + input gradient over a batch, median of 5 timings of 5 steps. */
+static double conv2_path(int algo, int batch, int threads)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = threads;
+    mo.input_grad = true;
+    mo.conv_algo = algo;
+    cnn_model *m = NULL;
+    cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
+    c.filters = 64;
+    cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
+    d.units = 2;
+    float *x = malloc(sizeof(float) * (size_t)batch * 32 * 14 * 14);
+    int32_t *y = calloc((size_t)batch, sizeof(int32_t));
+    double gf = 0;
+    if (x && y && !cnn_model_create(&m, 32, 14, 14, &mo) && !cnn_model_add_conv2d(m, "conv2", &c) &&
+        !cnn_model_add_flatten(m, "flatten") && !cnn_model_add_dense(m, "fc", &d) &&
+        !cnn_model_build(m, (size_t)batch)) {
+        for (size_t i = 0; i < (size_t)batch * 32 * 14 * 14; i++)
+            x[i] = (float)(i % 17) * 0.05f;
+        double t[5];
+        for (int r = -1; r < 5; r++) {
+            double t0 = now();
+            for (int s = 0; s < 5; s++) {
+                double loss;
+                cnn_model_forward(m, x, (size_t)batch, true);
+                cnn_model_loss(m, y, (size_t)batch, &loss, NULL);
+                cnn_model_backward(m);
+            }
+            if (r >= 0)
+                t[r] = now() - t0;
+        }
+        qsort(t, 5, sizeof t[0], cmp_double);
+        gf = 3.0 * 2.0 * 64 * 800 * 196 * batch * 5 / t[2] * 1e-9;
+    }
+    cnn_model_free(m);
+    free(x);
+    free(y);
+    return gf;
+}
+
 /* Exact multiply-add FLOPs of one training image: forward, weight gradient and (except for the first
  * layer) input gradient GEMMs of every conv and dense layer. */
 static double train_flops(cnn_model *m)
@@ -221,8 +263,10 @@ int main(int argc, char **argv)
     qsort(times, (size_t)windows, sizeof times[0], cmp_double);
     double ips = times[windows / 2];
     double flops = train_flops(m);
-    double g1 = 0, g2 = 0, one = 0, per = 0;
+    double g1 = 0, g2 = 0, one = 0, per = 0, c2d = 0, c2i = 0;
     if (peaks) {
+        c2d = cnn_conv_direct_available() ? conv2_path(CNN_CONV_DIRECT, batch, mo.threads) : 0;
+        c2i = conv2_path(CNN_CONV_IM2COL, batch, mo.threads);
         g1 = sgemm_peak(2048, 1);
         g2 = sgemm_peak(2048, 2);
         openblas_set_num_threads(threads);
@@ -243,6 +287,7 @@ int main(int argc, char **argv)
     printf("sgemm_peak_1t=%.1f\nsgemm_peak_2t=%.1f\npct_of_peak=%.1f\npeak_rss_mb=%.1f\n", g1, g2,
            100.0 * ips * flops * 1e-9 / peak, rss);
     printf("conv2_gemm_one_batch_gflops=%.1f\nconv2_gemm_per_image_gflops=%.1f\nlast_loss=%.4f\n", one, per, loss);
+    printf("conv2_direct_gflops=%.1f\nconv2_im2col_gflops=%.1f\n", c2d, c2i);
     fprintf(stderr, "cnn_bench: %.0f img/s (%.1f GFLOP/s at %.1f MFLOP/img, lecture figure 82), %.0f%% of %d-thread "
                     "sgemm peak %.0f GFLOP/s, peak RSS %.0f MB\n",
             ips, ips * flops * 1e-9, flops * 1e-6, 100.0 * ips * flops * 1e-9 / peak, threads >= 2 ? 2 : 1, peak,

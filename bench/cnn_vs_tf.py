@@ -134,6 +134,9 @@ def main():
     for name, ips, rss in rows:
         g = ips * flop / 1e9
         print("| %s | %.0f | %.1f | %.1f | %.0f |" % (name, ips, g, 100 * g / peak, rss))
+    if ours.get("conv2_im2col_gflops"):
+        print("conv2 alone (forward, weight and input gradients), 2 threads: direct %.0f GFLOP/s, im2col + sgemm %.0f"
+              % (ours.get("conv2_direct_gflops", 0), ours["conv2_im2col_gflops"]))
     print("rounds (tbw / TF images/s): " + ", ".join(
         "%.0f/%.0f" % (o["images_per_sec"], t["images_per_sec"]) for o, t in zip(ours_runs, tf_runs)))
     print("ratio tbw/TF images/s: median %.2fx (rounds %s); memory tbw/TF: %.2f"

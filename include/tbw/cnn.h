@@ -4,7 +4,7 @@
  * Tensors are float32 in NCHW order. A model is created for one input shape,
  * layers are appended under name scopes ("conv1", "pool1", "fc1", ...), and
  * cnn_model_build() plans every buffer for a maximum batch size: weights,
- * gradients, optimizer state, activations and im2col scratch. After that the
+ * gradients, optimizer state, activations and convolution scratch. After that the
  * training step allocates nothing.
  *
  * Errors: every call that can fail returns 0 or a negative TBW_E* code from
