@@ -65,6 +65,8 @@ def tbx_bench(inputs, logdir, repeat):
     w = SummaryWriter(os.path.join(logdir, "other"))
     x = np.fromfile(os.path.join(inputs, "hist_1M.f32"), dtype=np.float32)
     out["histogram_1M"] = median_time(lambda i: w.add_histogram("h", x, i), repeat) * 1e3
+    xr = np.fromfile(os.path.join(inputs, "hist_1M_relu.f32"), dtype=np.float32)
+    out["histogram_1M_relu"] = median_time(lambda i: w.add_histogram("relu", xr, i), repeat) * 1e3
     for name in ["noise", "smooth"]:
         img = np.fromfile(os.path.join(inputs, f"{name}_512x512x3.u8"), dtype=np.uint8).reshape(512, 512, 3)
         out[f"png_512_rgb_{name}"] = median_time(
@@ -100,6 +102,8 @@ def main():
         ("scalar events/s, 4 threads, one writer", ours["scalar_4threads_default"]["events_per_s"],
          peer["scalar_4threads"], "higher"),
         ("1M-float histogram, ms", ours["histogram_1M"]["ms"], peer["histogram_1M"], "lower"),
+        ("1M-float histogram of a ReLU output (half zeros), ms", ours["histogram_1M_relu"]["ms"],
+         peer["histogram_1M_relu"], "lower"),
         ("512x512 RGB PNG, noise, ms", ours["png_512_rgb_noise"]["ms"], peer["png_512_rgb_noise"], "lower"),
         ("512x512 RGB PNG, smooth, ms", ours["png_512_rgb_smooth"]["ms"], peer["png_512_rgb_smooth"], "lower"),
         ("100 x 28x28 batch as one grid PNG, ms", ours["png_batch_100x28x28"]["ms"], peer["png_batch_100x28x28"],
