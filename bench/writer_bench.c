@@ -122,6 +122,20 @@ static void report_rate(const char *name, const char *dir, int threads, long per
            name, med, threads, threads * per, r[0], r[repeat - 1]);
 }
 
+/* Median time of repeat*3 histograms of x (bucketing + encoding + writing), printed as JSON under name. */
+static int time_histogram(tbw_writer *w, const char *name, const float *x, size_t n, int repeat)
+{
+    double t[64];
+    for (int i = 0; i < repeat * 3; i++) {
+        double t0 = now();
+        if (tbw_histogram(w, name, i, x, n, 0, NULL))
+            return 1;
+        t[i] = now() - t0;
+    }
+    printf("{\"name\": \"%s\", \"ms\": %.3f}\n", name, median(t, repeat * 3) * 1e3);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int repeat = 7;
@@ -165,29 +179,19 @@ int main(int argc, char **argv)
     }
     dump_input(dump, "hist_1M.f32", x, n * sizeof *x);
     tbw_writer *w = open_w(dir, "histogram", &def);
-    double t[64];
-    for (int i = 0; i < repeat * 3; i++) {
-        double t0 = now();
-        if (tbw_histogram(w, "h", i, x, n, 0, NULL))
-            return 1;
-        t[i] = now() - t0;
-    }
-    printf("{\"name\": \"histogram_1M\", \"ms\": %.3f}\n", median(t, repeat * 3) * 1e3);
+    if (time_histogram(w, "histogram_1M", x, n, repeat))
+        return 1;
     /* The same values through a ReLU: half of them exactly the minimum 0, as in activation histograms. */
     for (size_t i = 0; i < n; i++)
         x[i] = x[i] > 0.0f ? x[i] : 0.0f;
     dump_input(dump, "hist_1M_relu.f32", x, n * sizeof *x);
-    for (int i = 0; i < repeat * 3; i++) {
-        double t0 = now();
-        if (tbw_histogram(w, "relu", i, x, n, 0, NULL))
-            return 1;
-        t[i] = now() - t0;
-    }
-    printf("{\"name\": \"histogram_1M_relu\", \"ms\": %.3f}\n", median(t, repeat * 3) * 1e3);
+    if (time_histogram(w, "histogram_1M_relu", x, n, repeat))
+        return 1;
     tbw_writer_close(w);
     free(x);
 
     /* PNG encoding. */
+    double t[64];
     static uint8_t noise[512 * 512 * 3], smooth[512 * 512 * 3];
     for (size_t i = 0; i < sizeof noise; i++) {
         s = s * 1664525u + 1013904223u;

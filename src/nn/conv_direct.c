@@ -123,7 +123,6 @@ void cnn__direct_setup(cnn__layer *L, int32_t *ints, float *packed, float *scrat
     L->dscr = scratch;
     L->dscr_ld = cnn__direct_scratch(L);
     L->dwt = wgrad;
-    L->direct = true;
 }
 
 /* Per-thread scratch: the padded input, the padded output gradient and the transposed output gradient.

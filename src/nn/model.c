@@ -936,66 +936,50 @@ int cnn_model_layer_info(const cnn_model *m, size_t index, cnn_layer_info *info)
 
 /* ---- public entry points that compute: denormals flushed inside, the caller's mode restored ---- */
 
+#define FP_SCOPED(call)                                                                                      \
+    do {                                                                                                     \
+        unsigned fp_ = cnn__fp_enter();                                                                      \
+        int rc_ = (call);                                                                                    \
+        cnn__fp_leave(fp_);                                                                                  \
+        return rc_;                                                                                          \
+    } while (0)
+
 int cnn_model_forward(cnn_model *m, const float *x, size_t n, bool training)
 {
-    unsigned fp = cnn__fp_enter();
-    int rc = model_forward(m, x, n, training);
-    cnn__fp_leave(fp);
-    return rc;
+    FP_SCOPED(model_forward(m, x, n, training));
 }
 
 int cnn_model_loss(cnn_model *m, const int32_t *labels, size_t n, double *loss, double *acc)
 {
-    unsigned fp = cnn__fp_enter();
-    int rc = model_loss(m, labels, n, loss, acc);
-    cnn__fp_leave(fp);
-    return rc;
+    FP_SCOPED(model_loss(m, labels, n, loss, acc));
 }
 
 int cnn_model_backward(cnn_model *m)
 {
-    unsigned fp = cnn__fp_enter();
-    int rc = model_backward(m);
-    cnn__fp_leave(fp);
-    return rc;
+    FP_SCOPED(model_backward(m));
 }
 
 int cnn_model_step(cnn_model *m)
 {
-    unsigned fp = cnn__fp_enter();
-    int rc = model_step(m);
-    cnn__fp_leave(fp);
-    return rc;
+    FP_SCOPED(model_step(m));
 }
 
 int cnn_model_train_step(cnn_model *m, const float *x, const int32_t *labels, size_t n, double *loss, double *acc)
 {
-    unsigned fp = cnn__fp_enter();
-    int rc = model_train_step(m, x, labels, n, loss, acc);
-    cnn__fp_leave(fp);
-    return rc;
+    FP_SCOPED(model_train_step(m, x, labels, n, loss, acc));
 }
 
 int cnn_model_predict(cnn_model *m, const float *x, size_t n, int32_t *classes)
 {
-    unsigned fp = cnn__fp_enter();
-    int rc = model_predict(m, x, n, classes);
-    cnn__fp_leave(fp);
-    return rc;
+    FP_SCOPED(model_predict(m, x, n, classes));
 }
 
 int cnn_model_evaluate(cnn_model *m, const float *x, const int32_t *labels, size_t count, double *loss, double *acc)
 {
-    unsigned fp = cnn__fp_enter();
-    int rc = model_evaluate(m, x, labels, count, loss, acc);
-    cnn__fp_leave(fp);
-    return rc;
+    FP_SCOPED(model_evaluate(m, x, labels, count, loss, acc));
 }
 
 int cnn_model_evaluate_dataset(cnn_model *m, const cnn_dataset *ds, double *loss, double *acc)
 {
-    unsigned fp = cnn__fp_enter();
-    int rc = model_evaluate_dataset(m, ds, loss, acc);
-    cnn__fp_leave(fp);
-    return rc;
+    FP_SCOPED(model_evaluate_dataset(m, ds, loss, acc));
 }
