@@ -4,8 +4,13 @@
  * Every call that can fail returns an int: 0 (TBW_OK) on success or one of the
  * negative TBW_E* codes below. tbw_strerror() turns a code into a static text;
  * the handle the call was made on keeps a one-line message about the last
- * failure (for example tbw_writer_errmsg()). The library keeps no global or
- * thread-local error state, never prints and never aborts on bad input.
+ * failure (for example tbw_writer_errmsg()). A call on two handles leaves the
+ * message on the one it is named after: tbw_graph_write and
+ * cnn_model_export_graph on the graph, cnn_model_evaluate_dataset on the
+ * model (a writer also keeps its own write errors). A constructor takes a
+ * caller's buffer (char *errmsg, size_t errmsg_len) for the message, since
+ * there is no handle yet. The library keeps no global or thread-local error
+ * state, never prints and never aborts on bad input.
  */
 #ifndef TBW_COMMON_H
 #define TBW_COMMON_H

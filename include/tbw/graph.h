@@ -62,8 +62,8 @@ TBW_API int tbw_graph_serialize(tbw_graph *g, uint8_t **out, size_t *len);
 
 /**
  * Checks and writes the graph as Event.graph_def at step. An invalid graph is
- * refused with TBW_EINVAL (message on g) and nothing is written; a write
- * failure is reported on w.
+ * refused with TBW_EINVAL and nothing is written. Every failure leaves its
+ * message on g; a write failure is also kept on w, as for any write.
  */
 TBW_API int tbw_graph_write(tbw_writer *w, tbw_graph *g, int64_t step);
 

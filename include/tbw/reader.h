@@ -11,6 +11,7 @@
 #define TBW_READER_H
 
 #include <tbw/common.h>
+#include <tbw/record.h> /* tbw_crc32c, tbw_record_frame: declared here before record.h existed */
 
 #ifdef __cplusplus
 extern "C" {
@@ -106,15 +107,6 @@ TBW_API const char *tbw_reader_errmsg(const tbw_reader *r);
 
 /** Closes the file and frees the reader. NULL is a no-op. */
 TBW_API void tbw_reader_close(tbw_reader *r);
-
-/* Record-level helpers, exposed for tools and tests. */
-
-/** CRC-32C (Castagnoli) of data, continuing from crc (start with 0). */
-TBW_API uint32_t tbw_crc32c(uint32_t crc, const void *data, size_t len);
-/** TensorFlow's masked CRC-32C of data, as stored in record headers. */
-TBW_API uint32_t tbw_masked_crc32c(const void *data, size_t len);
-/** Frames data as one TFRecord into out (len + 16 bytes). */
-TBW_API void tbw_record_frame(const uint8_t *data, size_t len, uint8_t *out);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 #include <tbw/writer.h>
 #include <tbw/summary.h>
 #include <tbw/reader.h>
+#include <tbw/record.h>
 #include <tbw/graph.h>
 #include <tbw/hparams.h>
 #include <tbw/projector.h>

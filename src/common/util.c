@@ -4,23 +4,6 @@
 
 #include <tbw/common.h>
 
-void tbw__vmsg(char *buf, size_t cap, const char *fmt, va_list ap)
-{
-    if (cap == 0 || buf == NULL)
-        return;
-    int n = vsnprintf(buf, cap, fmt, ap);
-    if (n < 0)
-        buf[0] = '\0';
-}
-
-void tbw__msg(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    tbw__vmsg(buf, cap, fmt, ap);
-    va_end(ap);
-}
-
 bool tbw__utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -60,6 +43,7 @@ bool tbw__utf8_valid(const char *str, size_t len)
     return true;
 }
 
+/* The one status table; the engine's cnn_strerror returns the same texts. */
 const char *tbw_strerror(int status)
 {
     switch (status) {

@@ -1,4 +1,4 @@
-/* Small helpers shared by the writer and the summaries. Internal. */
+/* Small helpers shared by the writer, the reader and the summaries. Internal. */
 #ifndef TBW_UTIL_H
 #define TBW_UTIL_H
 
@@ -8,11 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define TBW__ERRMSG_LEN 256
-
-/* printf into a fixed message buffer, always NUL-terminated, never overflowing. */
-void tbw__msg(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void tbw__vmsg(char *buf, size_t cap, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+#include "err.h"
 
 /* Whether s[0..len) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
 bool tbw__utf8_valid(const char *s, size_t len);

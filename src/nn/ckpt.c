@@ -3,9 +3,9 @@
  * under the real name. Layout in docs/engine.md. */
 #include "nn_internal.h"
 
+#include "../common/file.h"
+
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,9 +130,10 @@ static void emit_floats(ck_out *o, const float *x, size_t n)
     }
 }
 
-static int io_code(void)
+/* The file failure that stopped the save, with what it was doing ("write"), as a status. */
+static int save_failed(cnn_model *m, const char *what, const char *file)
 {
-    return errno == ENOSPC || errno == EDQUOT || errno == EFBIG ? TBW_ENOSPC : TBW_EIO;
+    return tbw__fail_errno(TBW__ERR(m), errno ? errno : EIO, "save: %s %s", what, file);
 }
 
 int cnn_model_save(cnn_model *m, const char *path)
@@ -143,31 +144,16 @@ int cnn_model_save(cnn_model *m, const char *path)
         return cnn__seterr(m, TBW_EINVAL, "save: model is not built");
     if (!path || !*path)
         return cnn__seterr(m, TBW_EINVAL, "save: empty path");
-    int rc = TBW_OK;
-    char *tmp = NULL, *dircopy = NULL;
-    int fd = -1;
-    ck_out o = {NULL, crc32(0L, Z_NULL, 0), 0, false};
-    size_t plen = strlen(path);
-    tmp = malloc(plen + 16);
-    if (!tmp)
-        return cnn__seterr(m, TBW_ENOMEM, "save: out of memory");
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = cnn__seterr(m, io_code(), "save: cannot create a temporary file next to %s: %s", path, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    o.f = fdopen(fd, "wb");
-    if (!o.f) {
-        rc = cnn__seterr(m, TBW_EIO, "save: fdopen: %s", strerror(errno));
-        goto fail;
-    }
-    fd = -1;
-
+    tbw__atomic a;
+    char why[TBW__ERRMSG_LEN - 8];
+    int rc = tbw__atomic_open(&a, TBW__ERR_BUF(why, sizeof why), path);
+    if (rc)
+        return cnn__seterr(m, rc, "save: %s", why);
+    ck_out o = {a.f, crc32(0L, Z_NULL, 0), 0, false};
     uint8_t hdr[HDR_LEN] = {0};
+    errno = 0;
     if (fwrite(hdr, 1, HDR_LEN, o.f) != HDR_LEN) {
-        rc = cnn__seterr(m, io_code(), "save: write %s: %s", tmp, strerror(errno));
+        rc = save_failed(m, "write", a.tmp);
         goto fail;
     }
     uint8_t b[64];
@@ -190,7 +176,7 @@ int cnn_model_save(cnn_model *m, const char *path)
         ntensors++;
     }
     if (o.failed) {
-        rc = cnn__seterr(m, io_code(), "save: write %s: %s", tmp, strerror(errno));
+        rc = save_failed(m, "write", a.tmp);
         goto fail;
     }
     memcpy(hdr, MAGIC, 8);
@@ -199,43 +185,14 @@ int cnn_model_save(cnn_model *m, const char *path)
     put64(hdr + 16, o.len);
     put32(hdr + 24, (uint32_t)o.crc);
     put32(hdr + 28, ntensors);
-    if (fseek(o.f, 0, SEEK_SET) != 0 || fwrite(hdr, 1, HDR_LEN, o.f) != HDR_LEN || fflush(o.f) != 0) {
-        rc = cnn__seterr(m, io_code(), "save: write %s: %s", tmp, strerror(errno));
+    if (fseek(o.f, 0, SEEK_SET) != 0 || fwrite(hdr, 1, HDR_LEN, o.f) != HDR_LEN) {
+        rc = save_failed(m, "write", a.tmp);
         goto fail;
     }
-    if (fsync(fileno(o.f)) != 0) {
-        rc = cnn__seterr(m, io_code(), "save: fsync %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    FILE *f = o.f;
-    o.f = NULL;
-    if (fclose(f) != 0) {
-        rc = cnn__seterr(m, io_code(), "save: close %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = cnn__seterr(m, TBW_EIO, "save: rename to %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    /* The rename itself is durable only once the directory is synced. */
-    dircopy = strdup(path);
-    if (dircopy) {
-        int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    free(dircopy);
-    free(tmp);
-    return TBW_OK;
+    rc = tbw__atomic_commit(&a, TBW__ERR_BUF(why, sizeof why));
+    return rc ? cnn__seterr(m, rc, "save: %s", why) : TBW_OK;
 fail:
-    if (o.f)
-        fclose(o.f);
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    free(tmp);
+    tbw__atomic_abort(&a);
     return rc;
 }
 
@@ -315,10 +272,10 @@ int cnn_model_load(cnn_model *m, const char *path)
     uint8_t *buf = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return cnn__seterr(m, errno == ENOENT ? TBW_ENOTFOUND : TBW_EIO, "load %s: %s", path, strerror(errno));
+        return tbw__fail_errno(TBW__ERR(m), errno, "load %s", path);
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || st.st_size < 0) {
-        rc = cnn__seterr(m, TBW_EIO, "load %s: stat: %s", path, strerror(errno));
+        rc = tbw__fail_errno(TBW__ERR(m), errno, "load %s: stat", path);
         goto fail;
     }
     size_t size = (size_t)st.st_size;

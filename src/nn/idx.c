@@ -11,7 +11,7 @@
 #define IDX_MAX_BYTES ((size_t)1 << 32) /* larger than any image set this engine trains on */
 
 struct cnn_dataset {
-    char err[CNN__ERR_MAX];
+    char errmsg[TBW__ERRMSG_LEN];
     size_t count;
     int rows, cols;
     uint8_t *images;
@@ -19,20 +19,7 @@ struct cnn_dataset {
     size_t *order;
 };
 
-static int dserr(cnn_dataset *ds, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static int dserr(cnn_dataset *ds, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ds->err, sizeof ds->err, fmt, ap);
-    va_end(ap);
-    return code;
-}
+#define dserr(ds, code, ...) tbw__fail(TBW__ERR(ds), (code), __VA_ARGS__)
 
 int cnn_dataset_create(cnn_dataset **out)
 {
@@ -54,7 +41,7 @@ void cnn_dataset_free(cnn_dataset *ds)
 
 const char *cnn_dataset_errmsg(const cnn_dataset *ds)
 {
-    return ds ? ds->err : "no dataset";
+    return ds ? ds->errmsg : "no dataset";
 }
 
 /* Reads exactly len bytes; distinguishes a short file from a read error. */
@@ -91,7 +78,7 @@ static int load_idx(cnn_dataset *ds, const char *path, int want_rank, uint32_t d
         return dserr(ds, TBW_EINVAL, "NULL path");
     FILE *probe = fopen(path, "rb");
     if (!probe)
-        return dserr(ds, errno == ENOENT ? TBW_ENOTFOUND : TBW_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return tbw__fail_errno(TBW__ERR(ds), errno, "%s: cannot open", path);
     fclose(probe);
     gzFile f = gzopen(path, "rb");
     if (!f)
@@ -196,7 +183,7 @@ int cnn_dataset_load_idx(cnn_dataset *ds, const char *images_path, const char *l
     ds->count = idims[0];
     ds->rows = (int)idims[1];
     ds->cols = (int)idims[2];
-    ds->err[0] = '\0';
+    ds->errmsg[0] = '\0';
     return TBW_OK;
 fail:
     free(img);

@@ -14,37 +14,12 @@ bool cnn_conv_direct_available(void)
 
 const char *cnn_strerror(int status)
 {
-    switch (status) {
-    case TBW_OK: return "success";
-    case TBW_EINVAL: return "invalid argument";
-    case TBW_ENOMEM: return "out of memory";
-    case TBW_EIO: return "input/output error";
-    case TBW_ENOSPC: return "no space left";
-    case TBW_ECORRUPT: return "corrupt data";
-    case TBW_ETRUNCATED: return "truncated data";
-    case TBW_EFULL: return "queue full";
-    case TBW_EGONE: return "file removed";
-    case TBW_ERANGE: return "value out of range";
-    case TBW_ENOTFOUND: return "not found";
-    case TBW_EMISMATCH: return "mismatch";
-    default: return "unknown status";
-    }
-}
-
-int cnn__seterr(cnn_model *m, int code, const char *fmt, ...)
-{
-    if (!m)
-        return code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m->err, sizeof m->err, fmt, ap);
-    va_end(ap);
-    return code;
+    return tbw_strerror(status);
 }
 
 const char *cnn_model_errmsg(const cnn_model *m)
 {
-    return m ? m->err : "no model";
+    return m ? m->errmsg : "no model";
 }
 
 int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_model_opts *opts)

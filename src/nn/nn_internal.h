@@ -7,8 +7,9 @@
 #include <pthread.h>
 #include <stdarg.h>
 
+#include "../common/err.h"
+
 #define CNN__NAME_MAX 64
-#define CNN__ERR_MAX 256
 
 /* ---- PRNG (xoshiro256**) ---- */
 typedef struct cnn__rng {
@@ -117,7 +118,7 @@ typedef struct cnn__layer {
 } cnn__layer;
 
 struct cnn_model {
-    char err[CNN__ERR_MAX];
+    char errmsg[TBW__ERRMSG_LEN];
     cnn_model_opts opts;
     int in_c, in_h, in_w;
     size_t in_size;
@@ -151,11 +152,8 @@ struct cnn_model {
     bool have_loss;
 };
 
-int cnn__seterr(cnn_model *m, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+/* Leaves a one-line message on the model (if there is one) and gives code back. */
+#define cnn__seterr(m, code, ...) ((m) ? tbw__fail(TBW__ERR(m), (code), __VA_ARGS__) : (code))
 
 /* Multiplies with overflow detection: returns false on overflow. */
 static inline bool cnn__mul(size_t a, size_t b, size_t *out)

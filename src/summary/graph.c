@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../common/util.h"
-#include "../writer/tagset.h"
+#include "../common/strset.h"
 #include "graph.pb-c.h"
 #include <tbw/graph.h>
 #include <tbw/summary.h>
@@ -13,19 +13,11 @@
 struct tbw_graph {
     Tensorboard__NodeDef **nodes;
     size_t n, cap;
-    tbw__tagset names;
+    tbw__strset names;
     char errmsg[TBW__ERRMSG_LEN];
 };
 
-static int gfail(tbw_graph *g, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int gfail(tbw_graph *g, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    tbw__vmsg(g->errmsg, sizeof g->errmsg, fmt, ap);
-    va_end(ap);
-    return code;
-}
+#define gfail(g, code, ...) tbw__fail(TBW__ERR(g), (code), __VA_ARGS__)
 
 int tbw_graph_create(tbw_graph **out)
 {
@@ -42,7 +34,7 @@ void tbw_graph_free(tbw_graph *g)
     for (size_t i = 0; i < g->n; i++)
         protobuf_c_message_free_unpacked(&g->nodes[i]->base, NULL);
     free(g->nodes);
-    tbw__tagset_free(&g->names);
+    tbw__strset_free(&g->names);
     free(g);
 }
 
@@ -78,8 +70,8 @@ int tbw_graph_add_node(tbw_graph *g, const char *name, const char *op, const cha
     if (device && !tbw__utf8_valid(device, strlen(device)))
         return gfail(g, TBW_EINVAL, "node '%s': device is not valid UTF-8", name);
     size_t nl = strlen(name);
-    uint64_t h = tbw__tag_hash(name, nl);
-    if (tbw__tagset_has(&g->names, name, nl, h))
+    uint64_t h = tbw__str_hash(name, nl);
+    if (tbw__strset_has(&g->names, name, nl, h))
         return gfail(g, TBW_EINVAL, "duplicate node name '%s'", name);
     if (g->n == g->cap) {
         size_t ncap = g->cap ? g->cap * 2 : 32;
@@ -103,7 +95,7 @@ int tbw_graph_add_node(tbw_graph *g, const char *name, const char *op, const cha
         oom = !nd->input[i];
         nd->n_input = i + 1;
     }
-    if (oom || tbw__tagset_add(&g->names, name, nl, h)) {
+    if (oom || tbw__strset_add(&g->names, name, nl, h)) {
         protobuf_c_message_free_unpacked(&nd->base, NULL);
         return gfail(g, TBW_ENOMEM, "out of memory adding node '%s'", name);
     }
@@ -449,7 +441,7 @@ static int check_inputs(tbw_graph *g)
                 if (digits)
                     len = (size_t)(colon - start);
             }
-            if (len == 0 || !tbw__tagset_has(&g->names, start, len, tbw__tag_hash(start, len)))
+            if (len == 0 || !tbw__strset_has(&g->names, start, len, tbw__str_hash(start, len)))
                 return gfail(g, TBW_EINVAL, "node '%s': input '%s' names no node in the graph", nd->name, in);
         }
     }
@@ -479,8 +471,10 @@ int tbw_graph_serialize(tbw_graph *g, uint8_t **out, size_t *len)
 
 int tbw_graph_write(tbw_writer *w, tbw_graph *g, int64_t step)
 {
-    if (!w || !g)
+    if (!g)
         return TBW_EINVAL;
+    if (!w)
+        return gfail(g, TBW_EINVAL, "write: writer is NULL");
     uint8_t *bytes;
     size_t len;
     int rc = tbw_graph_serialize(g, &bytes, &len);
@@ -488,5 +482,7 @@ int tbw_graph_write(tbw_writer *w, tbw_graph *g, int64_t step)
         return rc;
     rc = tbw_write_event_field(w, step, 4, bytes, len);
     tbw_free(bytes);
-    return rc;
+    /* The caller of a graph call reads the graph's message: a write failure is copied there (the
+       writer keeps its own too). */
+    return rc ? tbw__fail_copy(TBW__ERR(g), rc, tbw_writer_errmsg(w)) : TBW_OK;
 }

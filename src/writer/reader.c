@@ -9,13 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../common/err.h"
 #include "../common/util.h"
-#include "crc32c.h"
+#include "../record/record.h"
 #include "event.pb-c.h"
 
-/* Larger records are refused as corrupt: TensorBoard itself cannot parse a
-   message this big, and a damaged length must not make us allocate it. */
-#define MAX_RECORD ((uint64_t)1 << 31)
 
 struct tbw_reader {
     FILE *f;
@@ -50,44 +48,32 @@ static void pb_free(void *data, void *p)
 }
 
 
-static int fail(tbw_reader *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(tbw_reader *r, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    tbw__vmsg(r->errmsg, sizeof r->errmsg, fmt, ap);
-    va_end(ap);
-    return code;
-}
+#define fail(r, code, ...) tbw__fail(TBW__ERR(r), (code), __VA_ARGS__)
 
 int tbw_reader_open(tbw_reader **out, const char *path, char *errmsg, size_t errmsg_len)
 {
-    if (errmsg && errmsg_len)
-        errmsg[0] = '\0';
-    if (!out || !path) {
-        tbw__msg(errmsg, errmsg_len, "out or path is NULL");
-        return TBW_EINVAL;
-    }
+    tbw__err e = TBW__ERR_BUF(errmsg, errmsg_len);
+    tbw__fail(e, TBW_OK, "%s", "");
+    if (!out)
+        return tbw__fail(e, TBW_EINVAL, "out is NULL");
     *out = NULL;
+    if (!path)
+        return tbw__fail(e, TBW_EINVAL, "path is NULL");
     tbw_reader *r = calloc(1, sizeof *r);
-    if (!r) {
-        tbw__msg(errmsg, errmsg_len, "out of memory");
-        return TBW_ENOMEM;
-    }
+    if (!r)
+        return tbw__fail(e, TBW_ENOMEM, "out of memory allocating the reader");
     r->alloc = (ProtobufCAllocator){pb_alloc, pb_free, r};
     r->path = strdup(path);
     if (!r->path) {
         free(r);
-        tbw__msg(errmsg, errmsg_len, "out of memory");
-        return TBW_ENOMEM;
+        return tbw__fail(e, TBW_ENOMEM, "out of memory copying the path");
     }
     r->f = fopen(path, "rb");
     if (!r->f) {
-        int e = errno;
-        tbw__msg(errmsg, errmsg_len, "cannot open %s: %s", path, strerror(e));
+        int rc = tbw__fail_errno(e, errno, "cannot open %s", path);
         free(r->path);
         free(r);
-        return e == ENOENT ? TBW_ENOTFOUND : TBW_EIO;
+        return rc;
     }
     *out = r;
     return TBW_OK;
@@ -385,21 +371,23 @@ int tbw_reader_next(tbw_reader *r, const tbw_event **out)
     release_event(r);
     uint64_t start = r->off;
     if (fseeko(r->f, (off_t)start, SEEK_SET) != 0)
-        return fail(r, TBW_EIO, "%s: cannot seek to offset %" PRIu64 ": %s", r->path, start, strerror(errno));
+        return tbw__fail_errno(TBW__ERR(r), errno, "%s: cannot seek to offset %" PRIu64, r->path, start);
     clearerr(r->f);
     uint8_t hdr[12];
     size_t got = fread(hdr, 1, sizeof hdr, r->f);
     if (got == 0 && feof(r->f))
         return 0;
     if (ferror(r->f))
-        return fail(r, TBW_EIO, "%s: read error at offset %" PRIu64 ": %s", r->path, start, strerror(errno));
+        return fail(r, TBW_EIO, "%s: read error at offset %" PRIu64 ": %s", r->path, start, strerror(errno ? errno : EIO));
     if (got < sizeof hdr)
         return fail(r, TBW_ETRUNCATED, "%s: truncated at the end: a record header at offset %" PRIu64
                     " has %zu of 12 bytes", r->path, start, got);
-    uint64_t len = tbw__load_le64(hdr);
-    if (tbw__crc_mask(tbw__crc32c(0, hdr, 8)) != tbw__load_le32(hdr + 8))
+    uint64_t len;
+    if (!tbw__record_length_ok(hdr, &len))
         return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": length CRC mismatch", r->path, start);
-    if (len > MAX_RECORD)
+    /* TensorBoard itself cannot parse a larger message, and a damaged length must not make us
+       allocate it. */
+    if (len > TBW_RECORD_MAX_PAYLOAD)
         return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": record length %" PRIu64 " is too large",
                     r->path, start, len);
     /* A length beyond the end of the file: the rest has not been written yet.
@@ -419,11 +407,11 @@ int tbw_reader_next(tbw_reader *r, const tbw_event **out)
     }
     if (!read_exact(r, r->buf, (size_t)len + 4)) {
         if (ferror(r->f))
-            return fail(r, TBW_EIO, "%s: read error at offset %" PRIu64 ": %s", r->path, start, strerror(errno));
+            return fail(r, TBW_EIO, "%s: read error at offset %" PRIu64 ": %s", r->path, start, strerror(errno ? errno : EIO));
         return fail(r, TBW_ETRUNCATED, "%s: truncated at the end: the record at offset %" PRIu64
                     " is incomplete", r->path, start);
     }
-    if (tbw__crc_mask(tbw__crc32c(0, r->buf, (size_t)len)) != tbw__load_le32(r->buf + len))
+    if (!tbw__record_payload_ok(r->buf, (size_t)len))
         return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": data CRC mismatch", r->path, start);
     r->oom = false;
     r->ev = tensorboard__event__unpack(&r->alloc, (size_t)len, r->buf);

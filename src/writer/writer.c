@@ -3,7 +3,6 @@
  * record, and hands the buffer to the OS by the flush policy, in the calling
  * thread or in a background thread.
  */
-#include <tbw/reader.h>
 #include <tbw/writer.h>
 
 #include <dirent.h>
@@ -19,10 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/err.h"
+#include "../common/file.h"
 #include "../common/util.h"
-#include "crc32c.h"
+#include "../record/record.h"
 #include "pbwire.h"
-#include "tagset.h"
+#include "../common/strset.h"
 #include "writer_internal.h"
 
 #define FILE_VERSION "brain.Event:2"
@@ -60,7 +61,7 @@ struct tbw_writer {
 
     int err;                 /* sticky write error, 0 if none */
     uint64_t dropped;
-    tbw__tagset tags;
+    tbw__strset tags;
     char errmsg[TBW__ERRMSG_LEN];
 };
 
@@ -82,16 +83,6 @@ static bool wall_ok(double t)
     return t >= 0 && t < 1e15;
 }
 
-static int set_err(tbw_writer *w, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int set_err(tbw_writer *w, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    tbw__vmsg(w->errmsg, sizeof w->errmsg, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 int tbw__writer_fail(tbw_writer *w, int code, const char *fmt, ...)
 {
     if (!w)
@@ -99,7 +90,7 @@ int tbw__writer_fail(tbw_writer *w, int code, const char *fmt, ...)
     pthread_mutex_lock(&w->mu);
     va_list ap;
     va_start(ap, fmt);
-    tbw__vmsg(w->errmsg, sizeof w->errmsg, fmt, ap);
+    tbw__vfail(TBW__ERR(w), code, fmt, ap);
     va_end(ap);
     pthread_mutex_unlock(&w->mu);
     return code;
@@ -121,56 +112,7 @@ int tbw__writer_png_level(const tbw_writer *w)
     return w->opts.png_level;
 }
 
-static int errno_status(int e)
-{
-    switch (e) {
-    case ENOSPC:
-    case EFBIG:
-    case EDQUOT:
-        return TBW_ENOSPC;
-    case ENOMEM:
-        return TBW_ENOMEM;
-    case ENOENT:
-        return TBW_ENOTFOUND;
-    default:
-        return TBW_EIO;
-    }
-}
-
 /* ---- files -------------------------------------------------------- */
-
-static int mkdir_p(tbw_writer *w, const char *dir)
-{
-    size_t n = strlen(dir);
-    char *tmp = malloc(n + 1);
-    if (!tmp)
-        return set_err(w, TBW_ENOMEM, "out of memory creating run directory");
-    memcpy(tmp, dir, n + 1);
-    int rc = TBW_OK;
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] != '/' && tmp[i] != '\0')
-            continue;
-        char c = tmp[i];
-        tmp[i] = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            rc = set_err(w, errno_status(e), "cannot create directory %s: %s", tmp, strerror(e));
-            break;
-        }
-        tmp[i] = c;
-    }
-    if (rc == TBW_OK) {
-        struct stat st;
-        if (stat(dir, &st) != 0) {
-            int e = errno;
-            rc = set_err(w, errno_status(e), "cannot use run directory %s: %s", dir, strerror(e));
-        } else if (!S_ISDIR(st.st_mode)) {
-            rc = set_err(w, TBW_EINVAL, "run directory %s exists and is not a directory", dir);
-        }
-    }
-    free(tmp);
-    return rc;
-}
 
 /* The greatest existing event file name in the directory, so a new file can
    be named to sort after it (TensorBoard reads files in name order). */
@@ -180,7 +122,7 @@ static int newest_existing(tbw_writer *w, char **out)
     DIR *d = opendir(w->dir);
     if (!d) {
         int e = errno;
-        return set_err(w, errno_status(e), "cannot list %s: %s", w->dir, strerror(e));
+        return tbw__fail_errno(TBW__ERR(w), e, "cannot list %s", w->dir);
     }
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
@@ -193,31 +135,13 @@ static int newest_existing(tbw_writer *w, char **out)
             free(*out);
             *out = NULL;
             closedir(d);
-            return set_err(w, TBW_ENOMEM, "out of memory listing %s", w->dir);
+            return tbw__fail(TBW__ERR(w), TBW_ENOMEM, "out of memory listing %s", w->dir);
         }
         free(*out);
         *out = c;
     }
     closedir(d);
     return TBW_OK;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-    while (n > 0) {
-        ssize_t k = pwrite(fd, p, n, (off_t)off);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        if (k == 0)
-            return EIO;
-        p += k;
-        n -= (size_t)k;
-        off += (uint64_t)k;
-    }
-    return 0;
 }
 
 static size_t frame_event_field(uint8_t *out, double wall, int64_t step, int field, const uint8_t *data, size_t len);
@@ -233,7 +157,7 @@ static int open_next_file(tbw_writer *w)
     double wall = now_wall(w);
     if (!wall_ok(wall)) {
         free(newest);
-        return set_err(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
+        return tbw__fail(TBW__ERR(w), TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
     }
     long long secs = (long long)floor(wall);
     if (secs < w->file_secs)
@@ -246,14 +170,14 @@ static int open_next_file(tbw_writer *w)
     char *path = malloc(plen);
     if (!path) {
         free(newest);
-        return set_err(w, TBW_ENOMEM, "out of memory naming the event file");
+        return tbw__fail(TBW__ERR(w), TBW_ENOMEM, "out of memory naming the event file");
     }
     int fd = -1;
     for (int attempt = 0; attempt < 100000; attempt++) {
         int nl = snprintf(path, plen, "%s/" NAME_INFIX "%010lld.%s.%ld.%u%s", w->dir, secs, w->host, w->pid,
                           w->counter, w->suffix);
         if (nl < 0 || (size_t)nl >= plen) {
-            rc = set_err(w, TBW_EINVAL, "event file path too long");
+            rc = tbw__fail(TBW__ERR(w), TBW_EINVAL, "event file path too long");
             goto fail;
         }
         const char *base = path + strlen(w->dir) + 1;
@@ -268,27 +192,27 @@ static int open_next_file(tbw_writer *w)
             break;
         if (errno != EEXIST) {
             int e = errno;
-            rc = set_err(w, errno_status(e), "cannot create %s: %s", path, strerror(e));
+            rc = tbw__fail_errno(TBW__ERR(w), e, "cannot create %s", path);
             goto fail;
         }
         w->counter++;
     }
     if (fd < 0) {
-        rc = set_err(w, TBW_EIO, "cannot find a free event file name in %s", w->dir);
+        rc = tbw__fail(TBW__ERR(w), TBW_EIO, "cannot find a free event file name in %s", w->dir);
         goto fail;
     }
     uint8_t rec[96];
     size_t n = frame_event_field(rec, wall, 0, 3, (const uint8_t *)FILE_VERSION, strlen(FILE_VERSION));
-    int e = write_all(fd, rec, n, 0);
+    int e = tbw__pwrite_all(fd, rec, n, 0);
     if (e) {
-        rc = set_err(w, errno_status(e), "cannot write %s: %s", path, strerror(e));
+        rc = tbw__fail_errno(TBW__ERR(w), e, "cannot write %s", path);
         close(fd);
         unlink(path);
         goto fail;
     }
     if (w->opts.fsync && fsync(fd) != 0) {
         e = errno;
-        rc = set_err(w, errno_status(e), "cannot fsync %s: %s", path, strerror(e));
+        rc = tbw__fail_errno(TBW__ERR(w), e, "cannot fsync %s", path);
         close(fd);
         unlink(path);
         goto fail;
@@ -301,7 +225,7 @@ static int open_next_file(tbw_writer *w)
     w->file_off = n;
     w->file_secs = secs;
     w->last_gone_check = wall;
-    tbw__tagset_clear(&w->tags);
+    tbw__strset_clear(&w->tags);
     free(newest);
     return TBW_OK;
 fail:
@@ -331,14 +255,6 @@ static uint8_t *put_event_header(uint8_t *p, double wall, int64_t step)
     return p;
 }
 
-/* Frames the event payload that starts 12 bytes into rec and is len long. */
-static void frame(uint8_t *rec, size_t len)
-{
-    tbw__store_le64(rec, len);
-    tbw__store_le32(rec + 8, tbw__crc_mask(tbw__crc32c(0, rec, 8)));
-    tbw__store_le32(rec + 12 + len, tbw__crc_mask(tbw__crc32c(0, rec + 12, len)));
-}
-
 static size_t event_field_size(int64_t step, size_t len)
 {
     return event_header_size(step) + tbw__ld_len(len);
@@ -347,16 +263,10 @@ static size_t event_field_size(int64_t step, size_t len)
 static size_t frame_event_field(uint8_t *out, double wall, int64_t step, int field, const uint8_t *data, size_t len)
 {
     size_t ev = event_field_size(step, len);
-    uint8_t *p = put_event_header(out + 12, wall, step);
+    uint8_t *p = put_event_header(out + TBW__RECORD_HEADER, wall, step);
     tbw__put_ld(p, (uint8_t)((field << 3) | 2), data, len);
-    frame(out, ev);
-    return ev + 16;
-}
-
-void tbw_record_frame(const uint8_t *data, size_t len, uint8_t *out)
-{
-    memmove(out + 12, data, len);
-    frame(out, len);
+    tbw__record_seal(out, ev);
+    return ev + TBW_RECORD_OVERHEAD;
 }
 
 /* ---- buffer and flushing ------------------------------------------ */
@@ -368,12 +278,12 @@ static int grow(tbw_writer *w, size_t need)
     size_t ncap = w->cap ? w->cap : 4096;
     while (ncap - w->len < need) {
         if (ncap > SIZE_MAX / 2)
-            return set_err(w, TBW_ENOMEM, "event buffer size overflow");
+            return tbw__fail(TBW__ERR(w), TBW_ENOMEM, "event buffer size overflow");
         ncap *= 2;
     }
     uint8_t *nb = realloc(w->buf, ncap);
     if (!nb)
-        return set_err(w, TBW_ENOMEM, "out of memory growing the event buffer to %zu bytes", ncap);
+        return tbw__fail(TBW__ERR(w), TBW_ENOMEM, "out of memory growing the event buffer to %zu bytes", ncap);
     w->buf = nb;
     w->cap = ncap;
     return TBW_OK;
@@ -393,27 +303,10 @@ static int check_gone(tbw_writer *w)
         w->err = rc;
         return rc;
     }
-    set_err(w, TBW_EGONE, "event file %s was removed while open; events flushed to it are gone; continuing in %s",
+    tbw__fail(TBW__ERR(w), TBW_EGONE, "event file %s was removed while open; events flushed to it are gone; continuing in %s",
             old ? old : "?", w->path);
     free(old);
     return TBW_EGONE;
-}
-
-/* Writes bytes [p, p+n) at the end of the current file; on failure cuts the
-   file back to its last whole record and makes the error sticky. */
-static int commit_bytes(tbw_writer *w, int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-    int e = write_all(fd, p, n, off);
-    if (!e && w->opts.fsync && fsync(fd) != 0)
-        e = errno;
-    if (e) {
-        /* Remove a partial record so everything flushed earlier stays readable. */
-        if (ftruncate(fd, (off_t)off) != 0) {
-            /* Nothing better to do: the message below still reports the write failure. */
-        }
-        return e;
-    }
-    return 0;
 }
 
 /* Foreground flush; called with the lock held. */
@@ -434,10 +327,10 @@ static int flush_locked(tbw_writer *w, bool force_check)
     }
     if (w->len == 0)
         return gone;
-    int e = commit_bytes(w, w->fd, w->buf, w->len, w->file_off);
+    int e = tbw__write_whole(w->fd, w->buf, w->len, w->file_off, w->opts.fsync);
     if (e) {
-        w->err = errno_status(e);
-        set_err(w, w->err, "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
+        w->err = tbw__errno_status(e);
+        tbw__fail(TBW__ERR(w), w->err, "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
                 w->len, w->path, strerror(e), w->file_off);
         w->len = 0;
         w->nevents = 0;
@@ -516,14 +409,14 @@ static void *bg_main(void *arg)
         uint64_t off = w->file_off;
         int fd = w->fd;
         pthread_mutex_unlock(&w->mu);
-        int e = commit_bytes(w, fd, data, n, off);
+        int e = tbw__write_whole(fd, data, n, off, w->opts.fsync);
         pthread_mutex_lock(&w->mu);
         w->spare = data; /* keeps its allocation for the next swap */
         w->spare_cap = data_cap;
         w->inflight = 0;
         if (e) {
-            w->err = errno_status(e);
-            set_err(w, w->err, "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
+            w->err = tbw__errno_status(e);
+            tbw__fail(TBW__ERR(w), w->err, "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
                     n, w->path, strerror(e), off);
         } else {
             w->file_off += n;
@@ -583,7 +476,7 @@ static int reserve_locked(tbw_writer *w, size_t rec)
         while (w->len + w->inflight > 0 && w->len + w->inflight + rec > w->opts.queue_bytes) {
             if (w->opts.policy == TBW_QUEUE_DROP) {
                 w->dropped++;
-                return set_err(w, TBW_EFULL, "background queue full (%zu bytes); event dropped (%" PRIu64 " so far)",
+                return tbw__fail(TBW__ERR(w), TBW_EFULL, "background queue full (%zu bytes); event dropped (%" PRIu64 " so far)",
                                w->opts.queue_bytes, w->dropped);
             }
             w->flush_req = true;
@@ -622,32 +515,32 @@ int tbw_write_value(tbw_writer *w, const char *tag, int64_t step, const uint8_t 
     if ((value_len && !value_fields) || (metadata_len && !metadata))
         return tbw__writer_fail(w, TBW_EINVAL, "NULL value or metadata bytes with a nonzero length");
     size_t tlen = strlen(tag);
-    uint64_t h = tbw__tag_hash(tag, tlen);
+    uint64_t h = tbw__str_hash(tag, tlen);
     pthread_mutex_lock(&w->mu);
     int rc = w->err;
     if (rc)
         goto out;
     double wall = now_wall(w);
     if (!wall_ok(wall)) {
-        rc = set_err(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
+        rc = tbw__fail(TBW__ERR(w), TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
         goto out;
     }
     /* Reserve room as if the metadata goes along; reserving may rotate to a new
        file, which starts a new tag set, so the tag is looked up afterwards. */
     size_t meta_field = metadata ? tbw__ld_len(metadata_len) : 0;
     size_t most = tbw__ld_len(tbw__ld_len(tlen) + value_len + meta_field);
-    rc = reserve_locked(w, event_header_size(step) + tbw__ld_len(most) + 16);
+    rc = reserve_locked(w, event_header_size(step) + tbw__ld_len(most) + TBW_RECORD_OVERHEAD);
     if (rc)
         goto out;
-    bool first_in_file = !tbw__tagset_has(&w->tags, tag, tlen, h);
+    bool first_in_file = !tbw__strset_has(&w->tags, tag, tlen, h);
     if (first_in_file) {
         if (tlen == 0 || !tbw__utf8_valid(tag, tlen)) {
-            rc = set_err(w, TBW_EINVAL, "tag is empty or not valid UTF-8");
+            rc = tbw__fail(TBW__ERR(w), TBW_EINVAL, "tag is empty or not valid UTF-8");
             goto out;
         }
-        rc = tbw__tagset_add(&w->tags, tag, tlen, h);
+        rc = tbw__strset_add(&w->tags, tag, tlen, h);
         if (rc) {
-            set_err(w, rc, "out of memory remembering tag '%s'", tag);
+            tbw__fail(TBW__ERR(w), rc, "out of memory remembering tag '%s'", tag);
             goto out;
         }
     }
@@ -655,9 +548,9 @@ int tbw_write_value(tbw_writer *w, const char *tag, int64_t step, const uint8_t 
     size_t val = tbw__ld_len(tlen) + value_len + (with_meta ? meta_field : 0);
     size_t sum = tbw__ld_len(val);
     size_t ev = event_header_size(step) + tbw__ld_len(sum);
-    size_t rec = ev + 16;
+    size_t rec = ev + TBW_RECORD_OVERHEAD;
     uint8_t *base = w->buf + w->len;
-    uint8_t *p = put_event_header(base + 12, wall, step);
+    uint8_t *p = put_event_header(base + TBW__RECORD_HEADER, wall, step);
     *p++ = 0x2A; /* Event.summary */
     p = tbw__put_varint(p, sum);
     *p++ = 0x0A; /* Summary.value */
@@ -668,7 +561,7 @@ int tbw_write_value(tbw_writer *w, const char *tag, int64_t step, const uint8_t 
     p += value_len;
     if (with_meta)
         p = tbw__put_ld(p, 0x4A, metadata, metadata_len); /* Value.metadata */
-    frame(base, ev);
+    tbw__record_seal(base, ev);
     w->len += rec;
     rc = after_put_locked(w, wall);
 out:
@@ -688,10 +581,10 @@ int tbw_write_event_field(tbw_writer *w, int64_t step, int field, const uint8_t 
         goto out;
     double wall = now_wall(w);
     if (!wall_ok(wall)) {
-        rc = set_err(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
+        rc = tbw__fail(TBW__ERR(w), TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
         goto out;
     }
-    size_t rec = event_field_size(step, len) + 16;
+    size_t rec = event_field_size(step, len) + TBW_RECORD_OVERHEAD;
     rc = reserve_locked(w, rec);
     if (rc)
         goto out;
@@ -707,32 +600,25 @@ out:
 static int validate_opts(const tbw_writer_opts *o, char *msg, size_t cap)
 {
     if (o->max_queue < 1) {
-        tbw__msg(msg, cap, "max_queue must be >= 1 (got %d)", o->max_queue);
-        return TBW_EINVAL;
+        return tbw__fail(TBW__ERR_BUF(msg, cap), TBW_EINVAL, "max_queue must be >= 1 (got %d)", o->max_queue);
     }
     if (!(o->flush_secs >= 0) || isinf(o->flush_secs)) {
-        tbw__msg(msg, cap, "flush_secs must be a finite number >= 0");
-        return TBW_EINVAL;
+        return tbw__fail(TBW__ERR_BUF(msg, cap), TBW_EINVAL, "flush_secs must be a finite number >= 0");
     }
     if (o->queue_bytes < 1024) {
-        tbw__msg(msg, cap, "queue_bytes must be >= 1024 (got %zu)", o->queue_bytes);
-        return TBW_EINVAL;
+        return tbw__fail(TBW__ERR_BUF(msg, cap), TBW_EINVAL, "queue_bytes must be >= 1024 (got %zu)", o->queue_bytes);
     }
     if (o->policy != TBW_QUEUE_BLOCK && o->policy != TBW_QUEUE_DROP) {
-        tbw__msg(msg, cap, "unknown queue policy %d", (int)o->policy);
-        return TBW_EINVAL;
+        return tbw__fail(TBW__ERR_BUF(msg, cap), TBW_EINVAL, "unknown queue policy %d", (int)o->policy);
     }
     if (o->max_file_bytes && o->max_file_bytes < 1024) {
-        tbw__msg(msg, cap, "max_file_bytes must be 0 or >= 1024");
-        return TBW_EINVAL;
+        return tbw__fail(TBW__ERR_BUF(msg, cap), TBW_EINVAL, "max_file_bytes must be 0 or >= 1024");
     }
     if (o->png_level < -1 || o->png_level > 9) {
-        tbw__msg(msg, cap, "png_level must be -1..9 (got %d)", o->png_level);
-        return TBW_EINVAL;
+        return tbw__fail(TBW__ERR_BUF(msg, cap), TBW_EINVAL, "png_level must be -1..9 (got %d)", o->png_level);
     }
     if (o->filename_suffix && (strchr(o->filename_suffix, '/') || strlen(o->filename_suffix) > 64)) {
-        tbw__msg(msg, cap, "filename_suffix must not contain '/' and be at most 64 bytes");
-        return TBW_EINVAL;
+        return tbw__fail(TBW__ERR_BUF(msg, cap), TBW_EINVAL, "filename_suffix must not contain '/' and be at most 64 bytes");
     }
     return TBW_OK;
 }
@@ -753,7 +639,7 @@ static void free_writer(tbw_writer *w)
         return;
     if (w->fd >= 0)
         close(w->fd);
-    tbw__tagset_free(&w->tags);
+    tbw__strset_free(&w->tags);
     free(w->buf);
     free(w->spare);
     free(w->dir);
@@ -772,13 +658,11 @@ int tbw_writer_open(tbw_writer **out, const char *run_dir, const tbw_writer_opts
     if (errmsg && errmsg_len)
         errmsg[0] = '\0';
     if (!out) {
-        tbw__msg(errmsg, errmsg_len, "out is NULL");
-        return TBW_EINVAL;
+        return tbw__fail(TBW__ERR_BUF(errmsg, errmsg_len), TBW_EINVAL, "out is NULL");
     }
     *out = NULL;
     if (!run_dir || !run_dir[0]) {
-        tbw__msg(errmsg, errmsg_len, "run directory is empty or NULL");
-        return TBW_EINVAL;
+        return tbw__fail(TBW__ERR_BUF(errmsg, errmsg_len), TBW_EINVAL, "run directory is empty or NULL");
     }
     if (!opts)
         opts = &defaults;
@@ -787,8 +671,7 @@ int tbw_writer_open(tbw_writer **out, const char *run_dir, const tbw_writer_opts
         return rc;
     tbw_writer *w = calloc(1, sizeof *w);
     if (!w) {
-        tbw__msg(errmsg, errmsg_len, "out of memory allocating the writer");
-        return TBW_ENOMEM;
+        return tbw__fail(TBW__ERR_BUF(errmsg, errmsg_len), TBW_ENOMEM, "out of memory allocating the writer");
     }
     w->fd = -1;
     w->file_secs = -1;
@@ -805,12 +688,12 @@ int tbw_writer_open(tbw_writer **out, const char *run_dir, const tbw_writer_opts
     w->dir = strndup(run_dir, dl);
     w->suffix = strdup(opts->filename_suffix ? opts->filename_suffix : "");
     if (!w->dir || !w->suffix) {
-        rc = set_err(w, TBW_ENOMEM, "out of memory copying paths");
+        rc = tbw__fail(TBW__ERR(w), TBW_ENOMEM, "out of memory copying paths");
         goto fail;
     }
     hostname_for_file(w->host, sizeof w->host);
     w->pid = (long)getpid();
-    rc = mkdir_p(w, w->dir);
+    rc = tbw__mkdir_p(TBW__ERR(w), w->dir);
     if (rc)
         goto fail;
     rc = open_next_file(w);
@@ -830,7 +713,7 @@ int tbw_writer_open(tbw_writer **out, const char *run_dir, const tbw_writer_opts
     }
     if (opts->background) {
         if (pthread_create(&w->thread, NULL, bg_main, w) != 0) {
-            rc = set_err(w, TBW_ENOMEM, "cannot start the background writer thread");
+            rc = tbw__fail(TBW__ERR(w), TBW_ENOMEM, "cannot start the background writer thread");
             goto fail;
         }
         w->has_thread = true;
@@ -838,7 +721,7 @@ int tbw_writer_open(tbw_writer **out, const char *run_dir, const tbw_writer_opts
     *out = w;
     return TBW_OK;
 fail:
-    tbw__msg(errmsg, errmsg_len, "%s", w->errmsg);
+    tbw__fail_copy(TBW__ERR_BUF(errmsg, errmsg_len), rc, w->errmsg);
     if (w->path && w->file_off <= 64)
         unlink(w->path); /* nothing but the header was written */
     free_writer(w);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/writer/crc32c.h"
+#include "../../src/record/crc32c.h"
 #include "check.h"
 #include "testutil.h"
 #include <tbw/tbw.h>

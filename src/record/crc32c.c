@@ -2,8 +2,6 @@
 
 #include <string.h>
 
-#include <tbw/reader.h>
-
 /* Slicing-by-8 tables for the reflected polynomial 0x82F63B78, generated at
    build time into constant data. */
 #include "crc32c_table.h"
@@ -64,14 +62,4 @@ uint32_t tbw__crc32c(uint32_t crc, const void *data, size_t len)
     if (tbw__crc32c_hw_available())
         return tbw__crc32c_hw(crc, data, len);
     return tbw__crc32c_sw(crc, data, len);
-}
-
-uint32_t tbw_crc32c(uint32_t crc, const void *data, size_t len)
-{
-    return tbw__crc32c(crc, data, len);
-}
-
-uint32_t tbw_masked_crc32c(const void *data, size_t len)
-{
-    return tbw__crc_mask(tbw__crc32c(0, data, len));
 }

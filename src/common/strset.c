@@ -1,11 +1,11 @@
-#include "tagset.h"
+#include "strset.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <tbw/common.h>
 
-uint64_t tbw__tag_hash(const char *tag, size_t len)
+uint64_t tbw__str_hash(const char *tag, size_t len)
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < len; i++) {
@@ -15,7 +15,7 @@ uint64_t tbw__tag_hash(const char *tag, size_t len)
     return h ? h : 1; /* 0 is the empty-slot marker */
 }
 
-bool tbw__tagset_has(const tbw__tagset *s, const char *tag, size_t len, uint64_t h)
+bool tbw__strset_has(const tbw__strset *s, const char *tag, size_t len, uint64_t h)
 {
     if (s->cap == 0)
         return false;
@@ -38,7 +38,7 @@ static void insert_slot(uint64_t *hashes, char **tags, size_t cap, uint64_t h, c
     tags[i] = tag;
 }
 
-int tbw__tagset_add(tbw__tagset *s, const char *tag, size_t len, uint64_t h)
+int tbw__strset_add(tbw__strset *s, const char *tag, size_t len, uint64_t h)
 {
     if ((s->count + 1) * 2 > s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 64;
@@ -68,7 +68,7 @@ int tbw__tagset_add(tbw__tagset *s, const char *tag, size_t len, uint64_t h)
     return TBW_OK;
 }
 
-void tbw__tagset_clear(tbw__tagset *s)
+void tbw__strset_clear(tbw__strset *s)
 {
     for (size_t i = 0; i < s->cap; i++) {
         if (s->hashes[i]) {
@@ -80,9 +80,9 @@ void tbw__tagset_clear(tbw__tagset *s)
     s->count = 0;
 }
 
-void tbw__tagset_free(tbw__tagset *s)
+void tbw__strset_free(tbw__strset *s)
 {
-    tbw__tagset_clear(s);
+    tbw__strset_clear(s);
     free(s->hashes);
     free(s->tags);
     s->hashes = NULL;

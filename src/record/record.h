@@ -1,0 +1,27 @@
+/* The record layer under the writer and the reader: framing in place and header checks. Internal;
+   the public half is <tbw/record.h>. */
+#ifndef TBW_RECORD_INTERNAL_H
+#define TBW_RECORD_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <tbw/record.h>
+
+#include "crc32c.h"
+
+#define TBW__RECORD_HEADER 12
+#define TBW__RECORD_FOOTER 4
+
+/* Frames the len-byte payload that already sits at rec + 12: fills the 12-byte header and the
+   4-byte footer after it. */
+void tbw__record_seal(uint8_t *rec, size_t len);
+
+/* Checks the 12-byte header's length CRC; on success *len is the payload length. */
+bool tbw__record_length_ok(const uint8_t *hdr, uint64_t *len);
+
+/* Whether the 4 bytes after payload[0..len) hold the payload's masked CRC. */
+bool tbw__record_payload_ok(const uint8_t *payload, size_t len);
+
+#endif
