@@ -100,12 +100,12 @@ TBW_API uint64_t tbw_writer_bytes_written(const tbw_writer *w);
  * metadata (9); metadata: an encoded SummaryMetadata, written on the tag's
  * first value in each file (may be NULL).
  */
-TBW_API int tbw_write_value(tbw_writer *w, const char *tag, int64_t step,
-                            const uint8_t *value_fields, size_t value_len,
-                            const uint8_t *metadata, size_t metadata_len);
+TBW_API int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step,
+                                   const uint8_t *value_fields, size_t value_len,
+                                   const uint8_t *metadata, size_t metadata_len);
 
 /** Writes a raw Event with the given serialized oneof field (field number and bytes). */
-TBW_API int tbw_write_event_field(tbw_writer *w, int64_t step, int field, const uint8_t *bytes, size_t len);
+TBW_API int tbw_writer_write_event_field(tbw_writer *w, int64_t step, int field, const uint8_t *bytes, size_t len);
 
 #ifdef __cplusplus
 }

@@ -48,7 +48,7 @@ int tbw__write_tensor(tbw_writer *w, const char *tag, int64_t step, const Tensor
     *p++ = 0x42; /* Summary.Value.tensor */
     p = tbw__put_varint(p, tlen);
     tensorboard__tensor_proto__pack(tensor, p);
-    int rc = tbw_write_value(w, tag, step, buf, total, meta ? meta->bytes : NULL, meta ? meta->len : 0);
+    int rc = tbw_writer_write_value(w, tag, step, buf, total, meta ? meta->bytes : NULL, meta ? meta->len : 0);
     free(buf);
     return rc;
 }

@@ -480,7 +480,7 @@ int tbw_graph_write(tbw_writer *w, tbw_graph *g, int64_t step)
     int rc = tbw_graph_serialize(g, &bytes, &len);
     if (rc)
         return rc;
-    rc = tbw_write_event_field(w, step, 4, bytes, len);
+    rc = tbw_writer_write_event_field(w, step, 4, bytes, len);
     tbw_free(bytes);
     /* The caller of a graph call reads the graph's message: a write failure is copied there (the
        writer keeps its own too). */

@@ -45,7 +45,7 @@ static int write_plugin_data(tbw_writer *w, const char *tag, Tensorboard__Hparam
         return tbw__writer_fail(w, TBW_ENOMEM, "%s: out of memory", tag);
     }
     tensorboard__summary_metadata__pack(&md, meta);
-    int rc = tbw_write_value(w, tag, 0, null_tensor_field, sizeof null_tensor_field, meta, mlen);
+    int rc = tbw_writer_write_value(w, tag, 0, null_tensor_field, sizeof null_tensor_field, meta, mlen);
     free(meta);
     free(content);
     return rc;

@@ -15,5 +15,5 @@ int tbw_scalar(tbw_writer *w, const char *tag, int64_t step, double value)
     uint32_t bits;
     memcpy(&bits, &f, 4);
     tbw__store_le32(fields + 8, bits);
-    return tbw_write_value(w, tag, step, fields, sizeof fields, meta, sizeof meta);
+    return tbw_writer_write_value(w, tag, step, fields, sizeof fields, meta, sizeof meta);
 }

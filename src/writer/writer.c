@@ -505,8 +505,8 @@ static int after_put_locked(tbw_writer *w, double wall)
     return flush_locked(w, false);
 }
 
-int tbw_write_value(tbw_writer *w, const char *tag, int64_t step, const uint8_t *value_fields, size_t value_len,
-                    const uint8_t *metadata, size_t metadata_len)
+int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const uint8_t *value_fields, size_t value_len,
+                           const uint8_t *metadata, size_t metadata_len)
 {
     if (!w)
         return TBW_EINVAL;
@@ -569,7 +569,7 @@ out:
     return rc;
 }
 
-int tbw_write_event_field(tbw_writer *w, int64_t step, int field, const uint8_t *bytes, size_t len)
+int tbw_writer_write_event_field(tbw_writer *w, int64_t step, int field, const uint8_t *bytes, size_t len)
 {
     if (!w)
         return TBW_EINVAL;
@@ -705,7 +705,7 @@ int tbw_writer_open(tbw_writer **out, const char *run_dir, const tbw_writer_opts
            whether or not the earlier run wrote a START itself. */
         static const uint8_t start[] = {0x08, 0x01};
         for (int i = 0; i < 2 && !rc; i++)
-            rc = tbw_write_event_field(w, opts->resume_step, 7, start, sizeof start);
+            rc = tbw_writer_write_event_field(w, opts->resume_step, 7, start, sizeof start);
         if (!rc)
             rc = tbw_writer_flush(w);
         if (rc)
