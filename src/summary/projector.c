@@ -88,38 +88,42 @@ static int validate(tbw__err er, const tbw_embedding *e)
     if (e->n == 0 || e->d == 0 || !e->data)
         return tbw__fail(er, TBW_EINVAL, "embedding '%s': the matrix is empty (%zu x %zu) or NULL", name, e->n, e->d);
     if (e->n > MAX_POINTS || e->d > MAX_DIMS)
-        return tbw__fail(er, TBW_ERANGE, "embedding '%s': %zu x %zu is over the limit of %d points x %d dims", name, e->n,
-                     e->d, MAX_POINTS, MAX_DIMS);
+        return tbw__fail(er, TBW_ERANGE,
+                         "embedding '%s': %zu x %zu is over the limit of %d points x %d dims", name, e->n,
+                         e->d, MAX_POINTS, MAX_DIMS);
     for (size_t r = 0; r < e->n; r++)
         for (size_t c = 0; c < e->d; c++)
             if (!isfinite(e->data[r * e->d + c]))
                 return tbw__fail(er, TBW_EINVAL, "embedding '%s': row %zu, column %zu is not finite (%g)", name, r, c,
-                             (double)e->data[r * e->d + c]);
+                                 (double)e->data[r * e->d + c]);
     if (e->n_columns) {
         if (e->n_label_rows != e->n)
             return tbw__fail(er, TBW_EMISMATCH, "embedding '%s': %zu metadata rows for %zu points", name,
-                         e->n_label_rows, e->n);
+                             e->n_label_rows, e->n);
         if (!e->labels)
             return tbw__fail(er, TBW_EINVAL, "embedding '%s': n_columns=%zu but labels is NULL", name, e->n_columns);
         if (e->n_columns > 1 && !e->column_names)
             return tbw__fail(er, TBW_EINVAL, "embedding '%s': %zu metadata columns need column_names (the header row)",
-                         name, e->n_columns);
+                             name, e->n_columns);
         for (size_t c = 0; e->n_columns > 1 && c < e->n_columns; c++)
             if (!e->column_names[c] || !e->column_names[c][0] ||
                 !tbw__utf8_valid(e->column_names[c], strlen(e->column_names[c])))
-                return tbw__fail(er, TBW_EINVAL, "embedding '%s': column name %zu is empty or not valid UTF-8", name, c);
+                return tbw__fail(er, TBW_EINVAL,
+                                 "embedding '%s': column name %zu is empty or not valid UTF-8", name, c);
         size_t cells = e->n * e->n_columns;
         for (size_t i = 0; i < cells; i++)
             if (e->labels[i] && !tbw__utf8_valid(e->labels[i], strlen(e->labels[i])))
-                return tbw__fail(er, TBW_EINVAL, "embedding '%s': label of row %zu, column %zu is not valid UTF-8", name,
-                             i / e->n_columns, i % e->n_columns);
+                return tbw__fail(er, TBW_EINVAL,
+                                 "embedding '%s': label of row %zu, column %zu is not valid UTF-8", name,
+                                 i / e->n_columns, i % e->n_columns);
     }
     if (e->thumbnails) {
         if (e->n_thumbnails != e->n)
             return tbw__fail(er, TBW_EMISMATCH, "embedding '%s': %zu sprite thumbnails for %zu points", name,
-                         e->n_thumbnails, e->n);
+                             e->n_thumbnails, e->n);
         if (e->thumb_h == 0 || e->thumb_w == 0 || (e->thumb_c != 1 && e->thumb_c != 3))
-            return tbw__fail(er, TBW_EINVAL, "embedding '%s': thumbnails must be at least 1x1 with 1 or 3 channels", name);
+            return tbw__fail(er, TBW_EINVAL,
+                             "embedding '%s': thumbnails must be at least 1x1 with 1 or 3 channels", name);
         size_t side = (size_t)ceil(sqrt((double)e->n));
         while (side * side < e->n)
             side++;
@@ -127,10 +131,10 @@ static int validate(tbw__err er, const tbw_embedding *e)
             side * e->thumb_h > TBW_SPRITE_MAX_PX) {
             size_t per = TBW_SPRITE_MAX_PX / (e->thumb_w > e->thumb_h ? e->thumb_w : e->thumb_h);
             return tbw__fail(er, TBW_EINVAL,
-                         "embedding '%s': a sprite of %zu thumbnails of %zux%zu would be %zux%zu px, over the "
-                         "projector's %d px per side; at most %zu thumbnails of that size fit",
-                         name, e->n, e->thumb_w, e->thumb_h, side * e->thumb_w, side * e->thumb_h, TBW_SPRITE_MAX_PX,
-                         per * per);
+                             "embedding '%s': a sprite of %zu thumbnails of %zux%zu would be %zux%zu px, over the "
+                             "projector's %d px per side; at most %zu thumbnails of that size fit",
+                             name, e->n, e->thumb_w, e->thumb_h, side * e->thumb_w, side * e->thumb_h, TBW_SPRITE_MAX_PX,
+                             per * per);
         }
     }
     if (e->bookmarks_json && !tbw__utf8_valid(e->bookmarks_json, strlen(e->bookmarks_json)))

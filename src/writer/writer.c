@@ -303,8 +303,9 @@ static int check_gone(tbw_writer *w)
         w->err = rc;
         return rc;
     }
-    tbw__fail(TBW__ERR(w), TBW_EGONE, "event file %s was removed while open; events flushed to it are gone; continuing in %s",
-            old ? old : "?", w->path);
+    tbw__fail(TBW__ERR(w), TBW_EGONE,
+              "event file %s was removed while open; events flushed to it are gone; continuing in %s",
+              old ? old : "?", w->path);
     free(old);
     return TBW_EGONE;
 }
@@ -330,8 +331,9 @@ static int flush_locked(tbw_writer *w, bool force_check)
     int e = tbw__write_whole(w->fd, w->buf, w->len, w->file_off, w->opts.fsync);
     if (e) {
         w->err = tbw__errno_status(e);
-        tbw__fail(TBW__ERR(w), w->err, "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
-                w->len, w->path, strerror(e), w->file_off);
+        tbw__fail(TBW__ERR(w), w->err,
+                  "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
+                  w->len, w->path, strerror(e), w->file_off);
         w->len = 0;
         w->nevents = 0;
         return w->err;
@@ -416,8 +418,9 @@ static void *bg_main(void *arg)
         w->inflight = 0;
         if (e) {
             w->err = tbw__errno_status(e);
-            tbw__fail(TBW__ERR(w), w->err, "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
-                    n, w->path, strerror(e), off);
+            tbw__fail(TBW__ERR(w), w->err,
+                      "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
+                      n, w->path, strerror(e), off);
         } else {
             w->file_off += n;
         }
@@ -476,8 +479,9 @@ static int reserve_locked(tbw_writer *w, size_t rec)
         while (w->len + w->inflight > 0 && w->len + w->inflight + rec > w->opts.queue_bytes) {
             if (w->opts.policy == TBW_QUEUE_DROP) {
                 w->dropped++;
-                return tbw__fail(TBW__ERR(w), TBW_EFULL, "background queue full (%zu bytes); event dropped (%" PRIu64 " so far)",
-                               w->opts.queue_bytes, w->dropped);
+                return tbw__fail(TBW__ERR(w), TBW_EFULL,
+                                 "background queue full (%zu bytes); event dropped (%" PRIu64 " so far)",
+                                 w->opts.queue_bytes, w->dropped);
             }
             w->flush_req = true;
             pthread_cond_signal(&w->cv_work);
@@ -618,7 +622,8 @@ static int validate_opts(const tbw_writer_opts *o, char *msg, size_t cap)
         return tbw__fail(TBW__ERR_BUF(msg, cap), TBW_EINVAL, "png_level must be -1..9 (got %d)", o->png_level);
     }
     if (o->filename_suffix && (strchr(o->filename_suffix, '/') || strlen(o->filename_suffix) > 64)) {
-        return tbw__fail(TBW__ERR_BUF(msg, cap), TBW_EINVAL, "filename_suffix must not contain '/' and be at most 64 bytes");
+        return tbw__fail(TBW__ERR_BUF(msg, cap), TBW_EINVAL,
+                         "filename_suffix must not contain '/' and be at most 64 bytes");
     }
     return TBW_OK;
 }
