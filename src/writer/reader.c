@@ -146,12 +146,217 @@ static double element_as_double(int dt, const uint8_t *p)
     }
 }
 
+/* Where the next value's dims, strings and converted numbers go in the reader's arrays. */
+typedef struct view_cursor {
+    size_t dims, strs, scratch;
+} view_cursor;
+
+/* Counts what the summary's values need in the flat arrays. */
+static void count_summary(const Tensorboard__Summary *s, view_cursor *need)
+{
+    for (size_t i = 0; s && i < s->n_value; i++) {
+        const Tensorboard__Summary__Value *sv = s->value[i];
+        if (sv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR && sv->tensor) {
+            const Tensorboard__TensorProto *t = sv->tensor;
+            need->dims += t->tensor_shape ? t->tensor_shape->n_dim : 0;
+            need->strs += t->n_string_val;
+            if (t->tensor_content.len == 0) {
+                size_t cnt = t->n_float_val + t->n_double_val + t->n_int_val + t->n_int64_val + t->n_bool_val;
+                need->scratch += cnt * 8;
+            }
+        } else if (sv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE ||
+                   sv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO) {
+            need->strs += 1;
+        }
+    }
+}
+
+static void view_histo(tbw_value *o, const Tensorboard__HistogramProto *h)
+{
+    o->kind = TBW_VALUE_HISTO;
+    if (!h)
+        return;
+    o->histo_min = h->min;
+    o->histo_max = h->max;
+    o->histo_num = h->num;
+    o->histo_sum = h->sum;
+    o->histo_sum_squares = h->sum_squares;
+    o->histo_buckets = h->n_bucket < h->n_bucket_limit ? h->n_bucket : h->n_bucket_limit;
+    o->histo_bucket_limit = h->bucket_limit;
+    o->histo_bucket = h->bucket;
+}
+
+/* Points o's strings at count strings starting at the cursor, filled from src. */
+static void view_strings(tbw_reader *r, view_cursor *at, tbw_value *o, const ProtobufCBinaryData *src, size_t count)
+{
+    o->strings = (const uint8_t *const *)&r->strs[at->strs];
+    o->string_lens = &r->str_lens[at->strs];
+    o->n_strings = count;
+    for (size_t k = 0; k < count; k++) {
+        r->strs[at->strs] = src[k].data;
+        r->str_lens[at->strs] = src[k].len;
+        at->strs++;
+    }
+}
+
+/* Numeric values stored in the repeated fields, converted to little-endian bytes in dst. Returns
+   how many there were. */
+static size_t tensor_numbers(const Tensorboard__TensorProto *t, int dtype, uint8_t *dst)
+{
+    switch (dtype) {
+    case TBW_DT_FLOAT:
+        for (size_t k = 0; k < t->n_float_val; k++) {
+            uint32_t b;
+            memcpy(&b, &t->float_val[k], 4);
+            tbw__store_le32(dst + 4 * k, b);
+        }
+        return t->n_float_val;
+    case TBW_DT_DOUBLE:
+        for (size_t k = 0; k < t->n_double_val; k++) {
+            uint64_t b;
+            memcpy(&b, &t->double_val[k], 8);
+            tbw__store_le64(dst + 8 * k, b);
+        }
+        return t->n_double_val;
+    case TBW_DT_INT32:
+        for (size_t k = 0; k < t->n_int_val; k++)
+            tbw__store_le32(dst + 4 * k, (uint32_t)t->int_val[k]);
+        return t->n_int_val;
+    case TBW_DT_UINT8:
+        for (size_t k = 0; k < t->n_int_val; k++)
+            dst[k] = (uint8_t)t->int_val[k];
+        return t->n_int_val;
+    case TBW_DT_INT64:
+        for (size_t k = 0; k < t->n_int64_val; k++)
+            tbw__store_le64(dst + 8 * k, (uint64_t)t->int64_val[k]);
+        return t->n_int64_val;
+    case TBW_DT_BOOL:
+        for (size_t k = 0; k < t->n_bool_val; k++)
+            dst[k] = t->bool_val[k] ? 1 : 0;
+        return t->n_bool_val;
+    default:
+        return 0;
+    }
+}
+
+static void view_tensor(tbw_reader *r, view_cursor *at, tbw_value *o, const Tensorboard__TensorProto *t)
+{
+    o->kind = TBW_VALUE_TENSOR;
+    if (!t)
+        return;
+    o->dtype = (int)t->dtype;
+    size_t count = 1;
+    if (t->tensor_shape) {
+        o->rank = t->tensor_shape->n_dim;
+        o->dims = &r->dims[at->dims];
+        for (size_t k = 0; k < o->rank; k++) {
+            int64_t d = t->tensor_shape->dim[k]->size;
+            r->dims[at->dims++] = d;
+            count = d >= 0 && count <= SIZE_MAX / ((size_t)d ? (size_t)d : 1) ? count * (size_t)d : 0;
+        }
+    }
+    if (t->n_string_val)
+        view_strings(r, at, o, t->string_val, t->n_string_val);
+    size_t es = dtype_size(o->dtype);
+    if (t->tensor_content.len) {
+        o->data = t->tensor_content.data;
+        o->data_len = t->tensor_content.len;
+    } else if (es) {
+        uint8_t *dst = r->scratch + at->scratch;
+        size_t nvals = tensor_numbers(t, o->dtype, dst);
+        o->data = dst;
+        o->data_len = nvals * es;
+        at->scratch += nvals * 8;
+    }
+    if (es) {
+        o->num_elements = o->data_len / es;
+        if (o->num_elements == 1 && count == 1) {
+            o->scalar = element_as_double(o->dtype, o->data);
+            o->has_scalar = true;
+        }
+    } else {
+        o->num_elements = o->dtype == TBW_DT_STRING ? o->n_strings : 0;
+    }
+}
+
+/* Fills o from one Summary.Value, dispatching on its kind. */
+static void view_value(tbw_reader *r, view_cursor *at, tbw_value *o, const Tensorboard__Summary__Value *sv)
+{
+    o->tag = sv->tag ? sv->tag : "";
+    o->plugin_name = "";
+    o->display_name = "";
+    if (sv->metadata) {
+        if (sv->metadata->plugin_data) {
+            o->plugin_name = sv->metadata->plugin_data->plugin_name;
+            o->plugin_content = sv->metadata->plugin_data->content.data;
+            o->plugin_content_len = sv->metadata->plugin_data->content.len;
+        }
+        o->display_name = sv->metadata->display_name;
+    }
+    switch (sv->value_case) {
+    case TENSORBOARD__SUMMARY__VALUE__VALUE_SIMPLE_VALUE:
+        o->kind = TBW_VALUE_SIMPLE;
+        o->scalar = sv->simple_value;
+        o->has_scalar = true;
+        break;
+    case TENSORBOARD__SUMMARY__VALUE__VALUE_HISTO:
+        view_histo(o, sv->histo);
+        break;
+    case TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE:
+        o->kind = TBW_VALUE_IMAGE;
+        if (sv->image) {
+            o->image_height = sv->image->height;
+            o->image_width = sv->image->width;
+            o->image_colorspace = sv->image->colorspace;
+            view_strings(r, at, o, &sv->image->encoded_image_string, 1);
+        }
+        break;
+    case TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO:
+        o->kind = TBW_VALUE_AUDIO;
+        if (sv->audio) {
+            o->audio_sample_rate = sv->audio->sample_rate;
+            view_strings(r, at, o, &sv->audio->encoded_audio_string, 1);
+        }
+        break;
+    case TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR:
+        view_tensor(r, at, o, sv->tensor);
+        break;
+    default:
+        o->kind = TBW_VALUE_NONE;
+        break;
+    }
+}
+
+/* The summary's values, with one allocation per flat array, sized by a first pass. */
+static int view_summary(tbw_reader *r, tbw_event *v, const Tensorboard__Summary *s)
+{
+    v->kind = TBW_EVENT_SUMMARY;
+    size_t nv = s ? s->n_value : 0;
+    view_cursor need = {0, 0, 0};
+    count_summary(s, &need);
+    r->values = calloc(nv ? nv : 1, sizeof *r->values);
+    r->dims = calloc(need.dims ? need.dims : 1, sizeof *r->dims);
+    r->strs = calloc(need.strs ? need.strs : 1, sizeof *r->strs);
+    r->str_lens = calloc(need.strs ? need.strs : 1, sizeof *r->str_lens);
+    r->scratch = malloc(need.scratch ? need.scratch : 1);
+    if (!r->values || !r->dims || !r->strs || !r->str_lens || !r->scratch)
+        return fail(r, TBW_ENOMEM, "out of memory decoding the event at offset %" PRIu64, v->offset);
+    view_cursor at = {0, 0, 0};
+    for (size_t i = 0; i < nv; i++)
+        view_value(r, &at, &r->values[i], s->value[i]);
+    v->values = r->values;
+    v->n_values = nv;
+    return TBW_OK;
+}
+
 /* Builds the flat view of the decoded event. */
 static int make_view(tbw_reader *r)
 {
-    Tensorboard__Event *e = r->ev;
+    const Tensorboard__Event *e = r->ev;
     tbw_event *v = &r->view;
+    uint64_t offset = v->offset;
     memset(v, 0, sizeof *v);
+    v->offset = offset;
     v->wall_time = e->wall_time;
     v->step = e->step;
     switch (e->what_case) {
@@ -172,195 +377,11 @@ static int make_view(tbw_reader *r)
         v->kind = TBW_EVENT_RUN_METADATA;
         return TBW_OK;
     case TENSORBOARD__EVENT__WHAT_SUMMARY:
-        break;
+        return view_summary(r, v, e->summary);
     default:
         v->kind = TBW_EVENT_OTHER;
         return TBW_OK;
     }
-    v->kind = TBW_EVENT_SUMMARY;
-    Tensorboard__Summary *s = e->summary;
-    size_t nv = s ? s->n_value : 0;
-    size_t ndims = 0, nstr = 0, nscratch = 0;
-    for (size_t i = 0; i < nv; i++) {
-        Tensorboard__Summary__Value *sv = s->value[i];
-        if (sv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR && sv->tensor) {
-            Tensorboard__TensorProto *t = sv->tensor;
-            ndims += t->tensor_shape ? t->tensor_shape->n_dim : 0;
-            nstr += t->n_string_val;
-            if (t->tensor_content.len == 0) {
-                size_t cnt = t->n_float_val + t->n_double_val + t->n_int_val + t->n_int64_val + t->n_bool_val;
-                nscratch += cnt * 8;
-            }
-        } else if (sv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE ||
-                   sv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO) {
-            nstr += 1;
-        }
-    }
-    r->values = calloc(nv ? nv : 1, sizeof *r->values);
-    r->dims = calloc(ndims ? ndims : 1, sizeof *r->dims);
-    r->strs = calloc(nstr ? nstr : 1, sizeof *r->strs);
-    r->str_lens = calloc(nstr ? nstr : 1, sizeof *r->str_lens);
-    r->scratch = malloc(nscratch ? nscratch : 1);
-    if (!r->values || !r->dims || !r->strs || !r->str_lens || !r->scratch)
-        return fail(r, TBW_ENOMEM, "out of memory decoding the event at offset %" PRIu64, v->offset);
-    size_t di = 0, si = 0, xi = 0;
-    for (size_t i = 0; i < nv; i++) {
-        Tensorboard__Summary__Value *sv = s->value[i];
-        tbw_value *o = &r->values[i];
-        o->tag = sv->tag ? sv->tag : "";
-        o->plugin_name = "";
-        o->display_name = "";
-        if (sv->metadata) {
-            if (sv->metadata->plugin_data) {
-                o->plugin_name = sv->metadata->plugin_data->plugin_name;
-                o->plugin_content = sv->metadata->plugin_data->content.data;
-                o->plugin_content_len = sv->metadata->plugin_data->content.len;
-            }
-            o->display_name = sv->metadata->display_name;
-        }
-        switch (sv->value_case) {
-        case TENSORBOARD__SUMMARY__VALUE__VALUE_SIMPLE_VALUE:
-            o->kind = TBW_VALUE_SIMPLE;
-            o->scalar = sv->simple_value;
-            o->has_scalar = true;
-            break;
-        case TENSORBOARD__SUMMARY__VALUE__VALUE_HISTO: {
-            Tensorboard__HistogramProto *h = sv->histo;
-            o->kind = TBW_VALUE_HISTO;
-            if (h) {
-                o->histo_min = h->min;
-                o->histo_max = h->max;
-                o->histo_num = h->num;
-                o->histo_sum = h->sum;
-                o->histo_sum_squares = h->sum_squares;
-                o->histo_buckets = h->n_bucket < h->n_bucket_limit ? h->n_bucket : h->n_bucket_limit;
-                o->histo_bucket_limit = h->bucket_limit;
-                o->histo_bucket = h->bucket;
-            }
-            break;
-        }
-        case TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE:
-            o->kind = TBW_VALUE_IMAGE;
-            if (sv->image) {
-                o->image_height = sv->image->height;
-                o->image_width = sv->image->width;
-                o->image_colorspace = sv->image->colorspace;
-                r->strs[si] = sv->image->encoded_image_string.data;
-                r->str_lens[si] = sv->image->encoded_image_string.len;
-                o->strings = (const uint8_t *const *)&r->strs[si];
-                o->string_lens = &r->str_lens[si];
-                o->n_strings = 1;
-                si++;
-            }
-            break;
-        case TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO:
-            o->kind = TBW_VALUE_AUDIO;
-            if (sv->audio) {
-                o->audio_sample_rate = sv->audio->sample_rate;
-                r->strs[si] = sv->audio->encoded_audio_string.data;
-                r->str_lens[si] = sv->audio->encoded_audio_string.len;
-                o->strings = (const uint8_t *const *)&r->strs[si];
-                o->string_lens = &r->str_lens[si];
-                o->n_strings = 1;
-                si++;
-            }
-            break;
-        case TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR: {
-            Tensorboard__TensorProto *t = sv->tensor;
-            o->kind = TBW_VALUE_TENSOR;
-            if (!t)
-                break;
-            o->dtype = (int)t->dtype;
-            size_t count = 1;
-            if (t->tensor_shape) {
-                o->rank = t->tensor_shape->n_dim;
-                o->dims = &r->dims[di];
-                for (size_t k = 0; k < o->rank; k++) {
-                    int64_t d = t->tensor_shape->dim[k]->size;
-                    r->dims[di++] = d;
-                    count = d >= 0 && count <= SIZE_MAX / ((size_t)d ? (size_t)d : 1) ? count * (size_t)d : 0;
-                }
-            }
-            if (t->n_string_val) {
-                o->n_strings = t->n_string_val;
-                o->strings = (const uint8_t *const *)&r->strs[si];
-                o->string_lens = &r->str_lens[si];
-                for (size_t k = 0; k < t->n_string_val; k++) {
-                    r->strs[si] = t->string_val[k].data;
-                    r->str_lens[si] = t->string_val[k].len;
-                    si++;
-                }
-            }
-            size_t es = dtype_size(o->dtype);
-            if (t->tensor_content.len) {
-                o->data = t->tensor_content.data;
-                o->data_len = t->tensor_content.len;
-            } else if (es) {
-                uint8_t *dst = r->scratch + xi;
-                size_t nvals = 0;
-                switch (o->dtype) {
-                case TBW_DT_FLOAT:
-                    for (size_t k = 0; k < t->n_float_val; k++) {
-                        uint32_t b;
-                        memcpy(&b, &t->float_val[k], 4);
-                        tbw__store_le32(dst + 4 * k, b);
-                    }
-                    nvals = t->n_float_val;
-                    break;
-                case TBW_DT_DOUBLE:
-                    for (size_t k = 0; k < t->n_double_val; k++) {
-                        uint64_t b;
-                        memcpy(&b, &t->double_val[k], 8);
-                        tbw__store_le64(dst + 8 * k, b);
-                    }
-                    nvals = t->n_double_val;
-                    break;
-                case TBW_DT_INT32:
-                    for (size_t k = 0; k < t->n_int_val; k++)
-                        tbw__store_le32(dst + 4 * k, (uint32_t)t->int_val[k]);
-                    nvals = t->n_int_val;
-                    break;
-                case TBW_DT_UINT8:
-                    for (size_t k = 0; k < t->n_int_val; k++)
-                        dst[k] = (uint8_t)t->int_val[k];
-                    nvals = t->n_int_val;
-                    break;
-                case TBW_DT_INT64:
-                    for (size_t k = 0; k < t->n_int64_val; k++)
-                        tbw__store_le64(dst + 8 * k, (uint64_t)t->int64_val[k]);
-                    nvals = t->n_int64_val;
-                    break;
-                case TBW_DT_BOOL:
-                    for (size_t k = 0; k < t->n_bool_val; k++)
-                        dst[k] = t->bool_val[k] ? 1 : 0;
-                    nvals = t->n_bool_val;
-                    break;
-                default:
-                    break;
-                }
-                o->data = dst;
-                o->data_len = nvals * es;
-                xi += nvals * 8;
-            }
-            if (es) {
-                o->num_elements = o->data_len / es;
-                if (o->num_elements == 1 && count == 1) {
-                    o->scalar = element_as_double(o->dtype, o->data);
-                    o->has_scalar = true;
-                }
-            } else {
-                o->num_elements = o->dtype == TBW_DT_STRING ? o->n_strings : 0;
-            }
-            break;
-        }
-        default:
-            o->kind = TBW_VALUE_NONE;
-            break;
-        }
-    }
-    v->values = r->values;
-    v->n_values = nv;
-    return TBW_OK;
 }
 
 int tbw_reader_next(tbw_reader *r, const tbw_event **out)
@@ -422,7 +443,6 @@ int tbw_reader_next(tbw_reader *r, const tbw_event **out)
                     start);
     r->view.offset = start;
     int rc = make_view(r);
-    r->view.offset = start;
     if (rc) {
         release_event(r);
         return rc;
