@@ -334,190 +334,265 @@ double train_learning_rate(const train_opts *o, long i, long total)
     return o->lr_final + (o->lr - o->lr_final) * f;
 }
 
-int train_run(const train_opts *o, const char *run_dir, train_result *res)
-{
-    memset(res, 0, sizeof *res);
-    int ret = 1;
-    cnn_dataset *train = NULL, *test = NULL;
-    cnn_model *m = NULL;
-    tbw_writer *w = NULL;
-    float *x = NULL;
-    test_images timg = {NULL, NULL, 0};
-    int32_t *y = NULL;
-    char msg[512], ckpt[4096];
-    bool fashion = o->classes == 1 || (o->classes == 0 && strstr(o->data_dir, "fashion") != NULL);
-    bool tty = isatty(2);
+/* Everything one training run holds between opening and closing. */
+typedef struct train_ctx {
+    const train_opts *o;
+    const char *run_dir;
+    train_result *res;
+    cnn_dataset *train, *test;
+    cnn_model *m;
+    tbw_writer *w;
+    float *x;     /* one batch of images */
+    int32_t *y;   /* and its labels */
+    test_images timg;
+    size_t ntrain, ntest, per_epoch;
+    long first;   /* the step a resumed run starts at */
+    bool fashion, tty;
+    double t0;
+    char ckpt[4096];
+} train_ctx;
 
-    /* The engine's own threads run the GEMMs side by side, one image each, which beats
-       OpenBLAS's threading on these small matrices (docs/engine.md): BLAS gets 1 thread. */
-    openblas_set_num_threads(1);
-    train = load_split(o->data_dir, "train");
-    test = train ? load_split(o->data_dir, "t10k") : NULL;
-    if (!train || !test)
-        goto fail;
-    size_t ntrain = cnn_dataset_count(train), ntest = cnn_dataset_count(test);
-    if (o->limit_train > 0 && (size_t)o->limit_train < ntrain)
-        ntrain = (size_t)o->limit_train;
-    if (o->limit_test > 0 && (size_t)o->limit_test < ntest)
-        ntest = (size_t)o->limit_test;
-    /* A fixed sample of the test set (the first of one seeded permutation), converted once. */
-    timg.n = ntest > (size_t)o->embed ? ntest : (size_t)o->embed;
-    if (timg.n > cnn_dataset_count(test))
-        timg.n = cnn_dataset_count(test);
-    timg.x = malloc(timg.n * 784 * sizeof *timg.x);
-    timg.y = malloc(timg.n * sizeof *timg.y);
-    if (!timg.x || !timg.y) {
-        fprintf(stderr, "error: out of memory for %zu test images\n", timg.n);
-        goto fail;
+/* Loads both splits and converts a fixed sample of the test set (the first of one seeded
+   permutation) once. */
+static int open_data(train_ctx *c)
+{
+    const train_opts *o = c->o;
+    c->train = load_split(o->data_dir, "train");
+    c->test = c->train ? load_split(o->data_dir, "t10k") : NULL;
+    if (!c->train || !c->test)
+        return 1;
+    c->ntrain = cnn_dataset_count(c->train);
+    c->ntest = cnn_dataset_count(c->test);
+    if (o->limit_train > 0 && (size_t)o->limit_train < c->ntrain)
+        c->ntrain = (size_t)o->limit_train;
+    if (o->limit_test > 0 && (size_t)o->limit_test < c->ntest)
+        c->ntest = (size_t)o->limit_test;
+    test_images *t = &c->timg;
+    t->n = c->ntest > (size_t)o->embed ? c->ntest : (size_t)o->embed;
+    if (t->n > cnn_dataset_count(c->test))
+        t->n = cnn_dataset_count(c->test);
+    t->x = malloc(t->n * 784 * sizeof *t->x);
+    t->y = malloc(t->n * sizeof *t->y);
+    if (!t->x || !t->y) {
+        fprintf(stderr, "error: out of memory for %zu test images\n", t->n);
+        return 1;
     }
-    cnn_dataset_shuffle(test, 0, 0);
-    cnn_dataset_batch(test, 0, timg.n, timg.x, timg.y);
-    if (ntrain < (size_t)o->batch) {
-        fprintf(stderr, "error: %zu training images are fewer than one batch of %d\n", ntrain, o->batch);
-        goto fail;
+    cnn_dataset_shuffle(c->test, 0, 0);
+    cnn_dataset_batch(c->test, 0, t->n, t->x, t->y);
+    if (c->ntrain < (size_t)o->batch) {
+        fprintf(stderr, "error: %zu training images are fewer than one batch of %d\n", c->ntrain, o->batch);
+        return 1;
     }
-    if (build_model(&m, o))
-        goto fail;
-    snprintf(ckpt, sizeof ckpt, "%s/model.ckpt", run_dir);
-    long first = 0;
-    if (o->resume) {
-        int rc = cnn_model_load(m, ckpt);
-        if (rc == TBW_ENOTFOUND && train_dir_has_run(run_dir)) {
-            fprintf(stderr, "error: %s has no checkpoint to resume from (%s); its run would be mixed with a new one\n",
-                    run_dir, ckpt);
-            goto fail;
-        } else if (rc == TBW_ENOTFOUND) {
-            fprintf(stderr, "note: no checkpoint at %s; starting from step 0\n", ckpt);
-        } else if (rc) {
-            fprintf(stderr, "error: cannot resume: %s\n", cnn_model_errmsg(m));
-            goto fail;
-        } else {
-            first = (long)cnn_model_step_count(m);
-            fprintf(stderr, "resuming %s at step %ld\n", run_dir, first);
-        }
+    c->per_epoch = c->ntrain / (size_t)o->batch;
+    c->x = malloc((size_t)o->batch * 784 * sizeof *c->x);
+    c->y = malloc((size_t)o->batch * sizeof *c->y);
+    if (!c->x || !c->y) {
+        fprintf(stderr, "error: out of memory\n");
+        return 1;
     }
+    return 0;
+}
+
+/* With --resume, loads the run's checkpoint and sets the first step. */
+static int resume_model(train_ctx *c)
+{
+    snprintf(c->ckpt, sizeof c->ckpt, "%s/model.ckpt", c->run_dir);
+    c->first = 0;
+    if (!c->o->resume)
+        return 0;
+    int rc = cnn_model_load(c->m, c->ckpt);
+    if (rc == TBW_ENOTFOUND && train_dir_has_run(c->run_dir)) {
+        fprintf(stderr, "error: %s has no checkpoint to resume from (%s); its run would be mixed with a new one\n",
+                c->run_dir, c->ckpt);
+        return 1;
+    }
+    if (rc == TBW_ENOTFOUND) {
+        fprintf(stderr, "note: no checkpoint at %s; starting from step 0\n", c->ckpt);
+    } else if (rc) {
+        fprintf(stderr, "error: cannot resume: %s\n", cnn_model_errmsg(c->m));
+        return 1;
+    } else {
+        c->first = (long)cnn_model_step_count(c->m);
+        fprintf(stderr, "resuming %s at step %ld\n", c->run_dir, c->first);
+    }
+    return 0;
+}
+
+/* Opens the run's writer; a new run also gets the graph and the hparams session start. */
+static int open_log(train_ctx *c)
+{
+    const train_opts *o = c->o;
+    char msg[512];
     tbw_writer_opts wo = TBW_WRITER_OPTS_INIT;
     wo.background = true; /* the training loop never waits on the disk */
     wo.max_queue = 100;
     wo.flush_secs = 5;
-    if (first > 0)
-        wo.resume_step = first;
-    if (tbw_writer_open(&w, run_dir, &wo, msg, sizeof msg)) {
+    if (c->first > 0)
+        wo.resume_step = c->first;
+    if (tbw_writer_open(&c->w, c->run_dir, &wo, msg, sizeof msg)) {
         fprintf(stderr, "error: %s\n", msg);
-        goto fail;
+        return 1;
     }
-    if (first == 0) {
-        tbw_graph *g;
-        if (tbw_graph_create(&g) == 0) {
-            if (cnn_model_export_graph(m, g) || tbw_graph_write(w, g, 0))
-                fprintf(stderr, "warning: graph not written: %s\n", tbw_graph_errmsg(g));
-            tbw_graph_free(g);
-        }
+    if (c->first > 0)
+        return 0;
+    tbw_graph *g;
+    if (tbw_graph_create(&g) == 0) {
+        /* both calls leave their message on the graph */
+        if (cnn_model_export_graph(c->m, g) || tbw_graph_write(c->w, g, 0))
+            fprintf(stderr, "warning: graph not written: %s\n", tbw_graph_errmsg(g));
+        tbw_graph_free(g);
     }
-    if (o->hparams && first == 0) {
+    if (o->hparams) {
         tbw_hparam_value hv[3] = {{.name = "lr", .type = TBW_HPARAM_FLOAT, .number = o->lr},
                                   {.name = "conv", .type = TBW_HPARAM_FLOAT, .number = o->conv_layers},
                                   {.name = "fc", .type = TBW_HPARAM_FLOAT, .number = o->fc_layers}};
-        TRY(tbw_hparams_session_start(w, hv, 3, NULL, 0), tbw_writer_errmsg(w));
+        TRY(tbw_hparams_session_start(c->w, hv, 3, NULL, 0), tbw_writer_errmsg(c->w));
     }
-    x = malloc((size_t)o->batch * 784 * sizeof *x);
-    y = malloc((size_t)o->batch * sizeof *y);
-    if (!x || !y) {
-        fprintf(stderr, "error: out of memory\n");
-        goto fail;
-    }
-    size_t per_epoch = ntrain / (size_t)o->batch;
-    long cur_epoch = -1;
-    long report_every = o->steps >= 20 ? o->steps / 20 : 1;
-    double t0 = now(), loss = 0, acc = 0;
-    long total = o->steps;
-    for (long i = first; i < total; i++) {
-        long epoch = i / (long)per_epoch;
-        if (epoch != cur_epoch) {
-            cnn_dataset_shuffle(train, o->seed, (uint64_t)epoch);
-            cur_epoch = epoch;
-        }
-        /* The permutation covers the whole file; a limited run takes its first ntrain samples. */
-        size_t j = (size_t)(i % (long)per_epoch);
-        if (cnn_dataset_batch(train, j * (size_t)o->batch, (size_t)o->batch, x, y)) {
-            fprintf(stderr, "error: %s\n", cnn_dataset_errmsg(train));
-            goto fail;
-        }
-        double lr = train_learning_rate(o, i, total);
-        if (o->lr_final > 0)
-            TRY(cnn_model_set_learning_rate(m, (float)lr), cnn_model_errmsg(m));
-        TRY(cnn_model_train_step(m, x, y, (size_t)o->batch, &loss, &acc), cnn_model_errmsg(m));
-        bool summary = o->summary_every > 0 && i % o->summary_every == 0;
-        double tlog = now();
-        if (summary) {
-            TRY(tbw_scalar(w, "cross_entropy", i, loss), tbw_writer_errmsg(w));
-            TRY(tbw_scalar(w, "accuracy", i, acc), tbw_writer_errmsg(w));
-            if (o->lr_final > 0)
-                TRY(tbw_scalar(w, "learning_rate", i, lr), tbw_writer_errmsg(w));
-            tbw_image_batch ib = {x, TBW_PIXEL_F32, TBW_LAYOUT_CHW, (size_t)o->batch, 28, 28, 1};
-            TRY(tbw_images(w, "input", i, &ib, 3), tbw_writer_errmsg(w));
-        }
-        if (summary && (o->histogram_every <= 0 || i % o->histogram_every == 0)) {
-            if (log_histograms(w, m, i)) {
-                fprintf(stderr, "error: histograms: %s\n", tbw_writer_errmsg(w));
-                goto fail;
-            }
-        }
-        if (summary) {
-            res->train_loss = loss;
-            res->train_accuracy = acc;
-        }
-        if (o->summary_every > 0 && (i % 100 == 0 || i == total - 1) && log_filters(w, m, i)) {
-            fprintf(stderr, "error: filter image: %s\n", tbw_writer_errmsg(w));
-            goto fail;
-        }
-        res->logging_seconds += now() - tlog;
-        bool epoch_end = (i + 1) % (long)per_epoch == 0;
-        if (epoch_end || i == total - 1) {
-            if (evaluate_test(m, &timg, ntest, &res->test_loss, &res->test_accuracy))
-                goto fail;
-            TRY(tbw_scalar(w, "test/accuracy", i, res->test_accuracy), tbw_writer_errmsg(w));
-            TRY(tbw_scalar(w, "test/cross_entropy", i, res->test_loss), tbw_writer_errmsg(w));
-        }
-        if (o->checkpoint_every > 0 && (i + 1) % o->checkpoint_every == 0) {
-            TRY(cnn_model_save(m, ckpt), cnn_model_errmsg(m));
-            TRY(tbw_writer_flush(w), tbw_writer_errmsg(w)); /* the log keeps up with the checkpoint */
-        }
-        if (o->progress && ((tty && (i % 5 == 0 || i == total - 1)) || (!tty && ((i + 1) % report_every == 0))))
-            progress(o, tty, i, first, total, loss, acc, t0, i == total - 1);
-    }
-    if (first >= total) {
-        fprintf(stderr, "note: the checkpoint is at step %ld, not before --steps %ld: nothing to train\n", first,
-                total);
-        if (evaluate_test(m, &timg, ntest, &res->test_loss, &res->test_accuracy))
-            goto fail;
-    }
-    res->seconds = now() - t0;
-    res->first_step = first;
-    res->steps_done = total > first ? total - first : 0;
-    res->images_per_s = res->seconds > 0 ? (double)res->steps_done * o->batch / res->seconds : 0;
-    if (o->embed > 0 && log_embedding(run_dir, m, &timg, o->embed, (size_t)o->batch, fashion))
-        goto fail;
-    if (o->hparams)
-        TRY(tbw_hparams_session_end(w, TBW_SESSION_SUCCESS, 0), tbw_writer_errmsg(w));
-    {
-        int rc = tbw_writer_close(w);
-        w = NULL;
-        if (rc) {
-            fprintf(stderr, "error: closing the event file: %s\n", tbw_strerror(rc));
-            goto fail;
-        }
-    }
-    ret = 0;
+    return 0;
 fail:
-    if (w)
-        tbw_writer_close(w);
-    free(x);
-    free(y);
-    free(timg.x);
-    free(timg.y);
-    cnn_model_free(m);
-    cnn_dataset_free(train);
-    cnn_dataset_free(test);
+    return 1;
+}
+
+static int train_open(train_ctx *c)
+{
+    /* The engine's own threads run the GEMMs side by side, one image each, which beats
+       OpenBLAS's threading on these small matrices (docs/engine.md): BLAS gets 1 thread. */
+    openblas_set_num_threads(1);
+    if (open_data(c) || build_model(&c->m, c->o) || resume_model(c) || open_log(c))
+        return 1;
+    return 0;
+}
+
+/* The summaries of step i: scalars and input images every summary_every steps, histograms
+   every histogram_every, the first layer's filters every 100. */
+static int log_step(train_ctx *c, long i, double lr, double loss, double acc)
+{
+    const train_opts *o = c->o;
+    tbw_writer *w = c->w;
+    bool summary = o->summary_every > 0 && i % o->summary_every == 0;
+    if (summary) {
+        TRY(tbw_scalar(w, "cross_entropy", i, loss), tbw_writer_errmsg(w));
+        TRY(tbw_scalar(w, "accuracy", i, acc), tbw_writer_errmsg(w));
+        if (o->lr_final > 0)
+            TRY(tbw_scalar(w, "learning_rate", i, lr), tbw_writer_errmsg(w));
+        tbw_image_batch ib = {c->x, TBW_PIXEL_F32, TBW_LAYOUT_CHW, (size_t)o->batch, 28, 28, 1};
+        TRY(tbw_images(w, "input", i, &ib, 3), tbw_writer_errmsg(w));
+        c->res->train_loss = loss;
+        c->res->train_accuracy = acc;
+    }
+    if (summary && (o->histogram_every <= 0 || i % o->histogram_every == 0) && log_histograms(w, c->m, i)) {
+        fprintf(stderr, "error: histograms: %s\n", tbw_writer_errmsg(w));
+        return 1;
+    }
+    if (o->summary_every > 0 && (i % 100 == 0 || i == o->steps - 1) && log_filters(w, c->m, i)) {
+        fprintf(stderr, "error: filter image: %s\n", tbw_writer_errmsg(w));
+        return 1;
+    }
+    return 0;
+fail:
+    return 1;
+}
+
+/* One training step, its summaries, the test evaluation at an epoch's end and the checkpoint. */
+static int train_step(train_ctx *c, long i, long *cur_epoch)
+{
+    const train_opts *o = c->o;
+    train_result *res = c->res;
+    long total = o->steps;
+    long epoch = i / (long)c->per_epoch;
+    if (epoch != *cur_epoch) {
+        cnn_dataset_shuffle(c->train, o->seed, (uint64_t)epoch);
+        *cur_epoch = epoch;
+    }
+    /* The permutation covers the whole file; a limited run takes its first ntrain samples. */
+    size_t j = (size_t)(i % (long)c->per_epoch);
+    if (cnn_dataset_batch(c->train, j * (size_t)o->batch, (size_t)o->batch, c->x, c->y)) {
+        fprintf(stderr, "error: %s\n", cnn_dataset_errmsg(c->train));
+        return 1;
+    }
+    double lr = train_learning_rate(o, i, total), loss = 0, acc = 0;
+    if (o->lr_final > 0)
+        TRY(cnn_model_set_learning_rate(c->m, (float)lr), cnn_model_errmsg(c->m));
+    TRY(cnn_model_train_step(c->m, c->x, c->y, (size_t)o->batch, &loss, &acc), cnn_model_errmsg(c->m));
+    double tlog = now();
+    if (log_step(c, i, lr, loss, acc))
+        return 1;
+    res->logging_seconds += now() - tlog;
+    if ((i + 1) % (long)c->per_epoch == 0 || i == total - 1) {
+        if (evaluate_test(c->m, &c->timg, c->ntest, &res->test_loss, &res->test_accuracy))
+            return 1;
+        TRY(tbw_scalar(c->w, "test/accuracy", i, res->test_accuracy), tbw_writer_errmsg(c->w));
+        TRY(tbw_scalar(c->w, "test/cross_entropy", i, res->test_loss), tbw_writer_errmsg(c->w));
+    }
+    if (o->checkpoint_every > 0 && (i + 1) % o->checkpoint_every == 0) {
+        TRY(cnn_model_save(c->m, c->ckpt), cnn_model_errmsg(c->m));
+        TRY(tbw_writer_flush(c->w), tbw_writer_errmsg(c->w)); /* the log keeps up with the checkpoint */
+    }
+    long report_every = total >= 20 ? total / 20 : 1;
+    if (o->progress && ((c->tty && (i % 5 == 0 || i == total - 1)) || (!c->tty && ((i + 1) % report_every == 0))))
+        progress(o, c->tty, i, c->first, total, loss, acc, c->t0, i == total - 1);
+    return 0;
+fail:
+    return 1;
+}
+
+/* Finishes a run that trained (or had nothing to train): figures, projector, session end, and the
+   writer's close, whose status counts. */
+static int train_finish(train_ctx *c)
+{
+    const train_opts *o = c->o;
+    train_result *res = c->res;
+    long total = o->steps;
+    if (c->first >= total) {
+        fprintf(stderr, "note: the checkpoint is at step %ld, not before --steps %ld: nothing to train\n", c->first,
+                total);
+        if (evaluate_test(c->m, &c->timg, c->ntest, &res->test_loss, &res->test_accuracy))
+            return 1;
+    }
+    res->seconds = now() - c->t0;
+    res->first_step = c->first;
+    res->steps_done = total > c->first ? total - c->first : 0;
+    res->images_per_s = res->seconds > 0 ? (double)res->steps_done * o->batch / res->seconds : 0;
+    if (o->embed > 0 && log_embedding(c->run_dir, c->m, &c->timg, o->embed, (size_t)o->batch, c->fashion))
+        return 1;
+    if (o->hparams)
+        TRY(tbw_hparams_session_end(c->w, TBW_SESSION_SUCCESS, 0), tbw_writer_errmsg(c->w));
+    int rc = tbw_writer_close(c->w);
+    c->w = NULL;
+    if (rc) {
+        fprintf(stderr, "error: closing the event file: %s\n", tbw_strerror(rc));
+        return 1;
+    }
+    return 0;
+fail:
+    return 1;
+}
+
+static void train_close(train_ctx *c)
+{
+    if (c->w)
+        tbw_writer_close(c->w);
+    free(c->x);
+    free(c->y);
+    free(c->timg.x);
+    free(c->timg.y);
+    cnn_model_free(c->m);
+    cnn_dataset_free(c->train);
+    cnn_dataset_free(c->test);
+}
+
+int train_run(const train_opts *o, const char *run_dir, train_result *res)
+{
+    memset(res, 0, sizeof *res);
+    train_ctx c = {.o = o, .run_dir = run_dir, .res = res, .tty = isatty(2)};
+    c.fashion = o->classes == 1 || (o->classes == 0 && strstr(o->data_dir, "fashion") != NULL);
+    int ret = train_open(&c);
+    c.t0 = now();
+    long cur_epoch = -1;
+    for (long i = c.first; !ret && i < o->steps; i++)
+        ret = train_step(&c, i, &cur_epoch);
+    if (!ret)
+        ret = train_finish(&c);
+    train_close(&c);
     return ret;
 }
