@@ -22,6 +22,9 @@ typedef struct tbw__err {
 
 /* The message buffer of any handle that has a `char errmsg[N]` member. */
 #define TBW__ERR(h) ((tbw__err){(h)->errmsg, sizeof (h)->errmsg})
+/* Leaves the message on handle h (a pointer with a `char errmsg[N]` member; NULL keeps nothing) and
+   gives code back: the one way a module reports a failure on its handle. */
+#define TBW__FAIL(h, code, ...) ((h) ? tbw__fail(TBW__ERR(h), (code), __VA_ARGS__) : (code))
 /* A buffer given by the caller, as constructors take it. */
 #define TBW__ERR_BUF(buf, len) ((tbw__err){(buf), (len)})
 

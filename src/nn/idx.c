@@ -19,8 +19,6 @@ struct cnn_dataset {
     size_t *order;
 };
 
-#define dserr(ds, code, ...) tbw__fail(TBW__ERR(ds), (code), __VA_ARGS__)
-
 int cnn_dataset_create(cnn_dataset **out)
 {
     if (!out)
@@ -56,13 +54,13 @@ static int read_exact(cnn_dataset *ds, gzFile f, const char *path, void *buf, si
             int zerr;
             const char *msg = gzerror(f, &zerr);
             if (zerr == Z_DATA_ERROR || zerr == Z_BUF_ERROR)
-                return dserr(ds, TBW_ETRUNCATED, "%s: compressed data ends or breaks inside the %s (%s)", path, what,
-                             msg);
-            return dserr(ds, TBW_EIO, "%s: read error in the %s: %s", path, what, msg);
+                return TBW__FAIL(ds, TBW_ETRUNCATED, "%s: compressed data ends or breaks inside the %s (%s)", path, what,
+                                 msg);
+            return TBW__FAIL(ds, TBW_EIO, "%s: read error in the %s: %s", path, what, msg);
         }
         if (r == 0)
-            return dserr(ds, TBW_ETRUNCATED, "%s: file truncated: %s needs %zu bytes, only %zu present", path, what,
-                         len, got);
+            return TBW__FAIL(ds, TBW_ETRUNCATED, "%s: file truncated: %s needs %zu bytes, only %zu present", path, what,
+                             len, got);
         got += (size_t)r;
     }
     return TBW_OK;
@@ -75,28 +73,29 @@ static int load_idx(cnn_dataset *ds, const char *path, int want_rank, uint32_t d
     uint8_t *buf = NULL;
     int rc;
     if (!path)
-        return dserr(ds, TBW_EINVAL, "NULL path");
+        return TBW__FAIL(ds, TBW_EINVAL, "NULL path");
     FILE *probe = fopen(path, "rb");
     if (!probe)
         return tbw__fail_errno(TBW__ERR(ds), errno, "%s: cannot open", path);
     fclose(probe);
     gzFile f = gzopen(path, "rb");
     if (!f)
-        return dserr(ds, TBW_EIO, "%s: gzopen failed", path);
+        return TBW__FAIL(ds, TBW_EIO, "%s: gzopen failed", path);
     uint8_t hdr[4];
     rc = read_exact(ds, f, path, hdr, 4, "header");
     if (rc)
         goto fail;
     if (hdr[0] != 0 || hdr[1] != 0) {
-        rc = dserr(ds, TBW_ECORRUPT, "%s: not an IDX file (magic %02x %02x, want 00 00)", path, hdr[0], hdr[1]);
+        rc = TBW__FAIL(ds, TBW_ECORRUPT, "%s: not an IDX file (magic %02x %02x, want 00 00)", path, hdr[0], hdr[1]);
         goto fail;
     }
     if (hdr[2] != 0x08) {
-        rc = dserr(ds, TBW_ECORRUPT, "%s: IDX type byte 0x%02x, only unsigned byte (0x08) is supported", path, hdr[2]);
+        rc = TBW__FAIL(ds, TBW_ECORRUPT, "%s: IDX type byte 0x%02x, only unsigned byte (0x08) is supported", path,
+                       hdr[2]);
         goto fail;
     }
     if (hdr[3] != want_rank) {
-        rc = dserr(ds, TBW_EMISMATCH, "%s: IDX rank %d, expected %d", path, hdr[3], want_rank);
+        rc = TBW__FAIL(ds, TBW_EMISMATCH, "%s: IDX rank %d, expected %d", path, hdr[3], want_rank);
         goto fail;
     }
     size_t total = 1;
@@ -107,17 +106,17 @@ static int load_idx(cnn_dataset *ds, const char *path, int want_rank, uint32_t d
             goto fail;
         dims[i] = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
         if (!cnn__mul(total, dims[i], &total) || total > IDX_MAX_BYTES) {
-            rc = dserr(ds, TBW_ERANGE, "%s: dimension sizes multiply past the %zu byte limit", path, IDX_MAX_BYTES);
+            rc = TBW__FAIL(ds, TBW_ERANGE, "%s: dimension sizes multiply past the %zu byte limit", path, IDX_MAX_BYTES);
             goto fail;
         }
     }
     if (total == 0) {
-        rc = dserr(ds, TBW_ECORRUPT, "%s: a dimension is zero", path);
+        rc = TBW__FAIL(ds, TBW_ECORRUPT, "%s: a dimension is zero", path);
         goto fail;
     }
     buf = malloc(total);
     if (!buf) {
-        rc = dserr(ds, TBW_ENOMEM, "%s: cannot allocate %zu bytes", path, total);
+        rc = TBW__FAIL(ds, TBW_ENOMEM, "%s: cannot allocate %zu bytes", path, total);
         goto fail;
     }
     rc = read_exact(ds, f, path, buf, total, "data");
@@ -126,13 +125,13 @@ static int load_idx(cnn_dataset *ds, const char *path, int want_rank, uint32_t d
     uint8_t extra;
     int r = gzread(f, &extra, 1);
     if (r != 0) {
-        rc = dserr(ds, TBW_ECORRUPT, "%s: %s after the %zu data bytes", path,
-                   r > 0 ? "unexpected trailing bytes" : "read error", total);
+        rc = TBW__FAIL(ds, TBW_ECORRUPT, "%s: %s after the %zu data bytes", path,
+                       r > 0 ? "unexpected trailing bytes" : "read error", total);
         goto fail;
     }
     if (gzclose(f) != Z_OK) {
         f = NULL;
-        rc = dserr(ds, TBW_EIO, "%s: close failed", path);
+        rc = TBW__FAIL(ds, TBW_EIO, "%s: close failed", path);
         goto fail;
     }
     *data = buf;
@@ -160,16 +159,16 @@ int cnn_dataset_load_idx(cnn_dataset *ds, const char *images_path, const char *l
     if (rc)
         goto fail;
     if (idims[0] != ldims[0]) {
-        rc = dserr(ds, TBW_EMISMATCH, "%u images but %u labels", idims[0], ldims[0]);
+        rc = TBW__FAIL(ds, TBW_EMISMATCH, "%u images but %u labels", idims[0], ldims[0]);
         goto fail;
     }
     if (idims[1] > 65536 || idims[2] > 65536) {
-        rc = dserr(ds, TBW_ERANGE, "%s: images of %ux%u are too large", images_path, idims[1], idims[2]);
+        rc = TBW__FAIL(ds, TBW_ERANGE, "%s: images of %ux%u are too large", images_path, idims[1], idims[2]);
         goto fail;
     }
     order = malloc(sizeof(size_t) * idims[0]);
     if (!order) {
-        rc = dserr(ds, TBW_ENOMEM, "out of memory for the sample order");
+        rc = TBW__FAIL(ds, TBW_ENOMEM, "out of memory for the sample order");
         goto fail;
     }
     for (size_t i = 0; i < idims[0]; i++)
@@ -220,7 +219,7 @@ int cnn_dataset_shuffle(cnn_dataset *ds, uint64_t seed, uint64_t epoch)
     if (!ds)
         return TBW_EINVAL;
     if (ds->count == 0)
-        return dserr(ds, TBW_EINVAL, "shuffle: dataset is empty");
+        return TBW__FAIL(ds, TBW_EINVAL, "shuffle: dataset is empty");
     /* A fresh stream per (seed, epoch) makes any epoch's order reproducible on its own,
      * e.g. after restoring a checkpoint mid-run. */
     cnn__rng r;
@@ -241,8 +240,8 @@ int cnn_dataset_batch(const cnn_dataset *ds, size_t first, size_t n, float *x, i
     if (!ds)
         return TBW_EINVAL;
     if (n == 0 || first > ds->count || n > ds->count - first)
-        return dserr((cnn_dataset *)ds, TBW_EINVAL, "batch: samples %zu..%zu outside 0..%zu", first, first + n,
-                     ds->count);
+        return TBW__FAIL((cnn_dataset *)ds, TBW_EINVAL, "batch: samples %zu..%zu outside 0..%zu", first,
+                         first + n, ds->count);
     size_t pix = (size_t)ds->rows * ds->cols;
     for (size_t i = 0; i < n; i++) {
         size_t s = ds->order[first + i];

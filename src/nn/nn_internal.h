@@ -153,7 +153,7 @@ struct cnn_model {
 };
 
 /* Leaves a one-line message on the model (if there is one) and gives code back. */
-#define cnn__seterr(m, code, ...) ((m) ? tbw__fail(TBW__ERR(m), (code), __VA_ARGS__) : (code))
+#define cnn__seterr TBW__FAIL
 
 /* Multiplies with overflow detection: returns false on overflow. */
 static inline bool cnn__mul(size_t a, size_t b, size_t *out)

@@ -17,8 +17,6 @@ struct tbw_graph {
     char errmsg[TBW__ERRMSG_LEN];
 };
 
-#define gfail(g, code, ...) tbw__fail(TBW__ERR(g), (code), __VA_ARGS__)
-
 int tbw_graph_create(tbw_graph **out)
 {
     if (!out)
@@ -59,31 +57,31 @@ int tbw_graph_add_node(tbw_graph *g, const char *name, const char *op, const cha
     if (!g)
         return TBW_EINVAL;
     if (!valid_text(name))
-        return gfail(g, TBW_EINVAL, "node name is empty or not valid UTF-8");
+        return TBW__FAIL(g, TBW_EINVAL, "node name is empty or not valid UTF-8");
     if (!valid_text(op))
-        return gfail(g, TBW_EINVAL, "node '%s': op is empty or not valid UTF-8", name);
+        return TBW__FAIL(g, TBW_EINVAL, "node '%s': op is empty or not valid UTF-8", name);
     if (n_inputs && !inputs)
-        return gfail(g, TBW_EINVAL, "node '%s': inputs is NULL with n_inputs=%zu", name, n_inputs);
+        return TBW__FAIL(g, TBW_EINVAL, "node '%s': inputs is NULL with n_inputs=%zu", name, n_inputs);
     for (size_t i = 0; i < n_inputs; i++)
         if (!valid_text(inputs[i]))
-            return gfail(g, TBW_EINVAL, "node '%s': input %zu is empty or not valid UTF-8", name, i);
+            return TBW__FAIL(g, TBW_EINVAL, "node '%s': input %zu is empty or not valid UTF-8", name, i);
     if (device && !tbw__utf8_valid(device, strlen(device)))
-        return gfail(g, TBW_EINVAL, "node '%s': device is not valid UTF-8", name);
+        return TBW__FAIL(g, TBW_EINVAL, "node '%s': device is not valid UTF-8", name);
     size_t nl = strlen(name);
     uint64_t h = tbw__str_hash(name, nl);
     if (tbw__strset_has(&g->names, name, nl, h))
-        return gfail(g, TBW_EINVAL, "duplicate node name '%s'", name);
+        return TBW__FAIL(g, TBW_EINVAL, "duplicate node name '%s'", name);
     if (g->n == g->cap) {
         size_t ncap = g->cap ? g->cap * 2 : 32;
         Tensorboard__NodeDef **nn = realloc(g->nodes, ncap * sizeof *nn);
         if (!nn)
-            return gfail(g, TBW_ENOMEM, "out of memory adding node '%s'", name);
+            return TBW__FAIL(g, TBW_ENOMEM, "out of memory adding node '%s'", name);
         g->nodes = nn;
         g->cap = ncap;
     }
     Tensorboard__NodeDef *nd = malloc(sizeof *nd);
     if (!nd)
-        return gfail(g, TBW_ENOMEM, "out of memory adding node '%s'", name);
+        return TBW__FAIL(g, TBW_ENOMEM, "out of memory adding node '%s'", name);
     tensorboard__node_def__init(nd);
     nd->name = strdup(name);
     nd->op = strdup(op);
@@ -97,7 +95,7 @@ int tbw_graph_add_node(tbw_graph *g, const char *name, const char *op, const cha
     }
     if (oom || tbw__strset_add(&g->names, name, nl, h)) {
         protobuf_c_message_free_unpacked(&nd->base, NULL);
-        return gfail(g, TBW_ENOMEM, "out of memory adding node '%s'", name);
+        return TBW__FAIL(g, TBW_ENOMEM, "out of memory adding node '%s'", name);
     }
     g->nodes[g->n] = nd;
     if (index)
@@ -110,14 +108,14 @@ int tbw_graph_add_node(tbw_graph *g, const char *name, const char *op, const cha
 static int set_attr(tbw_graph *g, size_t node, const char *key, Tensorboard__AttrValue *v)
 {
     if (!v)
-        return gfail(g, TBW_ENOMEM, "out of memory building attribute '%s'", key ? key : "");
+        return TBW__FAIL(g, TBW_ENOMEM, "out of memory building attribute '%s'", key ? key : "");
     int rc = TBW_OK;
     if (node >= g->n) {
-        rc = gfail(g, TBW_EINVAL, "no node with index %zu (the graph has %zu)", node, g->n);
+        rc = TBW__FAIL(g, TBW_EINVAL, "no node with index %zu (the graph has %zu)", node, g->n);
         goto fail;
     }
     if (!valid_text(key)) {
-        rc = gfail(g, TBW_EINVAL, "node '%s': attribute key is empty or not valid UTF-8", g->nodes[node]->name);
+        rc = TBW__FAIL(g, TBW_EINVAL, "node '%s': attribute key is empty or not valid UTF-8", g->nodes[node]->name);
         goto fail;
     }
     Tensorboard__NodeDef *nd = g->nodes[node];
@@ -130,7 +128,7 @@ static int set_attr(tbw_graph *g, size_t node, const char *key, Tensorboard__Att
     }
     Tensorboard__NodeDef__AttrEntry **na = realloc(nd->attr, (nd->n_attr + 1) * sizeof *na);
     if (!na) {
-        rc = gfail(g, TBW_ENOMEM, "out of memory setting attribute '%s'", key);
+        rc = TBW__FAIL(g, TBW_ENOMEM, "out of memory setting attribute '%s'", key);
         goto fail;
     }
     nd->attr = na;
@@ -139,7 +137,7 @@ static int set_attr(tbw_graph *g, size_t node, const char *key, Tensorboard__Att
     if (!e || !k) {
         free(e);
         free(k);
-        rc = gfail(g, TBW_ENOMEM, "out of memory setting attribute '%s'", key);
+        rc = TBW__FAIL(g, TBW_ENOMEM, "out of memory setting attribute '%s'", key);
         goto fail;
     }
     tensorboard__node_def__attr_entry__init(e);
@@ -196,7 +194,7 @@ int tbw_graph_attr_string(tbw_graph *g, size_t node, const char *key, const char
     if (!g)
         return TBW_EINVAL;
     if (!value || !tbw__utf8_valid(value, strlen(value)))
-        return gfail(g, TBW_EINVAL, "attribute '%s': string value is NULL or not valid UTF-8", key ? key : "");
+        return TBW__FAIL(g, TBW_EINVAL, "attribute '%s': string value is NULL or not valid UTF-8", key ? key : "");
     Tensorboard__AttrValue *v = new_attr();
     if (v) {
         size_t n = strlen(value);
@@ -254,7 +252,7 @@ int tbw_graph_attr_type(tbw_graph *g, size_t node, const char *key, int dtype)
     if (!g)
         return TBW_EINVAL;
     if (dtype <= 0 || dtype > 30)
-        return gfail(g, TBW_EINVAL, "attribute '%s': %d is not a DataType", key ? key : "", dtype);
+        return TBW__FAIL(g, TBW_EINVAL, "attribute '%s': %d is not a DataType", key ? key : "", dtype);
     Tensorboard__AttrValue *v = new_attr();
     if (v) {
         v->value_case = TENSORBOARD__ATTR_VALUE__VALUE_TYPE;
@@ -278,7 +276,7 @@ int tbw_graph_attr_shape(tbw_graph *g, size_t node, const char *key, const int64
     if (!g)
         return TBW_EINVAL;
     if (!rank_ok(dims, rank))
-        return gfail(g, TBW_EINVAL, "attribute '%s': rank must be -1..64 with dims >= -1", key ? key : "");
+        return TBW__FAIL(g, TBW_EINVAL, "attribute '%s': rank must be -1..64 with dims >= -1", key ? key : "");
     Tensorboard__AttrValue *v = new_attr();
     if (v) {
         v->value_case = TENSORBOARD__ATTR_VALUE__VALUE_SHAPE;
@@ -311,7 +309,7 @@ static Tensorboard__AttrValue *list_attr_for(tbw_graph *g, const char *key, cons
 {
     *bad = n && !values;
     if (*bad) {
-        gfail(g, TBW_EINVAL, "attribute '%s': values is NULL", key ? key : "");
+        TBW__FAIL(g, TBW_EINVAL, "attribute '%s': values is NULL", key ? key : "");
         return NULL;
     }
     return new_list_attr();
@@ -364,10 +362,10 @@ int tbw_graph_attr_string_list(tbw_graph *g, size_t node, const char *key, const
     if (!g)
         return TBW_EINVAL;
     if (n && !values)
-        return gfail(g, TBW_EINVAL, "attribute '%s': values is NULL", key ? key : "");
+        return TBW__FAIL(g, TBW_EINVAL, "attribute '%s': values is NULL", key ? key : "");
     for (size_t i = 0; i < n; i++)
         if (!values[i] || !tbw__utf8_valid(values[i], strlen(values[i])))
-            return gfail(g, TBW_EINVAL, "attribute '%s': value %zu is NULL or not valid UTF-8", key ? key : "", i);
+            return TBW__FAIL(g, TBW_EINVAL, "attribute '%s': value %zu is NULL or not valid UTF-8", key ? key : "", i);
     Tensorboard__AttrValue *v = new_list_attr();
     if (v && n) {
         v->list->s = calloc(n, sizeof *v->list->s);
@@ -396,11 +394,11 @@ int tbw_graph_attr_shape_list(tbw_graph *g, size_t node, const char *key, const 
     if (!g)
         return TBW_EINVAL;
     if (n && !ranks)
-        return gfail(g, TBW_EINVAL, "attribute '%s': ranks is NULL", key ? key : "");
+        return TBW__FAIL(g, TBW_EINVAL, "attribute '%s': ranks is NULL", key ? key : "");
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
         if (!rank_ok(dims ? dims + off : NULL, ranks[i]))
-            return gfail(g, TBW_EINVAL, "attribute '%s': shape %zu has a bad rank or dims", key ? key : "", i);
+            return TBW__FAIL(g, TBW_EINVAL, "attribute '%s': shape %zu has a bad rank or dims", key ? key : "", i);
         off += ranks[i] > 0 ? (size_t)ranks[i] : 0;
     }
     Tensorboard__AttrValue *v = new_list_attr();
@@ -442,7 +440,7 @@ static int check_inputs(tbw_graph *g)
                     len = (size_t)(colon - start);
             }
             if (len == 0 || !tbw__strset_has(&g->names, start, len, tbw__str_hash(start, len)))
-                return gfail(g, TBW_EINVAL, "node '%s': input '%s' names no node in the graph", nd->name, in);
+                return TBW__FAIL(g, TBW_EINVAL, "node '%s': input '%s' names no node in the graph", nd->name, in);
         }
     }
     return TBW_OK;
@@ -463,7 +461,7 @@ int tbw_graph_serialize(tbw_graph *g, uint8_t **out, size_t *len)
     size_t n = tensorboard__graph_def__get_packed_size(&gd);
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf)
-        return gfail(g, TBW_ENOMEM, "out of memory serializing a %zu-byte graph", n);
+        return TBW__FAIL(g, TBW_ENOMEM, "out of memory serializing a %zu-byte graph", n);
     *len = tensorboard__graph_def__pack(&gd, buf);
     *out = buf;
     return TBW_OK;
@@ -474,7 +472,7 @@ int tbw_graph_write(tbw_writer *w, tbw_graph *g, int64_t step)
     if (!g)
         return TBW_EINVAL;
     if (!w)
-        return gfail(g, TBW_EINVAL, "write: writer is NULL");
+        return TBW__FAIL(g, TBW_EINVAL, "write: writer is NULL");
     uint8_t *bytes;
     size_t len;
     int rc = tbw_graph_serialize(g, &bytes, &len);

@@ -48,8 +48,6 @@ static void pb_free(void *data, void *p)
 }
 
 
-#define fail(r, code, ...) tbw__fail(TBW__ERR(r), (code), __VA_ARGS__)
-
 int tbw_reader_open(tbw_reader **out, const char *path, char *errmsg, size_t errmsg_len)
 {
     tbw__err e = TBW__ERR_BUF(errmsg, errmsg_len);
@@ -340,7 +338,7 @@ static int view_summary(tbw_reader *r, tbw_event *v, const Tensorboard__Summary 
     r->str_lens = calloc(need.strs ? need.strs : 1, sizeof *r->str_lens);
     r->scratch = malloc(need.scratch ? need.scratch : 1);
     if (!r->values || !r->dims || !r->strs || !r->str_lens || !r->scratch)
-        return fail(r, TBW_ENOMEM, "out of memory decoding the event at offset %" PRIu64, v->offset);
+        return TBW__FAIL(r, TBW_ENOMEM, "out of memory decoding the event at offset %" PRIu64, v->offset);
     view_cursor at = {0, 0, 0};
     for (size_t i = 0; i < nv; i++)
         view_value(r, &at, &r->values[i], s->value[i]);
@@ -399,48 +397,50 @@ int tbw_reader_next(tbw_reader *r, const tbw_event **out)
     if (got == 0 && feof(r->f))
         return 0;
     if (ferror(r->f))
-        return fail(r, TBW_EIO, "%s: read error at offset %" PRIu64 ": %s", r->path, start, strerror(errno ? errno : EIO));
+        return TBW__FAIL(r, TBW_EIO, "%s: read error at offset %" PRIu64 ": %s", r->path, start,
+                         strerror(errno ? errno : EIO));
     if (got < sizeof hdr)
-        return fail(r, TBW_ETRUNCATED, "%s: truncated at the end: a record header at offset %" PRIu64
-                    " has %zu of 12 bytes", r->path, start, got);
+        return TBW__FAIL(r, TBW_ETRUNCATED, "%s: truncated at the end: a record header at offset %" PRIu64
+                         " has %zu of 12 bytes", r->path, start, got);
     uint64_t len;
     if (!tbw__record_length_ok(hdr, &len))
-        return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": length CRC mismatch", r->path, start);
+        return TBW__FAIL(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": length CRC mismatch", r->path, start);
     /* TensorBoard itself cannot parse a larger message, and a damaged length must not make us
        allocate it. */
     if (len > TBW_RECORD_MAX_PAYLOAD)
-        return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": record length %" PRIu64 " is too large",
-                    r->path, start, len);
+        return TBW__FAIL(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": record length %" PRIu64 " is too large",
+                         r->path, start, len);
     /* A length beyond the end of the file: the rest has not been written yet.
        (Checked before allocating, so a damaged length cannot ask for gigabytes.) */
     struct stat st;
     if (fstat(fileno(r->f), &st) == 0 && (uint64_t)st.st_size < start + 12 + len + 4)
-        return fail(r, TBW_ETRUNCATED, "%s: truncated at the end: the record at offset %" PRIu64
-                    " needs %" PRIu64 " bytes, the file has %" PRIu64, r->path, start, 12 + len + 4,
-                    (uint64_t)st.st_size - start);
+        return TBW__FAIL(r, TBW_ETRUNCATED, "%s: truncated at the end: the record at offset %" PRIu64
+                         " needs %" PRIu64 " bytes, the file has %" PRIu64, r->path, start, 12 + len + 4,
+                         (uint64_t)st.st_size - start);
     if (r->cap < len + 4) {
         size_t ncap = (size_t)len + 4;
         uint8_t *nb = realloc(r->buf, ncap);
         if (!nb)
-            return fail(r, TBW_ENOMEM, "%s: out of memory for a %" PRIu64 "-byte record", r->path, len);
+            return TBW__FAIL(r, TBW_ENOMEM, "%s: out of memory for a %" PRIu64 "-byte record", r->path, len);
         r->buf = nb;
         r->cap = ncap;
     }
     if (!read_exact(r, r->buf, (size_t)len + 4)) {
         if (ferror(r->f))
-            return fail(r, TBW_EIO, "%s: read error at offset %" PRIu64 ": %s", r->path, start, strerror(errno ? errno : EIO));
-        return fail(r, TBW_ETRUNCATED, "%s: truncated at the end: the record at offset %" PRIu64
-                    " is incomplete", r->path, start);
+            return TBW__FAIL(r, TBW_EIO, "%s: read error at offset %" PRIu64 ": %s", r->path, start,
+                         strerror(errno ? errno : EIO));
+        return TBW__FAIL(r, TBW_ETRUNCATED, "%s: truncated at the end: the record at offset %" PRIu64
+                         " is incomplete", r->path, start);
     }
     if (!tbw__record_payload_ok(r->buf, (size_t)len))
-        return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": data CRC mismatch", r->path, start);
+        return TBW__FAIL(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": data CRC mismatch", r->path, start);
     r->oom = false;
     r->ev = tensorboard__event__unpack(&r->alloc, (size_t)len, r->buf);
     if (!r->ev && r->oom)
-        return fail(r, TBW_ENOMEM, "%s: out of memory decoding the record at offset %" PRIu64, r->path, start);
+        return TBW__FAIL(r, TBW_ENOMEM, "%s: out of memory decoding the record at offset %" PRIu64, r->path, start);
     if (!r->ev)
-        return fail(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": the record is not a valid Event", r->path,
-                    start);
+        return TBW__FAIL(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": the record is not a valid Event", r->path,
+                         start);
     r->view.offset = start;
     int rc = make_view(r);
     if (rc) {

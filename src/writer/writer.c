@@ -135,7 +135,7 @@ static int newest_existing(tbw_writer *w, char **out)
             free(*out);
             *out = NULL;
             closedir(d);
-            return tbw__fail(TBW__ERR(w), TBW_ENOMEM, "out of memory listing %s", w->dir);
+            return TBW__FAIL(w, TBW_ENOMEM, "out of memory listing %s", w->dir);
         }
         free(*out);
         *out = c;
@@ -157,7 +157,7 @@ static int open_next_file(tbw_writer *w)
     double wall = now_wall(w);
     if (!wall_ok(wall)) {
         free(newest);
-        return tbw__fail(TBW__ERR(w), TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
+        return TBW__FAIL(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
     }
     long long secs = (long long)floor(wall);
     if (secs < w->file_secs)
@@ -170,14 +170,14 @@ static int open_next_file(tbw_writer *w)
     char *path = malloc(plen);
     if (!path) {
         free(newest);
-        return tbw__fail(TBW__ERR(w), TBW_ENOMEM, "out of memory naming the event file");
+        return TBW__FAIL(w, TBW_ENOMEM, "out of memory naming the event file");
     }
     int fd = -1;
     for (int attempt = 0; attempt < 100000; attempt++) {
         int nl = snprintf(path, plen, "%s/" NAME_INFIX "%010lld.%s.%ld.%u%s", w->dir, secs, w->host, w->pid,
                           w->counter, w->suffix);
         if (nl < 0 || (size_t)nl >= plen) {
-            rc = tbw__fail(TBW__ERR(w), TBW_EINVAL, "event file path too long");
+            rc = TBW__FAIL(w, TBW_EINVAL, "event file path too long");
             goto fail;
         }
         const char *base = path + strlen(w->dir) + 1;
@@ -198,7 +198,7 @@ static int open_next_file(tbw_writer *w)
         w->counter++;
     }
     if (fd < 0) {
-        rc = tbw__fail(TBW__ERR(w), TBW_EIO, "cannot find a free event file name in %s", w->dir);
+        rc = TBW__FAIL(w, TBW_EIO, "cannot find a free event file name in %s", w->dir);
         goto fail;
     }
     uint8_t rec[96];
@@ -278,12 +278,12 @@ static int grow(tbw_writer *w, size_t need)
     size_t ncap = w->cap ? w->cap : 4096;
     while (ncap - w->len < need) {
         if (ncap > SIZE_MAX / 2)
-            return tbw__fail(TBW__ERR(w), TBW_ENOMEM, "event buffer size overflow");
+            return TBW__FAIL(w, TBW_ENOMEM, "event buffer size overflow");
         ncap *= 2;
     }
     uint8_t *nb = realloc(w->buf, ncap);
     if (!nb)
-        return tbw__fail(TBW__ERR(w), TBW_ENOMEM, "out of memory growing the event buffer to %zu bytes", ncap);
+        return TBW__FAIL(w, TBW_ENOMEM, "out of memory growing the event buffer to %zu bytes", ncap);
     w->buf = nb;
     w->cap = ncap;
     return TBW_OK;
@@ -303,7 +303,7 @@ static int check_gone(tbw_writer *w)
         w->err = rc;
         return rc;
     }
-    tbw__fail(TBW__ERR(w), TBW_EGONE,
+    TBW__FAIL(w, TBW_EGONE,
               "event file %s was removed while open; events flushed to it are gone; continuing in %s",
               old ? old : "?", w->path);
     free(old);
@@ -331,7 +331,7 @@ static int flush_locked(tbw_writer *w, bool force_check)
     int e = tbw__write_whole(w->fd, w->buf, w->len, w->file_off, w->opts.fsync);
     if (e) {
         w->err = tbw__errno_status(e);
-        tbw__fail(TBW__ERR(w), w->err,
+        TBW__FAIL(w, w->err,
                   "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
                   w->len, w->path, strerror(e), w->file_off);
         w->len = 0;
@@ -418,7 +418,7 @@ static void *bg_main(void *arg)
         w->inflight = 0;
         if (e) {
             w->err = tbw__errno_status(e);
-            tbw__fail(TBW__ERR(w), w->err,
+            TBW__FAIL(w, w->err,
                       "writing %zu bytes to %s failed: %s; the file keeps the %" PRIu64 " bytes written before",
                       n, w->path, strerror(e), off);
         } else {
@@ -479,7 +479,7 @@ static int reserve_locked(tbw_writer *w, size_t rec)
         while (w->len + w->inflight > 0 && w->len + w->inflight + rec > w->opts.queue_bytes) {
             if (w->opts.policy == TBW_QUEUE_DROP) {
                 w->dropped++;
-                return tbw__fail(TBW__ERR(w), TBW_EFULL,
+                return TBW__FAIL(w, TBW_EFULL,
                                  "background queue full (%zu bytes); event dropped (%" PRIu64 " so far)",
                                  w->opts.queue_bytes, w->dropped);
             }
@@ -526,7 +526,7 @@ int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const u
         goto out;
     double wall = now_wall(w);
     if (!wall_ok(wall)) {
-        rc = tbw__fail(TBW__ERR(w), TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
+        rc = TBW__FAIL(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
         goto out;
     }
     /* Reserve room as if the metadata goes along; reserving may rotate to a new
@@ -539,12 +539,12 @@ int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const u
     bool first_in_file = !tbw__strset_has(&w->tags, tag, tlen, h);
     if (first_in_file) {
         if (tlen == 0 || !tbw__utf8_valid(tag, tlen)) {
-            rc = tbw__fail(TBW__ERR(w), TBW_EINVAL, "tag is empty or not valid UTF-8");
+            rc = TBW__FAIL(w, TBW_EINVAL, "tag is empty or not valid UTF-8");
             goto out;
         }
         rc = tbw__strset_add(&w->tags, tag, tlen, h);
         if (rc) {
-            tbw__fail(TBW__ERR(w), rc, "out of memory remembering tag '%s'", tag);
+            TBW__FAIL(w, rc, "out of memory remembering tag '%s'", tag);
             goto out;
         }
     }
@@ -585,7 +585,7 @@ int tbw_writer_write_event_field(tbw_writer *w, int64_t step, int field, const u
         goto out;
     double wall = now_wall(w);
     if (!wall_ok(wall)) {
-        rc = tbw__fail(TBW__ERR(w), TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
+        rc = TBW__FAIL(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
         goto out;
     }
     size_t rec = event_field_size(step, len) + TBW_RECORD_OVERHEAD;
@@ -693,7 +693,7 @@ int tbw_writer_open(tbw_writer **out, const char *run_dir, const tbw_writer_opts
     w->dir = strndup(run_dir, dl);
     w->suffix = strdup(opts->filename_suffix ? opts->filename_suffix : "");
     if (!w->dir || !w->suffix) {
-        rc = tbw__fail(TBW__ERR(w), TBW_ENOMEM, "out of memory copying paths");
+        rc = TBW__FAIL(w, TBW_ENOMEM, "out of memory copying paths");
         goto fail;
     }
     hostname_for_file(w->host, sizeof w->host);
@@ -718,7 +718,7 @@ int tbw_writer_open(tbw_writer **out, const char *run_dir, const tbw_writer_opts
     }
     if (opts->background) {
         if (pthread_create(&w->thread, NULL, bg_main, w) != 0) {
-            rc = tbw__fail(TBW__ERR(w), TBW_ENOMEM, "cannot start the background writer thread");
+            rc = TBW__FAIL(w, TBW_ENOMEM, "cannot start the background writer thread");
             goto fail;
         }
         w->has_thread = true;
