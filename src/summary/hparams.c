@@ -291,6 +291,57 @@ int tbw_hparams_experiment(tbw_writer *w, const tbw_hparam_info *hps, size_t nh,
     return rc;
 }
 
+/* values[i]: its name, type and value, and a name unlike the ones before it. */
+static int check_value(tbw_writer *w, const tbw_hparam_value *values, size_t i)
+{
+    const tbw_hparam_value *v = &values[i];
+    if (!name_ok(v->name))
+        return tbw__writer_fail(w, TBW_EINVAL, "hparams session: value %zu has an empty or non-UTF-8 name", i);
+    if (!type_ok(v->type))
+        return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': unsupported type %d (string 1, bool 2, float 3)",
+                                v->name, (int)v->type);
+    if (v->type == TBW_HPARAM_FLOAT && isnan(v->number))
+        return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': NaN is not a value TensorBoard can show", v->name);
+    if (v->type == TBW_HPARAM_STRING && !name_ok(v->string))
+        return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': string value is empty, NULL or not UTF-8", v->name);
+    for (size_t k = 0; k < i; k++)
+        if (strcmp(values[k].name, v->name) == 0)
+            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s' is given twice", v->name);
+    return TBW_OK;
+}
+
+static size_t session_room(size_t n)
+{
+    size_t total = 0;
+    TBW__ARENA_PLAN(&total, Tensorboard__Hparams__SessionStartInfo__HparamsEntry, n);
+    TBW__ARENA_PLAN(&total, Tensorboard__Hparams__SessionStartInfo__HparamsEntry *, n);
+    TBW__ARENA_PLAN(&total, Google__Protobuf__Value, n);
+    return total;
+}
+
+/* The hparams map of ssi, in the arena; names and strings are borrowed. False when out of memory. */
+static bool build_session_values(tbw__arena *a, const tbw_hparam_value *values, size_t n,
+                                 Tensorboard__Hparams__SessionStartInfo *ssi)
+{
+    Tensorboard__Hparams__SessionStartInfo__HparamsEntry *entries =
+        TBW__ARENA_ARRAY(a, Tensorboard__Hparams__SessionStartInfo__HparamsEntry, n);
+    Tensorboard__Hparams__SessionStartInfo__HparamsEntry **ptrs =
+        TBW__ARENA_ARRAY(a, Tensorboard__Hparams__SessionStartInfo__HparamsEntry *, n);
+    Google__Protobuf__Value *vals = TBW__ARENA_ARRAY(a, Google__Protobuf__Value, n);
+    if (!entries || !ptrs || !vals)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        tensorboard__hparams__session_start_info__hparams_entry__init(&entries[i]);
+        entries[i].key = (char *)values[i].name;
+        set_value(&vals[i], values[i].type, values[i].number, values[i].string, values[i].boolean);
+        entries[i].value = &vals[i];
+        ptrs[i] = &entries[i];
+    }
+    ssi->n_hparams = n;
+    ssi->hparams = ptrs;
+    return true;
+}
+
 int tbw_hparams_session_start(tbw_writer *w, const tbw_hparam_value *values, size_t n, const char *group_name,
                               double start_time)
 {
@@ -301,48 +352,24 @@ int tbw_hparams_session_start(tbw_writer *w, const tbw_hparam_value *values, siz
     if (!text_ok(group_name))
         return tbw__writer_fail(w, TBW_EINVAL, "hparams session: group name is not valid UTF-8");
     for (size_t i = 0; i < n; i++) {
-        const tbw_hparam_value *v = &values[i];
-        if (!name_ok(v->name))
-            return tbw__writer_fail(w, TBW_EINVAL, "hparams session: value %zu has an empty or non-UTF-8 name", i);
-        if (!type_ok(v->type))
-            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': unsupported type %d (string 1, bool 2, float 3)",
-                                    v->name, (int)v->type);
-        if (v->type == TBW_HPARAM_FLOAT && isnan(v->number))
-            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': NaN is not a value TensorBoard can show", v->name);
-        if (v->type == TBW_HPARAM_STRING && !name_ok(v->string))
-            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': string value is empty, NULL or not UTF-8", v->name);
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(values[k].name, v->name) == 0)
-                return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s' is given twice", v->name);
+        int rc = check_value(w, values, i);
+        if (rc)
+            return rc;
     }
-    Tensorboard__Hparams__SessionStartInfo__HparamsEntry *entries = calloc(n ? n : 1, sizeof *entries);
-    Tensorboard__Hparams__SessionStartInfo__HparamsEntry **entry_ptrs = calloc(n ? n : 1, sizeof *entry_ptrs);
-    Google__Protobuf__Value *vals = calloc(n ? n : 1, sizeof *vals);
-    int rc;
-    if (!entries || !entry_ptrs || !vals) {
-        rc = tbw__writer_fail(w, TBW_ENOMEM, "hparams session: out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        tensorboard__hparams__session_start_info__hparams_entry__init(&entries[i]);
-        entries[i].key = (char *)values[i].name;
-        set_value(&vals[i], values[i].type, values[i].number, values[i].string, values[i].boolean);
-        entries[i].value = &vals[i];
-        entry_ptrs[i] = &entries[i];
-    }
+    tbw__arena a;
+    tbw__arena_init(&a, session_room(n));
     Tensorboard__Hparams__SessionStartInfo ssi = TENSORBOARD__HPARAMS__SESSION_START_INFO__INIT;
-    ssi.n_hparams = n;
-    ssi.hparams = entry_ptrs;
+    if (!build_session_values(&a, values, n, &ssi)) {
+        tbw__arena_free(&a);
+        return tbw__writer_fail(w, TBW_ENOMEM, "hparams session: out of memory");
+    }
     ssi.group_name = (char *)(group_name ? group_name : "");
     ssi.start_time_secs = now_or(start_time);
     Tensorboard__Hparams__HParamsPluginData pdata = TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__INIT;
     pdata.data_case = TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__DATA_SESSION_START_INFO;
     pdata.session_start_info = &ssi;
-    rc = write_plugin_data(w, "_hparams_/session_start_info", &pdata);
-done:
-    free(entries);
-    free(entry_ptrs);
-    free(vals);
+    int rc = write_plugin_data(w, "_hparams_/session_start_info", &pdata);
+    tbw__arena_free(&a);
     return rc;
 }
 
