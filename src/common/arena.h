@@ -40,7 +40,8 @@ void tbw__arena_free(tbw__arena *a);
 
 /* Shorthands for typed objects. */
 #define TBW__ARENA_NEW(a, type) ((type *)tbw__arena_alloc((a), sizeof(type), _Alignof(type)))
-#define TBW__ARENA_ARRAY(a, type, count) ((type *)tbw__arena_array((a), (count), sizeof(type), _Alignof(type)))
+#define TBW__ARENA_ARRAY(a, type, count)                                                                    \
+    ((type *)tbw__arena_array((a), (count), sizeof(type), _Alignof(type)))
 #define TBW__ARENA_PLAN(total, type, count) tbw__arena_plan((total), (count), sizeof(type), _Alignof(type))
 
 #endif

@@ -94,7 +94,8 @@ static int check_discrete(tbw_writer *w, const tbw_hparam_info *h)
                                 h->n_values);
     for (size_t k = 0; k < h->n_values; k++) {
         if (h->type == TBW_HPARAM_FLOAT && !isfinite(h->numbers[k]))
-            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': discrete value %zu is not finite", h->name, k);
+            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': discrete value %zu is not finite",
+                                    h->name, k);
         if (h->type == TBW_HPARAM_STRING && !name_ok(h->strings[k]))
             return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': discrete value %zu is empty or not UTF-8", h->name,
                                     k);
@@ -296,14 +297,17 @@ static int check_value(tbw_writer *w, const tbw_hparam_value *values, size_t i)
 {
     const tbw_hparam_value *v = &values[i];
     if (!name_ok(v->name))
-        return tbw__writer_fail(w, TBW_EINVAL, "hparams session: value %zu has an empty or non-UTF-8 name", i);
+        return tbw__writer_fail(w, TBW_EINVAL, "hparams session: value %zu has an empty or non-UTF-8 name",
+                                i);
     if (!type_ok(v->type))
         return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': unsupported type %d (string 1, bool 2, float 3)",
                                 v->name, (int)v->type);
     if (v->type == TBW_HPARAM_FLOAT && isnan(v->number))
-        return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': NaN is not a value TensorBoard can show", v->name);
+        return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': NaN is not a value TensorBoard can show",
+                                v->name);
     if (v->type == TBW_HPARAM_STRING && !name_ok(v->string))
-        return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': string value is empty, NULL or not UTF-8", v->name);
+        return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': string value is empty, NULL or not UTF-8",
+                                v->name);
     for (size_t k = 0; k < i; k++)
         if (strcmp(values[k].name, v->name) == 0)
             return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s' is given twice", v->name);

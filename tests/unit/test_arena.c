@@ -117,7 +117,8 @@ static void test_overflow(void)
     CHECK(tbw__arena_alloc(&a, SIZE_MAX, 1) == NULL);
     CHECK(tbw__arena_alloc(&a, SIZE_MAX - 8, 16) == NULL);
     CHECK(tbw__arena_array(&a, SIZE_MAX / 2 + 1, 2, 1) == NULL);
-    CHECK(tbw__arena_array(&a, (size_t)1 << (sizeof(size_t) * 4), (size_t)1 << (sizeof(size_t) * 4), 1) == NULL);
+    size_t half = (size_t)1 << (sizeof(size_t) * 4);
+    CHECK(tbw__arena_array(&a, half, half, 1) == NULL);
     /* Still usable after refusing. */
     void *p = tbw__arena_alloc(&a, 16, 8);
     CHECK(p != NULL);
