@@ -42,20 +42,21 @@ static void *bump(tbw__arena *a, size_t n, size_t align)
 }
 
 /* Chains a block with room for n bytes at align: the first one at the planned
-   size, later ones doubling. */
+   size, later ones doubling (or just big enough, once doubling would pass the
+   limit). No block exceeds PTRDIFF_MAX, so pointer differences within it work. */
 static bool grow(tbw__arena *a, size_t n, size_t align)
 {
-    size_t need, cap, total;
-    if (__builtin_add_overflow(n, align - 1, &need))
+    const size_t limit = PTRDIFF_MAX - sizeof(tbw__arena_block);
+    size_t need, cap = a->first;
+    if (__builtin_add_overflow(n, align - 1, &need) || need > limit)
         return false;
-    cap = a->first;
     if (a->block)
-        cap = a->block->cap <= SIZE_MAX / 2 ? a->block->cap * 2 : SIZE_MAX;
+        cap = a->block->cap <= limit / 2 ? a->block->cap * 2 : need;
     if (cap < need)
         cap = need;
-    if (__builtin_add_overflow(cap, sizeof(tbw__arena_block), &total))
+    if (cap > limit) /* a first block planned past the limit */
         return false;
-    tbw__arena_block *b = malloc(total);
+    tbw__arena_block *b = malloc(sizeof(tbw__arena_block) + cap);
     if (!b)
         return false;
     b->prev = a->block;

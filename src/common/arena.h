@@ -23,8 +23,8 @@ void tbw__arena_init(tbw__arena *a, size_t first);
 
 /* n zeroed bytes aligned to align (a power of two), valid until
    tbw__arena_free; n == 0 gives a distinct non-NULL pointer too. NULL when
-   align is not a power of two, the size overflows or malloc fails; the arena
-   stays usable either way. */
+   align is not a power of two, the block it needs would overflow or exceed
+   PTRDIFF_MAX, or malloc fails; the arena stays usable either way. */
 void *tbw__arena_alloc(tbw__arena *a, size_t n, size_t align);
 
 /* count zeroed objects of size bytes each; NULL also when count * size overflows. */

@@ -116,6 +116,7 @@ static void test_overflow(void)
     tbw__arena_init(&a, 0);
     CHECK(tbw__arena_alloc(&a, SIZE_MAX, 1) == NULL);
     CHECK(tbw__arena_alloc(&a, SIZE_MAX - 8, 16) == NULL);
+    CHECK(tbw__arena_alloc(&a, (size_t)PTRDIFF_MAX, 1) == NULL); /* no object that big, malloc or not */
     CHECK(tbw__arena_array(&a, SIZE_MAX / 2 + 1, 2, 1) == NULL);
     size_t half = (size_t)1 << (sizeof(size_t) * 4);
     CHECK(tbw__arena_array(&a, half, half, 1) == NULL);
