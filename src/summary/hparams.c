@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/arena.h"
 #include "../common/util.h"
 #include "../writer/writer_internal.h"
 #include "hparams.pb-c.h"
@@ -82,129 +83,267 @@ static void set_value(Google__Protobuf__Value *v, tbw_hparam_type t, double numb
     }
 }
 
+/* The discrete values of h (n_values > 0): an array of its type, each finite or non-empty UTF-8. */
+static int check_discrete(tbw_writer *w, const tbw_hparam_info *h)
+{
+    const void *arr = h->type == TBW_HPARAM_FLOAT    ? (const void *)h->numbers
+                      : h->type == TBW_HPARAM_STRING ? (const void *)h->strings
+                                                     : (const void *)h->bools;
+    if (!arr)
+        return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': n_values=%zu but no values of its type", h->name,
+                                h->n_values);
+    for (size_t k = 0; k < h->n_values; k++) {
+        if (h->type == TBW_HPARAM_FLOAT && !isfinite(h->numbers[k]))
+            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': discrete value %zu is not finite",
+                                    h->name, k);
+        if (h->type == TBW_HPARAM_STRING && !name_ok(h->strings[k]))
+            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': discrete value %zu is empty or not UTF-8", h->name,
+                                    k);
+    }
+    return TBW_OK;
+}
+
+/* hps[i]: its texts, its type, a name unlike the ones before it, then its domain. */
+static int check_hparam(tbw_writer *w, const tbw_hparam_info *hps, size_t i)
+{
+    const tbw_hparam_info *h = &hps[i];
+    if (!name_ok(h->name) || !text_ok(h->display_name) || !text_ok(h->description))
+        return tbw__writer_fail(w, TBW_EINVAL, "hparam %zu: name is empty, or a text is not valid UTF-8", i);
+    if (!type_ok(h->type))
+        return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': unsupported type %d (string 1, bool 2, float 3)",
+                                h->name, (int)h->type);
+    for (size_t k = 0; k < i; k++)
+        if (strcmp(hps[k].name, h->name) == 0)
+            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s' is listed twice", h->name);
+    if (h->has_interval && (h->type != TBW_HPARAM_FLOAT || !(h->min_value <= h->max_value) || h->n_values))
+        return tbw__writer_fail(w, TBW_EINVAL,
+                                "hparam '%s': an interval needs type float, min <= max and no discrete values",
+                                h->name);
+    return h->n_values ? check_discrete(w, h) : TBW_OK;
+}
+
+static int check_metric(tbw_writer *w, const tbw_metric_info *m, size_t i)
+{
+    if (!name_ok(m->tag) || !text_ok(m->group) || !text_ok(m->display_name) || !text_ok(m->description) ||
+        (unsigned)m->dataset_type > 2)
+        return tbw__writer_fail(w, TBW_EINVAL, "metric %zu: tag is empty, a text is not UTF-8, or bad dataset type",
+                                i);
+    return TBW_OK;
+}
+
+static int check_experiment(tbw_writer *w, const tbw_hparam_info *hps, size_t nh, const tbw_metric_info *ms,
+                            size_t nm, const char *description)
+{
+    if ((nh && !hps) || (nm && !ms) || nh > 10000 || nm > 10000)
+        return tbw__writer_fail(w, TBW_EINVAL, "hparams experiment: NULL arrays or more than 10000 entries");
+    if (!text_ok(description))
+        return tbw__writer_fail(w, TBW_EINVAL, "hparams experiment: description is not valid UTF-8");
+    for (size_t i = 0; i < nh; i++) {
+        int rc = check_hparam(w, hps, i);
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; i < nm; i++) {
+        int rc = check_metric(w, &ms[i], i);
+        if (rc)
+            return rc;
+    }
+    return TBW_OK;
+}
+
+/* Arena room for everything build_experiment allocates, so one block holds it all. */
+static size_t experiment_room(const tbw_hparam_info *hps, size_t nh, size_t nm)
+{
+    size_t total = 0;
+    TBW__ARENA_PLAN(&total, Tensorboard__Hparams__HParamInfo, nh);
+    TBW__ARENA_PLAN(&total, Tensorboard__Hparams__HParamInfo *, nh);
+    for (size_t i = 0; i < nh; i++) {
+        if (hps[i].has_interval) {
+            TBW__ARENA_PLAN(&total, Tensorboard__Hparams__Interval, 1);
+        } else if (hps[i].n_values) {
+            TBW__ARENA_PLAN(&total, Google__Protobuf__ListValue, 1);
+            TBW__ARENA_PLAN(&total, Google__Protobuf__Value, hps[i].n_values);
+            TBW__ARENA_PLAN(&total, Google__Protobuf__Value *, hps[i].n_values);
+        }
+    }
+    TBW__ARENA_PLAN(&total, Tensorboard__Hparams__MetricInfo, nm);
+    TBW__ARENA_PLAN(&total, Tensorboard__Hparams__MetricInfo *, nm);
+    TBW__ARENA_PLAN(&total, Tensorboard__Hparams__MetricName, nm);
+    return total;
+}
+
+static Tensorboard__Hparams__Interval *build_interval(tbw__arena *a, const tbw_hparam_info *h)
+{
+    Tensorboard__Hparams__Interval *iv = TBW__ARENA_NEW(a, Tensorboard__Hparams__Interval);
+    if (!iv)
+        return NULL;
+    tensorboard__hparams__interval__init(iv);
+    iv->min_value = h->min_value;
+    iv->max_value = h->max_value;
+    return iv;
+}
+
+/* h's discrete values as a ListValue; the strings are borrowed. */
+static Google__Protobuf__ListValue *build_discrete(tbw__arena *a, const tbw_hparam_info *h)
+{
+    Google__Protobuf__ListValue *list = TBW__ARENA_NEW(a, Google__Protobuf__ListValue);
+    Google__Protobuf__Value *vals = TBW__ARENA_ARRAY(a, Google__Protobuf__Value, h->n_values);
+    Google__Protobuf__Value **ptrs = TBW__ARENA_ARRAY(a, Google__Protobuf__Value *, h->n_values);
+    if (!list || !vals || !ptrs)
+        return NULL;
+    google__protobuf__list_value__init(list);
+    list->values = ptrs;
+    list->n_values = h->n_values;
+    for (size_t k = 0; k < h->n_values; k++) {
+        set_value(&vals[k], h->type, h->numbers ? h->numbers[k] : 0, h->strings ? h->strings[k] : NULL,
+                  h->bools ? h->bools[k] : false);
+        ptrs[k] = &vals[k];
+    }
+    return list;
+}
+
+/* Fills o from h, its domain (if any) in the arena; false when out of memory. */
+static bool build_hparam(tbw__arena *a, const tbw_hparam_info *h, Tensorboard__Hparams__HParamInfo *o)
+{
+    tensorboard__hparams__hparam_info__init(o);
+    o->name = (char *)h->name;
+    o->display_name = (char *)(h->display_name ? h->display_name : "");
+    o->description = (char *)(h->description ? h->description : "");
+    o->type = (Tensorboard__Hparams__DataType)h->type;
+    if (h->has_interval) {
+        o->domain_case = TENSORBOARD__HPARAMS__HPARAM_INFO__DOMAIN_DOMAIN_INTERVAL;
+        o->domain_interval = build_interval(a, h);
+        return o->domain_interval != NULL;
+    }
+    if (h->n_values) {
+        o->domain_case = TENSORBOARD__HPARAMS__HPARAM_INFO__DOMAIN_DOMAIN_DISCRETE;
+        o->domain_discrete = build_discrete(a, h);
+        return o->domain_discrete != NULL;
+    }
+    return true;
+}
+
+/* Fills o from m, its name in the arena; false when out of memory. */
+static bool build_metric(tbw__arena *a, const tbw_metric_info *m, Tensorboard__Hparams__MetricInfo *o)
+{
+    Tensorboard__Hparams__MetricName *name = TBW__ARENA_NEW(a, Tensorboard__Hparams__MetricName);
+    if (!name)
+        return false;
+    tensorboard__hparams__metric_name__init(name);
+    name->tag = (char *)m->tag;
+    name->group = (char *)(m->group ? m->group : "");
+    tensorboard__hparams__metric_info__init(o);
+    o->name = name;
+    o->display_name = (char *)(m->display_name ? m->display_name : "");
+    o->description = (char *)(m->description ? m->description : "");
+    o->dataset_type = (Tensorboard__Hparams__DatasetType)m->dataset_type;
+    return true;
+}
+
+/* The hparam and metric infos of ex, all in the arena; false when out of memory. */
+static bool build_experiment(tbw__arena *a, const tbw_hparam_info *hps, size_t nh, const tbw_metric_info *ms,
+                             size_t nm, Tensorboard__Hparams__Experiment *ex)
+{
+    Tensorboard__Hparams__HParamInfo *infos = TBW__ARENA_ARRAY(a, Tensorboard__Hparams__HParamInfo, nh);
+    ex->hparam_infos = TBW__ARENA_ARRAY(a, Tensorboard__Hparams__HParamInfo *, nh);
+    if (!infos || !ex->hparam_infos)
+        return false;
+    ex->n_hparam_infos = nh;
+    for (size_t i = 0; i < nh; i++) {
+        if (!build_hparam(a, &hps[i], &infos[i]))
+            return false;
+        ex->hparam_infos[i] = &infos[i];
+    }
+    Tensorboard__Hparams__MetricInfo *minfos = TBW__ARENA_ARRAY(a, Tensorboard__Hparams__MetricInfo, nm);
+    ex->metric_infos = TBW__ARENA_ARRAY(a, Tensorboard__Hparams__MetricInfo *, nm);
+    if (!minfos || !ex->metric_infos)
+        return false;
+    ex->n_metric_infos = nm;
+    for (size_t i = 0; i < nm; i++) {
+        if (!build_metric(a, &ms[i], &minfos[i]))
+            return false;
+        ex->metric_infos[i] = &minfos[i];
+    }
+    return true;
+}
+
 int tbw_hparams_experiment(tbw_writer *w, const tbw_hparam_info *hps, size_t nh, const tbw_metric_info *ms, size_t nm,
                            const char *description, double time_created)
 {
     if (!w)
         return TBW_EINVAL;
-    if ((nh && !hps) || (nm && !ms) || nh > 10000 || nm > 10000)
-        return tbw__writer_fail(w, TBW_EINVAL, "hparams experiment: NULL arrays or more than 10000 entries");
-    if (!text_ok(description))
-        return tbw__writer_fail(w, TBW_EINVAL, "hparams experiment: description is not valid UTF-8");
-    size_t nvals = 0;
-    for (size_t i = 0; i < nh; i++) {
-        const tbw_hparam_info *h = &hps[i];
-        if (!name_ok(h->name) || !text_ok(h->display_name) || !text_ok(h->description))
-            return tbw__writer_fail(w, TBW_EINVAL, "hparam %zu: name is empty, or a text is not valid UTF-8", i);
-        if (!type_ok(h->type))
-            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': unsupported type %d (string 1, bool 2, float 3)",
-                                    h->name, (int)h->type);
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(hps[k].name, h->name) == 0)
-                return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s' is listed twice", h->name);
-        if (h->has_interval && (h->type != TBW_HPARAM_FLOAT || !(h->min_value <= h->max_value) || h->n_values))
-            return tbw__writer_fail(w, TBW_EINVAL,
-                                    "hparam '%s': an interval needs type float, min <= max and no discrete values",
-                                    h->name);
-        if (h->n_values) {
-            const void *arr = h->type == TBW_HPARAM_FLOAT ? (const void *)h->numbers
-                              : h->type == TBW_HPARAM_STRING ? (const void *)h->strings
-                                                              : (const void *)h->bools;
-            if (!arr)
-                return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': n_values=%zu but no values of its type", h->name,
-                                        h->n_values);
-            for (size_t k = 0; k < h->n_values; k++) {
-                if (h->type == TBW_HPARAM_FLOAT && !isfinite(h->numbers[k]))
-                    return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': discrete value %zu is not finite", h->name, k);
-                if (h->type == TBW_HPARAM_STRING && !name_ok(h->strings[k]))
-                    return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': discrete value %zu is empty or not UTF-8",
-                                            h->name, k);
-            }
-        }
-        nvals += h->n_values;
-    }
-    for (size_t i = 0; i < nm; i++)
-        if (!name_ok(ms[i].tag) || !text_ok(ms[i].group) || !text_ok(ms[i].display_name) ||
-            !text_ok(ms[i].description) || (unsigned)ms[i].dataset_type > 2)
-            return tbw__writer_fail(w, TBW_EINVAL, "metric %zu: tag is empty, a text is not UTF-8, or bad dataset type",
-                                    i);
-
-    int rc = TBW_OK;
-    Tensorboard__Hparams__HParamInfo *infos = calloc(nh ? nh : 1, sizeof *infos);
-    Tensorboard__Hparams__HParamInfo **info_ptrs = calloc(nh ? nh : 1, sizeof *info_ptrs);
-    Google__Protobuf__ListValue *lists = calloc(nh ? nh : 1, sizeof *lists);
-    Tensorboard__Hparams__Interval *intervals = calloc(nh ? nh : 1, sizeof *intervals);
-    Google__Protobuf__Value *vals = calloc(nvals ? nvals : 1, sizeof *vals);
-    Google__Protobuf__Value **val_ptrs = calloc(nvals ? nvals : 1, sizeof *val_ptrs);
-    Tensorboard__Hparams__MetricInfo *minfos = calloc(nm ? nm : 1, sizeof *minfos);
-    Tensorboard__Hparams__MetricInfo **minfo_ptrs = calloc(nm ? nm : 1, sizeof *minfo_ptrs);
-    Tensorboard__Hparams__MetricName *mnames = calloc(nm ? nm : 1, sizeof *mnames);
-    if (!infos || !info_ptrs || !lists || !intervals || !vals || !val_ptrs || !minfos || !minfo_ptrs || !mnames) {
-        rc = tbw__writer_fail(w, TBW_ENOMEM, "hparams experiment: out of memory");
-        goto done;
-    }
-    size_t vi = 0;
-    for (size_t i = 0; i < nh; i++) {
-        const tbw_hparam_info *h = &hps[i];
-        Tensorboard__Hparams__HParamInfo *o = &infos[i];
-        tensorboard__hparams__hparam_info__init(o);
-        o->name = (char *)h->name;
-        o->display_name = (char *)(h->display_name ? h->display_name : "");
-        o->description = (char *)(h->description ? h->description : "");
-        o->type = (Tensorboard__Hparams__DataType)h->type;
-        if (h->has_interval) {
-            tensorboard__hparams__interval__init(&intervals[i]);
-            intervals[i].min_value = h->min_value;
-            intervals[i].max_value = h->max_value;
-            o->domain_case = TENSORBOARD__HPARAMS__HPARAM_INFO__DOMAIN_DOMAIN_INTERVAL;
-            o->domain_interval = &intervals[i];
-        } else if (h->n_values) {
-            google__protobuf__list_value__init(&lists[i]);
-            lists[i].values = &val_ptrs[vi];
-            lists[i].n_values = h->n_values;
-            for (size_t k = 0; k < h->n_values; k++, vi++) {
-                set_value(&vals[vi], h->type, h->numbers ? h->numbers[k] : 0, h->strings ? h->strings[k] : NULL,
-                          h->bools ? h->bools[k] : false);
-                val_ptrs[vi] = &vals[vi];
-            }
-            o->domain_case = TENSORBOARD__HPARAMS__HPARAM_INFO__DOMAIN_DOMAIN_DISCRETE;
-            o->domain_discrete = &lists[i];
-        }
-        info_ptrs[i] = o;
-    }
-    for (size_t i = 0; i < nm; i++) {
-        tensorboard__hparams__metric_name__init(&mnames[i]);
-        mnames[i].tag = (char *)ms[i].tag;
-        mnames[i].group = (char *)(ms[i].group ? ms[i].group : "");
-        tensorboard__hparams__metric_info__init(&minfos[i]);
-        minfos[i].name = &mnames[i];
-        minfos[i].display_name = (char *)(ms[i].display_name ? ms[i].display_name : "");
-        minfos[i].description = (char *)(ms[i].description ? ms[i].description : "");
-        minfos[i].dataset_type = (Tensorboard__Hparams__DatasetType)ms[i].dataset_type;
-        minfo_ptrs[i] = &minfos[i];
-    }
+    int rc = check_experiment(w, hps, nh, ms, nm, description);
+    if (rc)
+        return rc;
+    tbw__arena a;
+    tbw__arena_init(&a, experiment_room(hps, nh, nm));
     Tensorboard__Hparams__Experiment ex = TENSORBOARD__HPARAMS__EXPERIMENT__INIT;
+    if (!build_experiment(&a, hps, nh, ms, nm, &ex)) {
+        tbw__arena_free(&a);
+        return tbw__writer_fail(w, TBW_ENOMEM, "hparams experiment: out of memory");
+    }
     ex.description = (char *)(description ? description : "");
     ex.time_created_secs = now_or(time_created);
-    ex.n_hparam_infos = nh;
-    ex.hparam_infos = info_ptrs;
-    ex.n_metric_infos = nm;
-    ex.metric_infos = minfo_ptrs;
     Tensorboard__Hparams__HParamsPluginData pdata = TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__INIT;
     pdata.data_case = TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__DATA_EXPERIMENT;
     pdata.experiment = &ex;
     rc = write_plugin_data(w, "_hparams_/experiment", &pdata);
-done:
-    free(infos);
-    free(info_ptrs);
-    free(lists);
-    free(intervals);
-    free(vals);
-    free(val_ptrs);
-    free(minfos);
-    free(minfo_ptrs);
-    free(mnames);
+    tbw__arena_free(&a);
     return rc;
+}
+
+/* values[i]: its name, type and value, and a name unlike the ones before it. */
+static int check_value(tbw_writer *w, const tbw_hparam_value *values, size_t i)
+{
+    const tbw_hparam_value *v = &values[i];
+    if (!name_ok(v->name))
+        return tbw__writer_fail(w, TBW_EINVAL, "hparams session: value %zu has an empty or non-UTF-8 name",
+                                i);
+    if (!type_ok(v->type))
+        return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': unsupported type %d (string 1, bool 2, float 3)",
+                                v->name, (int)v->type);
+    if (v->type == TBW_HPARAM_FLOAT && isnan(v->number))
+        return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': NaN is not a value TensorBoard can show",
+                                v->name);
+    if (v->type == TBW_HPARAM_STRING && !name_ok(v->string))
+        return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': string value is empty, NULL or not UTF-8",
+                                v->name);
+    for (size_t k = 0; k < i; k++)
+        if (strcmp(values[k].name, v->name) == 0)
+            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s' is given twice", v->name);
+    return TBW_OK;
+}
+
+static size_t session_room(size_t n)
+{
+    size_t total = 0;
+    TBW__ARENA_PLAN(&total, Tensorboard__Hparams__SessionStartInfo__HparamsEntry, n);
+    TBW__ARENA_PLAN(&total, Tensorboard__Hparams__SessionStartInfo__HparamsEntry *, n);
+    TBW__ARENA_PLAN(&total, Google__Protobuf__Value, n);
+    return total;
+}
+
+/* The hparams map of ssi, in the arena; names and strings are borrowed. False when out of memory. */
+static bool build_session_values(tbw__arena *a, const tbw_hparam_value *values, size_t n,
+                                 Tensorboard__Hparams__SessionStartInfo *ssi)
+{
+    Tensorboard__Hparams__SessionStartInfo__HparamsEntry *entries =
+        TBW__ARENA_ARRAY(a, Tensorboard__Hparams__SessionStartInfo__HparamsEntry, n);
+    Tensorboard__Hparams__SessionStartInfo__HparamsEntry **ptrs =
+        TBW__ARENA_ARRAY(a, Tensorboard__Hparams__SessionStartInfo__HparamsEntry *, n);
+    Google__Protobuf__Value *vals = TBW__ARENA_ARRAY(a, Google__Protobuf__Value, n);
+    if (!entries || !ptrs || !vals)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        tensorboard__hparams__session_start_info__hparams_entry__init(&entries[i]);
+        entries[i].key = (char *)values[i].name;
+        set_value(&vals[i], values[i].type, values[i].number, values[i].string, values[i].boolean);
+        entries[i].value = &vals[i];
+        ptrs[i] = &entries[i];
+    }
+    ssi->n_hparams = n;
+    ssi->hparams = ptrs;
+    return true;
 }
 
 int tbw_hparams_session_start(tbw_writer *w, const tbw_hparam_value *values, size_t n, const char *group_name,
@@ -217,48 +356,24 @@ int tbw_hparams_session_start(tbw_writer *w, const tbw_hparam_value *values, siz
     if (!text_ok(group_name))
         return tbw__writer_fail(w, TBW_EINVAL, "hparams session: group name is not valid UTF-8");
     for (size_t i = 0; i < n; i++) {
-        const tbw_hparam_value *v = &values[i];
-        if (!name_ok(v->name))
-            return tbw__writer_fail(w, TBW_EINVAL, "hparams session: value %zu has an empty or non-UTF-8 name", i);
-        if (!type_ok(v->type))
-            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': unsupported type %d (string 1, bool 2, float 3)",
-                                    v->name, (int)v->type);
-        if (v->type == TBW_HPARAM_FLOAT && isnan(v->number))
-            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': NaN is not a value TensorBoard can show", v->name);
-        if (v->type == TBW_HPARAM_STRING && !name_ok(v->string))
-            return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s': string value is empty, NULL or not UTF-8", v->name);
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(values[k].name, v->name) == 0)
-                return tbw__writer_fail(w, TBW_EINVAL, "hparam '%s' is given twice", v->name);
+        int rc = check_value(w, values, i);
+        if (rc)
+            return rc;
     }
-    Tensorboard__Hparams__SessionStartInfo__HparamsEntry *entries = calloc(n ? n : 1, sizeof *entries);
-    Tensorboard__Hparams__SessionStartInfo__HparamsEntry **entry_ptrs = calloc(n ? n : 1, sizeof *entry_ptrs);
-    Google__Protobuf__Value *vals = calloc(n ? n : 1, sizeof *vals);
-    int rc;
-    if (!entries || !entry_ptrs || !vals) {
-        rc = tbw__writer_fail(w, TBW_ENOMEM, "hparams session: out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        tensorboard__hparams__session_start_info__hparams_entry__init(&entries[i]);
-        entries[i].key = (char *)values[i].name;
-        set_value(&vals[i], values[i].type, values[i].number, values[i].string, values[i].boolean);
-        entries[i].value = &vals[i];
-        entry_ptrs[i] = &entries[i];
-    }
+    tbw__arena a;
+    tbw__arena_init(&a, session_room(n));
     Tensorboard__Hparams__SessionStartInfo ssi = TENSORBOARD__HPARAMS__SESSION_START_INFO__INIT;
-    ssi.n_hparams = n;
-    ssi.hparams = entry_ptrs;
+    if (!build_session_values(&a, values, n, &ssi)) {
+        tbw__arena_free(&a);
+        return tbw__writer_fail(w, TBW_ENOMEM, "hparams session: out of memory");
+    }
     ssi.group_name = (char *)(group_name ? group_name : "");
     ssi.start_time_secs = now_or(start_time);
     Tensorboard__Hparams__HParamsPluginData pdata = TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__INIT;
     pdata.data_case = TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__DATA_SESSION_START_INFO;
     pdata.session_start_info = &ssi;
-    rc = write_plugin_data(w, "_hparams_/session_start_info", &pdata);
-done:
-    free(entries);
-    free(entry_ptrs);
-    free(vals);
+    int rc = write_plugin_data(w, "_hparams_/session_start_info", &pdata);
+    tbw__arena_free(&a);
     return rc;
 }
 

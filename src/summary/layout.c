@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/arena.h"
 #include "../common/util.h"
 #include "../writer/writer_internal.h"
 #include "encode.h"
@@ -30,106 +31,176 @@ static int check_regex(tbw_writer *w, const char *re)
     return TBW_OK;
 }
 
-int tbw_custom_scalars_layout(tbw_writer *w, const tbw_layout_category *cats, size_t n)
+/* A margin chart's series: each needs a value tag and lower and upper tags. */
+static int check_margin(tbw_writer *w, const tbw_layout_chart *ch)
 {
-    if (!w)
-        return TBW_EINVAL;
-    if (!cats || n == 0 || n > 1000)
-        return tbw__writer_fail(w, TBW_EINVAL, "custom scalars: needs 1..1000 categories");
-    size_t ncharts = 0, nseries = 0, nregex = 0;
+    if (!ch->series)
+        return tbw__writer_fail(w, TBW_EINVAL, "custom scalars: chart '%s' has NULL series", ch->title);
+    for (size_t s = 0; s < ch->n_series; s++) {
+        const tbw_margin_series *ser = &ch->series[s];
+        if (!text_ok(ser->value) || !ser->value[0] || !text_ok(ser->lower) || !text_ok(ser->upper))
+            return tbw__writer_fail(w, TBW_EINVAL,
+                                    "custom scalars: margin chart '%s' series %zu needs value, lower and upper tags",
+                                    ch->title, s);
+    }
+    return TBW_OK;
+}
+
+/* A multiline chart: at least one regex, each one that compiles. */
+static int check_multiline(tbw_writer *w, const tbw_layout_chart *ch)
+{
+    if (ch->n_regexes == 0 || !ch->tag_regexes)
+        return tbw__writer_fail(w, TBW_EINVAL, "custom scalars: chart '%s' has neither regexes nor series",
+                                ch->title);
+    for (size_t r = 0; r < ch->n_regexes; r++) {
+        int rc = check_regex(w, ch->tag_regexes[r]);
+        if (rc)
+            return rc;
+    }
+    return TBW_OK;
+}
+
+/* Chart c of cat: a title, then a margin chart if it has series, else a multiline chart. */
+static int check_chart(tbw_writer *w, const tbw_layout_category *cat, size_t c)
+{
+    const tbw_layout_chart *ch = &cat->charts[c];
+    if (!text_ok(ch->title))
+        return tbw__writer_fail(w, TBW_EINVAL, "custom scalars: chart %zu of '%s' has no valid title",
+                                c, cat->title);
+    return ch->n_series ? check_margin(w, ch) : check_multiline(w, ch);
+}
+
+static int check_category(tbw_writer *w, const tbw_layout_category *cat, size_t i)
+{
+    if (!text_ok(cat->title) || (cat->n_charts && !cat->charts))
+        return tbw__writer_fail(w, TBW_EINVAL, "custom scalars: category %zu has no valid title or NULL charts", i);
+    for (size_t c = 0; c < cat->n_charts; c++) {
+        int rc = check_chart(w, cat, c);
+        if (rc)
+            return rc;
+    }
+    return TBW_OK;
+}
+
+/* Arena room for everything build_layout allocates, so one block holds it all. */
+static size_t layout_room(const tbw_layout_category *cats, size_t n)
+{
+    size_t total = 0;
+    TBW__ARENA_PLAN(&total, Tensorboard__Category, n);
+    TBW__ARENA_PLAN(&total, Tensorboard__Category *, n);
     for (size_t i = 0; i < n; i++) {
-        if (!text_ok(cats[i].title) || (cats[i].n_charts && !cats[i].charts))
-            return tbw__writer_fail(w, TBW_EINVAL, "custom scalars: category %zu has no valid title or NULL charts", i);
+        TBW__ARENA_PLAN(&total, Tensorboard__Chart, cats[i].n_charts);
+        TBW__ARENA_PLAN(&total, Tensorboard__Chart *, cats[i].n_charts);
         for (size_t c = 0; c < cats[i].n_charts; c++) {
             const tbw_layout_chart *ch = &cats[i].charts[c];
-            if (!text_ok(ch->title))
-                return tbw__writer_fail(w, TBW_EINVAL, "custom scalars: chart %zu of '%s' has no valid title", c,
-                                        cats[i].title);
             if (ch->n_series) {
-                if (!ch->series)
-                    return tbw__writer_fail(w, TBW_EINVAL, "custom scalars: chart '%s' has NULL series", ch->title);
-                for (size_t s = 0; s < ch->n_series; s++)
-                    if (!text_ok(ch->series[s].value) || !ch->series[s].value[0] || !text_ok(ch->series[s].lower) ||
-                        !text_ok(ch->series[s].upper))
-                        return tbw__writer_fail(w, TBW_EINVAL,
-                                                "custom scalars: margin chart '%s' series %zu needs value, lower and "
-                                                "upper tags",
-                                                ch->title, s);
-                nseries += ch->n_series;
+                TBW__ARENA_PLAN(&total, Tensorboard__MarginChartContent, 1);
+                TBW__ARENA_PLAN(&total, Tensorboard__MarginChartContent__Series, ch->n_series);
+                TBW__ARENA_PLAN(&total, Tensorboard__MarginChartContent__Series *, ch->n_series);
             } else {
-                if (ch->n_regexes == 0 || !ch->tag_regexes)
-                    return tbw__writer_fail(w, TBW_EINVAL, "custom scalars: chart '%s' has neither regexes nor series",
-                                            ch->title);
-                for (size_t r = 0; r < ch->n_regexes; r++) {
-                    int rc = check_regex(w, ch->tag_regexes[r]);
-                    if (rc)
-                        return rc;
-                }
-                nregex += ch->n_regexes;
+                TBW__ARENA_PLAN(&total, Tensorboard__MultilineChartContent, 1);
             }
-            ncharts++;
         }
     }
-    int rc = TBW_OK;
-    Tensorboard__Category *c_arr = calloc(n, sizeof *c_arr);
-    Tensorboard__Category **c_ptr = calloc(n, sizeof *c_ptr);
-    Tensorboard__Chart *ch_arr = calloc(ncharts ? ncharts : 1, sizeof *ch_arr);
-    Tensorboard__Chart **ch_ptr = calloc(ncharts ? ncharts : 1, sizeof *ch_ptr);
-    Tensorboard__MultilineChartContent *ml = calloc(ncharts ? ncharts : 1, sizeof *ml);
-    Tensorboard__MarginChartContent *mg = calloc(ncharts ? ncharts : 1, sizeof *mg);
-    Tensorboard__MarginChartContent__Series *s_arr = calloc(nseries ? nseries : 1, sizeof *s_arr);
-    Tensorboard__MarginChartContent__Series **s_ptr = calloc(nseries ? nseries : 1, sizeof *s_ptr);
-    uint8_t *packed = NULL;
-    if (!c_arr || !c_ptr || !ch_arr || !ch_ptr || !ml || !mg || !s_arr || !s_ptr) {
-        rc = tbw__writer_fail(w, TBW_ENOMEM, "custom scalars: out of memory");
-        goto done;
+    return total;
+}
+
+/* A margin chart's series, tags borrowed. */
+static Tensorboard__MarginChartContent *build_margin(tbw__arena *a, const tbw_layout_chart *src)
+{
+    Tensorboard__MarginChartContent *mg = TBW__ARENA_NEW(a, Tensorboard__MarginChartContent);
+    Tensorboard__MarginChartContent__Series *ser =
+        TBW__ARENA_ARRAY(a, Tensorboard__MarginChartContent__Series, src->n_series);
+    Tensorboard__MarginChartContent__Series **ptrs =
+        TBW__ARENA_ARRAY(a, Tensorboard__MarginChartContent__Series *, src->n_series);
+    if (!mg || !ser || !ptrs)
+        return NULL;
+    tensorboard__margin_chart_content__init(mg);
+    mg->series = ptrs;
+    mg->n_series = src->n_series;
+    for (size_t s = 0; s < src->n_series; s++) {
+        tensorboard__margin_chart_content__series__init(&ser[s]);
+        ser[s].value = (char *)src->series[s].value;
+        ser[s].lower = (char *)src->series[s].lower;
+        ser[s].upper = (char *)src->series[s].upper;
+        ptrs[s] = &ser[s];
     }
-    size_t ci = 0, si = 0;
+    return mg;
+}
+
+/* A multiline chart's regexes, borrowed. */
+static Tensorboard__MultilineChartContent *build_multiline(tbw__arena *a, const tbw_layout_chart *src)
+{
+    Tensorboard__MultilineChartContent *ml = TBW__ARENA_NEW(a, Tensorboard__MultilineChartContent);
+    if (!ml)
+        return NULL;
+    tensorboard__multiline_chart_content__init(ml);
+    ml->tag = (char **)src->tag_regexes;
+    ml->n_tag = src->n_regexes;
+    return ml;
+}
+
+/* Fills dst from src, its content in the arena; false when out of memory. */
+static bool build_chart(tbw__arena *a, const tbw_layout_chart *src, Tensorboard__Chart *dst)
+{
+    tensorboard__chart__init(dst);
+    dst->title = (char *)src->title;
+    if (src->n_series) {
+        dst->content_case = TENSORBOARD__CHART__CONTENT_MARGIN;
+        dst->margin = build_margin(a, src);
+        return dst->margin != NULL;
+    }
+    dst->content_case = TENSORBOARD__CHART__CONTENT_MULTILINE;
+    dst->multiline = build_multiline(a, src);
+    return dst->multiline != NULL;
+}
+
+/* Fills dst from src, its charts in the arena; false when out of memory. */
+static bool build_category(tbw__arena *a, const tbw_layout_category *src, Tensorboard__Category *dst)
+{
+    Tensorboard__Chart *charts = TBW__ARENA_ARRAY(a, Tensorboard__Chart, src->n_charts);
+    Tensorboard__Chart **ptrs = TBW__ARENA_ARRAY(a, Tensorboard__Chart *, src->n_charts);
+    if (!charts || !ptrs)
+        return false;
+    tensorboard__category__init(dst);
+    dst->title = (char *)src->title;
+    dst->closed = src->closed;
+    dst->chart = ptrs;
+    dst->n_chart = src->n_charts;
+    for (size_t c = 0; c < src->n_charts; c++) {
+        if (!build_chart(a, &src->charts[c], &charts[c]))
+            return false;
+        ptrs[c] = &charts[c];
+    }
+    return true;
+}
+
+/* The categories of layout, all in the arena; false when out of memory. */
+static bool build_layout(tbw__arena *a, const tbw_layout_category *cats, size_t n,
+                         Tensorboard__Layout *layout)
+{
+    Tensorboard__Category *arr = TBW__ARENA_ARRAY(a, Tensorboard__Category, n);
+    Tensorboard__Category **ptrs = TBW__ARENA_ARRAY(a, Tensorboard__Category *, n);
+    if (!arr || !ptrs)
+        return false;
     for (size_t i = 0; i < n; i++) {
-        tensorboard__category__init(&c_arr[i]);
-        c_arr[i].title = (char *)cats[i].title;
-        c_arr[i].closed = cats[i].closed;
-        c_arr[i].chart = &ch_ptr[ci];
-        c_arr[i].n_chart = cats[i].n_charts;
-        for (size_t c = 0; c < cats[i].n_charts; c++, ci++) {
-            const tbw_layout_chart *src = &cats[i].charts[c];
-            Tensorboard__Chart *dst = &ch_arr[ci];
-            tensorboard__chart__init(dst);
-            dst->title = (char *)src->title;
-            if (src->n_series) {
-                tensorboard__margin_chart_content__init(&mg[ci]);
-                mg[ci].series = &s_ptr[si];
-                mg[ci].n_series = src->n_series;
-                for (size_t s = 0; s < src->n_series; s++, si++) {
-                    tensorboard__margin_chart_content__series__init(&s_arr[si]);
-                    s_arr[si].value = (char *)src->series[s].value;
-                    s_arr[si].lower = (char *)src->series[s].lower;
-                    s_arr[si].upper = (char *)src->series[s].upper;
-                    s_ptr[si] = &s_arr[si];
-                }
-                dst->content_case = TENSORBOARD__CHART__CONTENT_MARGIN;
-                dst->margin = &mg[ci];
-            } else {
-                tensorboard__multiline_chart_content__init(&ml[ci]);
-                ml[ci].tag = (char **)src->tag_regexes;
-                ml[ci].n_tag = src->n_regexes;
-                dst->content_case = TENSORBOARD__CHART__CONTENT_MULTILINE;
-                dst->multiline = &ml[ci];
-            }
-            ch_ptr[ci] = dst;
-        }
-        c_ptr[i] = &c_arr[i];
+        if (!build_category(a, &cats[i], &arr[i]))
+            return false;
+        ptrs[i] = &arr[i];
     }
-    Tensorboard__Layout layout = TENSORBOARD__LAYOUT__INIT;
-    layout.category = c_ptr;
-    layout.n_category = n;
-    size_t len = tensorboard__layout__get_packed_size(&layout);
-    packed = malloc(len ? len : 1);
-    if (!packed) {
-        rc = tbw__writer_fail(w, TBW_ENOMEM, "custom scalars: out of memory");
-        goto done;
-    }
-    tensorboard__layout__pack(&layout, packed);
+    layout->category = ptrs;
+    layout->n_category = n;
+    return true;
+}
+
+/* Packs layout (into the arena) as a rank-0 string tensor and writes it at step 0. */
+static int write_layout(tbw_writer *w, tbw__arena *a, const Tensorboard__Layout *layout)
+{
+    size_t len = tensorboard__layout__get_packed_size(layout);
+    uint8_t *packed = TBW__ARENA_ARRAY(a, uint8_t, len);
+    if (!packed)
+        return tbw__writer_fail(w, TBW_ENOMEM, "custom scalars: out of memory");
+    tensorboard__layout__pack(layout, packed);
     ProtobufCBinaryData val = {len, packed};
     tbw__shape shape;
     Tensorboard__TensorProto t = TENSORBOARD__TENSOR_PROTO__INIT;
@@ -139,17 +210,26 @@ int tbw_custom_scalars_layout(tbw_writer *w, const tbw_layout_category *cats, si
     t.string_val = &val;
     tbw__meta meta;
     tbw__meta_make(&meta, "custom_scalars", NULL, 0);
-    rc = tbw__write_tensor(w, "custom_scalars__config__", 0, &t, &meta);
-    (void)nregex;
-done:
-    free(c_arr);
-    free(c_ptr);
-    free(ch_arr);
-    free(ch_ptr);
-    free(ml);
-    free(mg);
-    free(s_arr);
-    free(s_ptr);
-    free(packed);
+    return tbw__write_tensor(w, "custom_scalars__config__", 0, &t, &meta);
+}
+
+int tbw_custom_scalars_layout(tbw_writer *w, const tbw_layout_category *cats, size_t n)
+{
+    if (!w)
+        return TBW_EINVAL;
+    if (!cats || n == 0 || n > 1000)
+        return tbw__writer_fail(w, TBW_EINVAL, "custom scalars: needs 1..1000 categories");
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_category(w, &cats[i], i);
+        if (rc)
+            return rc;
+    }
+    tbw__arena a;
+    tbw__arena_init(&a, layout_room(cats, n));
+    Tensorboard__Layout layout = TENSORBOARD__LAYOUT__INIT;
+    int rc = build_layout(&a, cats, n, &layout)
+                 ? write_layout(w, &a, &layout)
+                 : tbw__writer_fail(w, TBW_ENOMEM, "custom scalars: out of memory");
+    tbw__arena_free(&a);
     return rc;
 }
