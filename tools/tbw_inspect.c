@@ -236,6 +236,39 @@ static void usage(FILE *f)
                "Exit status: 0 fine, 1 corrupt data found (--check), 2 usage or I/O error.\n");
 }
 
+/* The summary of one run: its files and events, then a line per tag. */
+static void print_run(const char *name, const run_info *ri, const run_stats *rs)
+{
+    printf("run %s: %zu file%s, %ld events", name, ri->nfiles, ri->nfiles == 1 ? "" : "s", rs->events);
+    if (rs->graphs)
+        printf(", graph");
+    if (rs->session_logs)
+        printf(", %ld session log%s", rs->session_logs, rs->session_logs == 1 ? "" : "s");
+    printf("\n");
+    if (rs->n)
+        printf("  %-32s %-14s %8s %10s %10s %12s %12s %12s\n", "tag", "kind", "points", "first", "last", "min",
+               "max", "last value");
+    for (size_t t = 0; t < rs->n; t++) {
+        const tag_stat *ts = &rs->tags[t];
+        printf("  %-32s %-14s %8ld %10lld %10lld", ts->tag, ts->kind ? ts->kind : "unknown", ts->points,
+               (long long)ts->first_step, (long long)ts->last_step);
+        if (ts->scalar)
+            printf(" %12.6g %12.6g %12.6g", ts->min, ts->max, ts->last);
+        printf("\n");
+    }
+}
+
+static void free_run(run_info *ri, run_stats *rs)
+{
+    for (size_t t = 0; t < rs->n; t++)
+        free(rs->tags[t].tag);
+    free(rs->tags);
+    for (size_t f = 0; f < ri->nfiles; f++)
+        free(ri->files[f]);
+    free(ri->files);
+    free(ri->dir);
+}
+
 int main(int argc, char **argv)
 {
     bool check = false, quiet = false, csv = false;
@@ -306,32 +339,9 @@ int main(int argc, char **argv)
         for (size_t f = 0; f < ri->nfiles; f++)
             scan_file(&rs, ri->files[f], quiet);
         corrupt += rs.corrupt;
-        if (!quiet) {
-            printf("run %s: %zu file%s, %ld events", name, ri->nfiles, ri->nfiles == 1 ? "" : "s", rs.events);
-            if (rs.graphs)
-                printf(", graph");
-            if (rs.session_logs)
-                printf(", %ld session log%s", rs.session_logs, rs.session_logs == 1 ? "" : "s");
-            printf("\n");
-            if (rs.n)
-                printf("  %-32s %-14s %8s %10s %10s %12s %12s %12s\n", "tag", "kind", "points", "first", "last",
-                       "min", "max", "last value");
-            for (size_t t = 0; t < rs.n; t++) {
-                tag_stat *ts = &rs.tags[t];
-                printf("  %-32s %-14s %8ld %10lld %10lld", ts->tag, ts->kind ? ts->kind : "unknown", ts->points,
-                       (long long)ts->first_step, (long long)ts->last_step);
-                if (ts->scalar)
-                    printf(" %12.6g %12.6g %12.6g", ts->min, ts->max, ts->last);
-                printf("\n");
-            }
-        }
-        for (size_t t = 0; t < rs.n; t++)
-            free(rs.tags[t].tag);
-        free(rs.tags);
-        for (size_t f = 0; f < ri->nfiles; f++)
-            free(ri->files[f]);
-        free(ri->files);
-        free(ri->dir);
+        if (!quiet)
+            print_run(name, ri, &rs);
+        free_run(ri, &rs);
     }
     free(g_walk.runs);
     if (check && corrupt) {
