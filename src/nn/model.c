@@ -126,7 +126,7 @@ void cnn_model_free(cnn_model *m)
 {
     if (!m)
         return;
-    cnn__pool_free(m->pool);
+    cnn__workers_free(m->workers);
     free_buffers(m);
     free(m->layers);
     free(m);
@@ -538,7 +538,7 @@ int cnn_model_build(cnn_model *m, size_t batch)
     }
     if (!ok)
         goto fail;
-    if (cnn__pool_create(&m->pool, threads) != TBW_OK)
+    if (cnn__workers_create(&m->workers, threads) != TBW_OK)
         goto fail;
     m->nparams = nparams;
     m->batch = batch;

@@ -62,15 +62,15 @@ static inline void cnn__fp_worker(void)
 }
 #endif
 
-/* ---- worker pool ---- */
+/* ---- workers: the model's own threads (named apart from the pooling layer's cnn__pool_*) ---- */
 typedef void (*cnn__task_fn)(void *ctx, size_t begin, size_t end);
-typedef struct cnn__pool cnn__pool;
+typedef struct cnn__workers cnn__workers;
 
-int cnn__pool_create(cnn__pool **out, int threads);
-void cnn__pool_free(cnn__pool *p);
+int cnn__workers_create(cnn__workers **out, int threads);
+void cnn__workers_free(cnn__workers *p);
 /* Splits [0, n) into one contiguous chunk per thread (the caller runs the first) and waits.
  * The split depends only on n and the thread count, so results are reproducible. */
-void cnn__pool_run(cnn__pool *p, size_t n, cnn__task_fn fn, void *ctx);
+void cnn__workers_run(cnn__workers *p, size_t n, cnn__task_fn fn, void *ctx);
 
 /* ---- layers ---- */
 typedef struct cnn__layer {
@@ -128,7 +128,7 @@ struct cnn_model {
     bool built;
     size_t batch;
     int threads;
-    cnn__pool *pool;
+    cnn__workers *workers;
     cnn__rng rng;
 
     /* one arena for all parameters so the optimizer is one loop */
