@@ -64,7 +64,7 @@ int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_mo
         o.threads < 0 || o.threads > 1024 || o.conv_algo < CNN_CONV_AUTO || o.conv_algo > CNN_CONV_DIRECT)
         return TBW_EINVAL;
     size_t in_size;
-    if (!cnn__mul((size_t)in_c * (size_t)in_h, (size_t)in_w, &in_size) || in_size > (size_t)INT32_MAX)
+    if (!tbw__mul((size_t)in_c * (size_t)in_h, (size_t)in_w, &in_size) || in_size > (size_t)INT32_MAX)
         return TBW_ERANGE;
     cnn_model *m = calloc(1, sizeof *m);
     if (!m)
@@ -200,7 +200,7 @@ static int push_layer(cnn_model *m, const char *name, cnn_layer_kind kind, cnn__
 static int finish_layer(cnn_model *m, cnn__layer *L)
 {
     size_t out;
-    if (!cnn__mul((size_t)L->out_c * (size_t)L->out_h, (size_t)L->out_w, &out) || out > (size_t)INT32_MAX)
+    if (!tbw__mul((size_t)L->out_c * (size_t)L->out_h, (size_t)L->out_w, &out) || out > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "layer '%s': output too large", L->name);
     L->out_size = out;
     snprintf(L->wname, sizeof L->wname, "%s/weights", L->name);
@@ -267,7 +267,7 @@ int cnn_model_add_conv2d(cnn_model *m, const char *name, const cnn_conv2d_opts *
     L->w_dims[2] = L->kh;
     L->w_dims[3] = L->kw;
     size_t k;
-    if (!cnn__mul((size_t)L->in_c * (size_t)L->kh, (size_t)L->kw, &k) || !cnn__mul(k, (size_t)o.filters, &L->w_count) ||
+    if (!tbw__mul((size_t)L->in_c * (size_t)L->kh, (size_t)L->kw, &k) || !tbw__mul(k, (size_t)o.filters, &L->w_count) ||
         k > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "conv2d '%s': filter too large", name);
     L->b_count = o.use_bias ? (size_t)o.filters : 0;
@@ -357,7 +357,7 @@ int cnn_model_add_dense(cnn_model *m, const char *name, const cnn_dense_opts *op
     L->w_rank = 2;
     L->w_dims[0] = (int)L->in_size;
     L->w_dims[1] = o.units;
-    if (!cnn__mul(L->in_size, (size_t)o.units, &L->w_count))
+    if (!tbw__mul(L->in_size, (size_t)o.units, &L->w_count))
         return cnn__seterr(m, TBW_ERANGE, "dense '%s': weight matrix too large", name);
     L->b_count = o.use_bias ? (size_t)o.units : 0;
     return finish_layer(m, L);
@@ -368,7 +368,7 @@ int cnn_model_add_dense(cnn_model *m, const char *name, const cnn_dense_opts *op
 static float *alloc_floats(size_t n, bool *ok)
 {
     size_t bytes;
-    if (!cnn__mul(n ? n : 1, sizeof(float), &bytes)) {
+    if (!tbw__mul(n ? n : 1, sizeof(float), &bytes)) {
         *ok = false;
         return NULL;
     }
@@ -425,7 +425,7 @@ int cnn_model_build(cnn_model *m, size_t batch)
         return cnn__seterr(m, TBW_ERANGE, "batch size %zu too large", batch);
 
     size_t nparams = 0, max_act = m->in_size, max_tmp = 1, max_oc = 1, xin;
-    if (!cnn__mul(batch, m->in_size, &xin) || xin > (size_t)INT32_MAX)
+    if (!tbw__mul(batch, m->in_size, &xin) || xin > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "batch x input size exceeds INT_MAX");
     for (size_t i = 0; i < m->nlayers; i++) {
         cnn__layer *L = &m->layers[i];
@@ -438,7 +438,7 @@ int cnn_model_build(cnn_model *m, size_t batch)
         if (L->out_size > max_act)
             max_act = L->out_size;
         size_t np, t;
-        if (!cnn__mul(batch, L->out_size, &np) || np > (size_t)INT32_MAX)
+        if (!tbw__mul(batch, L->out_size, &np) || np > (size_t)INT32_MAX)
             return cnn__seterr(m, TBW_ERANGE, "layer '%s': batch x output exceeds INT_MAX", L->name);
         if (L->kind == CNN_LAYER_CONV2D) {
             const char *why = cnn__direct_cpu() ? cnn__direct_unfit(L) : "a CPU without AVX-512F";
@@ -449,9 +449,9 @@ int cnn_model_build(cnn_model *m, size_t batch)
             L->direct = !why && (m->opts.conv_algo == CNN_CONV_DIRECT ||
                                  (m->opts.conv_algo == CNN_CONV_AUTO && cnn__direct_worth(L)));
             L->chunk = cnn__conv_chunk(L, batch);
-            if (!cnn__mul(L->chunk, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
+            if (!tbw__mul(L->chunk, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
                 return cnn__seterr(m, TBW_ERANGE, "layer '%s': im2col width exceeds INT_MAX", L->name);
-            if (!cnn__mul(np, (size_t)L->out_c, &t))
+            if (!tbw__mul(np, (size_t)L->out_c, &t))
                 return cnn__seterr(m, TBW_ERANGE, "layer '%s': too large", L->name);
             if (!L->direct && t > max_tmp)
                 max_tmp = t;
@@ -476,7 +476,7 @@ int cnn_model_build(cnn_model *m, size_t batch)
     m->slot1 = alloc_floats(nparams, &ok);
     if (m->opts.optimizer == CNN_OPT_ADAM)
         m->slot2 = alloc_floats(nparams, &ok);
-    ok = ok && cnn__mul(batch, max_act, &t);
+    ok = ok && tbw__mul(batch, max_act, &t);
     if (ok) {
         m->gbuf[0] = alloc_floats(t, &ok);
         m->gbuf[1] = alloc_floats(t, &ok);
@@ -508,8 +508,8 @@ int cnn_model_build(cnn_model *m, size_t batch)
             if (!L->dints)
                 ok = false;
             size_t scr, dwt;
-            ok = ok && cnn__mul(cnn__direct_scratch(L), (size_t)threads, &scr) &&
-                 cnn__mul(cnn__direct_wgrad_floats(L), (size_t)threads, &dwt);
+            ok = ok && tbw__mul(cnn__direct_scratch(L), (size_t)threads, &scr) &&
+                 tbw__mul(cnn__direct_wgrad_floats(L), (size_t)threads, &dwt);
             L->wpk = ok ? alloc_floats(cnn__direct_packed(L), &ok) : NULL;
             L->dscr = ok ? alloc_floats(scr, &ok) : NULL;
             L->dwt = ok ? alloc_floats(dwt, &ok) : NULL;
@@ -517,7 +517,7 @@ int cnn_model_build(cnn_model *m, size_t batch)
                 cnn__direct_setup(L, L->dints, L->wpk, L->dscr, L->dwt);
         } else if (L->kind == CNN_LAYER_CONV2D) {
             size_t K = (size_t)L->in_c * L->kh * L->kw, np = L->chunk * (size_t)L->out_h * L->out_w, cn;
-            ok = ok && cnn__mul(K, np, &cn);
+            ok = ok && tbw__mul(K, np, &cn);
             if (ok)
                 L->col = alloc_floats(cn, &ok);
             /* the first layer has no input gradient unless the caller asked for it */

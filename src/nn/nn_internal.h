@@ -4,6 +4,8 @@
 
 #include <tbw/cnn.h>
 
+#include "../common/util.h" /* tbw__mul: overflow-checked size arithmetic */
+
 #include <pthread.h>
 #include <stdarg.h>
 
@@ -156,15 +158,6 @@ int cnn__seterr(cnn_model *m, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-
-/* Multiplies with overflow detection: returns false on overflow. */
-static inline bool cnn__mul(size_t a, size_t b, size_t *out)
-{
-    if (a != 0 && b > SIZE_MAX / a)
-        return false;
-    *out = a * b;
-    return true;
-}
 
 /* conv.c */
 /* True when the application runs BLAS on one thread: then the engine's threads call sgemm side by side
