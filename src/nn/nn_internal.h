@@ -74,6 +74,33 @@ void cnn__workers_free(cnn__workers *p);
  * The split depends only on n and the thread count, so results are reproducible. */
 void cnn__workers_run(cnn__workers *p, size_t n, cnn__task_fn fn, void *ctx);
 
+/* ---- the arena ----
+ * cnn_model_build sizes every buffer of the model first, then makes one zeroed allocation and points
+ * each buffer at its region. Every region starts on a CNN__ALIGN boundary: a cache line, so slices
+ * of different threads never share one, and a whole AVX-512 vector. A region of 0 bytes is absent
+ * (its pointer is NULL). The model's regions come first, in this order: parameters, gradients,
+ * optimizer slot 1 (Adam m, SGD velocity), slot 2 (Adam v), input copy, dataset staging, input
+ * gradient, the two gradient ping-pong buffers, the conv chunk buffer, the per-thread bias sums,
+ * softmax, loss gradient, label staging; then each layer's regions in layer order, in the order of
+ * cnn__lregion below. */
+#define CNN__ALIGN 64
+
+/* The regions one layer can own; which ones it has depends on its kind and conv path. */
+typedef enum cnn__lregion {
+    CNN__LR_OUT,    /* output activations (none for a flatten: it renames its input) */
+    CNN__LR_COL,    /* conv im2col: columns of one chunk */
+    CNN__LR_DCOL,   /* conv im2col: column gradients of one chunk */
+    CNN__LR_TCOL,   /* conv im2col: per-thread columns of one image */
+    CNN__LR_TDW,    /* conv im2col: per-thread partial weight gradients */
+    CNN__LR_DINTS,  /* conv direct: offset tables (int32) */
+    CNN__LR_WPK,    /* conv direct: packed weights */
+    CNN__LR_DSCR,   /* conv direct: per-thread scratch (relies on starting zeroed) */
+    CNN__LR_DWT,    /* conv direct: per-thread partial weight gradients */
+    CNN__LR_ARGMAX, /* max pool: winning input index per output (int32) */
+    CNN__LR_MASK,   /* dropout: kept-unit scale per output */
+    CNN__LR_COUNT
+} cnn__lregion;
+
 /* ---- layers ---- */
 typedef struct cnn__layer {
     char name[CNN__NAME_MAX];
@@ -110,12 +137,14 @@ typedef struct cnn__layer {
     int dyp_h, dyp_w;         /* zero-padded output-gradient plane */
     int32_t *koff, *poff;     /* forward taps and output pixels, as offsets into the padded input */
     int32_t *kdoff, *pdoff;   /* the same for the input gradient, into the padded output gradient */
-    int32_t *dints;           /* the allocation behind the four tables */
+    int32_t *dints;           /* the arena region behind the four tables */
     float *wpk, *wdk;         /* weights packed for the forward and for the input gradient */
     float *dscr;              /* per thread: padded input, padded output gradient, transposed dY */
     size_t dscr_ld;
     float *dwt;               /* per thread: [K, OC rounded to 16] partial weight gradient */
     float *mask;     /* dropout: [batch * out_size] */
+
+    size_t rbytes[CNN__LR_COUNT]; /* bytes of each of this layer's arena regions, from the sizing pass */
 } cnn__layer;
 
 struct cnn_model {
@@ -133,7 +162,12 @@ struct cnn_model {
     cnn__workers *workers;
     cnn__rng rng;
 
-    /* one arena for all parameters so the optimizer is one loop */
+    /* Every buffer below and in the layers is a region of this one allocation (see "the arena"); it is
+     * what calloc returned, the regions start at the next CNN__ALIGN boundary. */
+    void *arena;
+    size_t arena_bytes;   /* usable bytes from the aligned start */
+
+    /* parameters and gradients: each ONE contiguous span of nparams floats (cnn__param_span) */
     size_t nparams;
     float *params, *grads, *slot1, *slot2;
     int64_t step;
@@ -215,6 +249,13 @@ void cnn__act_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n, boo
 void cnn__act_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);
 /* optim.c */
 void cnn__optim_step(cnn_model *m);
+/* model.c: the parameter span and the gradient span. Each is one contiguous run of cnn__span_floats(m)
+ * floats in the arena holding every layer's weights, then its biases, in layer order (L->w_off and
+ * L->b_off index both), so a whole-model operation on the gradients (an allreduce, a norm) is one call
+ * on one pointer. Valid once the model is built (NULL and 0 before). */
+static inline float *cnn__param_span(const cnn_model *m) { return m->params; }
+static inline float *cnn__grad_span(const cnn_model *m) { return m->grads; }
+static inline size_t cnn__span_floats(const cnn_model *m) { return m->nparams; }
 /* model.c: weight/bias pointers */
 static inline float *cnn__W(const cnn_model *m, const cnn__layer *L) { return m->params + L->w_off; }
 static inline float *cnn__B(const cnn_model *m, const cnn__layer *L) { return m->params + L->b_off; }
