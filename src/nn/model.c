@@ -343,8 +343,8 @@ int cnn_model_add_dense(cnn_model *m, const char *name, const cnn_dense_opts *op
 
 /* The model's own regions of the arena, in their order there (the layers' follow, see nn_internal.h). */
 enum {
-    R_PARAMS, R_GRADS, R_SLOT1, R_SLOT2, R_X, R_XSTAGE, R_DINPUT, R_GBUF0, R_GBUF1, R_TMP, R_DSCRATCH, R_PROBS,
-    R_DLOGITS, R_LSTAGE, R_COUNT
+    R_PARAMS, R_GRADS, R_SLOT1, R_SLOT2, R_X, R_XSTAGE, R_DINPUT, R_GBUF0, R_GBUF1, R_TMP, R_DSCRATCH,
+    R_PROBS, R_DLOGITS, R_LSTAGE, R_COUNT
 };
 
 typedef struct build_plan {
@@ -446,7 +446,7 @@ static int size_layer(cnn_model *m, build_plan *p, size_t i)
         need(p, &r[CNN__LR_DINTS], cnn__direct_ints(L), 1, 1, sizeof(int32_t), "direct offset tables");
         need(p, &r[CNN__LR_WPK], cnn__direct_packed(L), 1, 1, sizeof(float), "packed weights");
         need(p, &r[CNN__LR_DSCR], cnn__direct_scratch(L), T, 1, sizeof(float), "direct scratch");
-        need(p, &r[CNN__LR_DWT], cnn__direct_wgrad_floats(L), T, 1, sizeof(float), "weight gradient partials");
+        need(p, &r[CNN__LR_DWT], cnn__direct_wgrad_floats(L), T, 1, sizeof(float), "weight gradient parts");
     } else if (L->kind == CNN_LAYER_CONV2D) {
         size_t K = (size_t)L->in_c * L->kh * L->kw;
         need(p, &r[CNN__LR_COL], K, L->chunk, P, sizeof(float), "im2col columns");
@@ -454,7 +454,7 @@ static int size_layer(cnn_model *m, build_plan *p, size_t i)
         if (i > 0 || m->opts.input_grad)
             r[CNN__LR_DCOL] = r[CNN__LR_COL];
         need(p, &r[CNN__LR_TCOL], K, P, T, sizeof(float), "per-thread columns");
-        need(p, &r[CNN__LR_TDW], L->w_count, T, 1, sizeof(float), "weight gradient partials");
+        need(p, &r[CNN__LR_TDW], L->w_count, T, 1, sizeof(float), "weight gradient parts");
     } else if (L->kind == CNN_LAYER_MAXPOOL) {
         need(p, &r[CNN__LR_ARGMAX], p->batch, L->out_size, 1, sizeof(int32_t), "argmax");
     } else if (L->kind == CNN_LAYER_DROPOUT) {
@@ -597,7 +597,8 @@ int cnn_model_build(cnn_model *m, size_t batch)
         return cnn__seterr(m, TBW_EINVAL, "model has no layers");
     if (batch > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "batch size %zu too large", batch);
-    build_plan p = {.batch = batch, .threads = build_threads(m), .max_act = m->in_size, .max_tmp = 1, .max_oc = 1};
+    build_plan p = {.batch = batch, .threads = build_threads(m), .max_act = m->in_size, .max_tmp = 1,
+                    .max_oc = 1};
     size_t xin;
     if (!tbw__mul(batch, m->in_size, &xin) || xin > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "batch x input size exceeds INT_MAX");
@@ -625,8 +626,9 @@ int cnn_model_build(cnn_model *m, size_t batch)
     cnn__workers *w;
     if (cnn__workers_create(&w, p.threads) != TBW_OK) {
         free(arena);
-        return cnn__seterr(m, TBW_ENOMEM, "out of memory planning the model for batch %zu (starting %d threads)",
-                           batch, p.threads);
+        return cnn__seterr(m, TBW_ENOMEM,
+                           "out of memory planning the model for batch %zu (starting %d threads)", batch,
+                           p.threads);
     }
     m->arena = arena;
     m->arena_bytes = p.total;
