@@ -51,7 +51,7 @@ static void attr_str(ctx *c, size_t idx, const char *key, const char *v)
         c->rc = tbw_graph_attr_string(c->g, idx, key, v);
 }
 
-static const char *pad_name(int padding)
+static const char *pad_name(cnn_padding padding)
 {
     return padding == CNN_PAD_VALID ? "VALID" : padding == CNN_PAD_SAME ? "SAME" : "EXPLICIT";
 }

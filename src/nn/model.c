@@ -61,7 +61,7 @@ int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_mo
         return TBW_EINVAL;
     if (!(o.learning_rate > 0.0f) || !isfinite(o.learning_rate) || !(o.beta1 >= 0.0f && o.beta1 < 1.0f) ||
         !(o.beta2 >= 0.0f && o.beta2 < 1.0f) || !(o.epsilon >= 0.0f) || !(o.momentum >= 0.0f && o.momentum < 1.0f) ||
-        o.threads < 0 || o.threads > 1024 || o.conv_algo < CNN_CONV_AUTO || o.conv_algo > CNN_CONV_DIRECT)
+        o.threads < 0 || o.threads > 1024 || (int)o.conv_algo < CNN_CONV_AUTO || (int)o.conv_algo > CNN_CONV_DIRECT)
         return TBW_EINVAL;
     size_t in_size;
     if (!tbw__mul((size_t)in_c * (size_t)in_h, (size_t)in_w, &in_size) || in_size > (size_t)INT32_MAX)
@@ -169,12 +169,12 @@ static int finish_layer(cnn_model *m, cnn__layer *L)
     return TBW_OK;
 }
 
-static int init_ok(int init)
+static int init_ok(cnn_init init)
 {
     return init == CNN_INIT_HE || init == CNN_INIT_GLOROT || init == CNN_INIT_ZEROS;
 }
 
-static int geometry(cnn_model *m, cnn__layer *L, const char *what, int padding, int pt, int pb, int pl, int pr)
+static int geometry(cnn_model *m, cnn__layer *L, const char *what, cnn_padding padding, int pt, int pb, int pl, int pr)
 {
     int rc = cnn_conv_out_size(L->in_h, L->kh, L->sh, L->dh, padding, pt, pb, &L->out_h, &L->pt);
     if (rc)
@@ -973,7 +973,7 @@ int cnn_model_layer_info(const cnn_model *m, size_t index, cnn_layer_info *info)
     memset(info, 0, sizeof *info);
     info->name = L->name;
     info->op = op_name(L->kind);
-    info->kind = (int)L->kind;
+    info->kind = L->kind;
     info->in_c = L->in_c;
     info->in_h = L->in_h;
     info->in_w = L->in_w;

@@ -113,9 +113,10 @@ typedef struct cnn__layer {
 
     /* conv and pool geometry */
     int kh, kw, sh, sw, dh, dw;
-    int padding, pt, pb, pl, pr;
+    cnn_padding padding;
+    int pt, pb, pl, pr;
     bool use_bias;
-    int init;
+    cnn_init init;
     float bias_init;
     float rate;
 
