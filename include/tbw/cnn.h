@@ -34,6 +34,9 @@ typedef struct cnn_model cnn_model;
 /** Opaque labelled image set read from IDX files. */
 typedef struct cnn_dataset cnn_dataset;
 
+/* The option and info structs below hold these enums in fields of the enum types; every enum here is
+ * int-sized (no -fshort-enums), so the structs' layout is the one they had with plain int fields. */
+
 /** Weight initialisers. Biases always start at cnn_*_opts.bias_init. */
 typedef enum cnn_init {
     CNN_INIT_HE = 0,     /**< normal, stddev sqrt(2 / fan_in) (default; for ReLU nets) */
@@ -71,16 +74,16 @@ typedef enum cnn_layer_kind {
 
 /** Model options. */
 typedef struct cnn_model_opts {
-    uint64_t seed;       /**< seeds initialisation and dropout */
-    int optimizer;       /**< cnn_optimizer */
-    float learning_rate; /**< step size */
-    float momentum;      /**< SGD momentum */
-    float beta1;         /**< Adam first-moment decay */
-    float beta2;         /**< Adam second-moment decay */
-    float epsilon;       /**< Adam epsilon, added to sqrt(v) */
-    int threads;         /**< engine worker threads incl. the caller; 0 = all online cores */
-    bool input_grad;     /**< also compute d loss / d input (cnn_model_input_grad) */
-    int conv_algo;       /**< cnn_conv_algo */
+    uint64_t seed;            /**< seeds initialisation and dropout */
+    cnn_optimizer optimizer;  /**< CNN_OPT_ADAM or CNN_OPT_SGD */
+    float learning_rate;      /**< step size */
+    float momentum;           /**< SGD momentum */
+    float beta1;              /**< Adam first-moment decay */
+    float beta2;              /**< Adam second-moment decay */
+    float epsilon;            /**< Adam epsilon, added to sqrt(v) */
+    int threads;              /**< engine worker threads incl. the caller; 0 = all online cores */
+    bool input_grad;          /**< also compute d loss / d input (cnn_model_input_grad) */
+    cnn_conv_algo conv_algo;  /**< how conv layers compute */
 } cnn_model_opts;
 /** Defaults: seed 1, Adam lr 1e-4, beta1 0.9, beta2 0.999, eps 1e-8, all cores, CNN_CONV_AUTO. */
 #define CNN_MODEL_OPTS_INIT { 1u, CNN_OPT_ADAM, 1e-4f, 0.9f, 0.9f, 0.999f, 1e-8f, 0, false, CNN_CONV_AUTO }
@@ -91,11 +94,11 @@ typedef struct cnn_conv2d_opts {
     int filters;                 /**< output channels */
     int kernel_h, kernel_w;      /**< filter size */
     int stride_h, stride_w;      /**< strides */
-    int padding;                 /**< cnn_padding */
+    cnn_padding padding;         /**< VALID, SAME or EXPLICIT */
     int pad_top, pad_bottom, pad_left, pad_right; /**< CNN_PAD_EXPLICIT only */
     int dilation_h, dilation_w;  /**< dilation factors, >= 1 */
     bool use_bias;               /**< add a per-filter bias */
-    int init;                    /**< cnn_init for the weights */
+    cnn_init init;               /**< initialiser of the weights */
     float bias_init;             /**< initial bias value */
 } cnn_conv2d_opts;
 /** 32 filters, 5x5, stride 1, SAME, bias, He init. */
@@ -106,7 +109,7 @@ typedef struct cnn_conv2d_opts {
 typedef struct cnn_pool_opts {
     int size_h, size_w;     /**< window */
     int stride_h, stride_w; /**< strides */
-    int padding;            /**< cnn_padding */
+    cnn_padding padding;    /**< VALID, SAME or EXPLICIT */
     int pad_top, pad_bottom, pad_left, pad_right; /**< CNN_PAD_EXPLICIT only, each < window */
 } cnn_pool_opts;
 /** 2x2 window, stride 2, SAME. */
@@ -116,7 +119,7 @@ typedef struct cnn_pool_opts {
 typedef struct cnn_dense_opts {
     int units;       /**< outputs */
     bool use_bias;   /**< add a bias */
-    int init;        /**< cnn_init for the weights */
+    cnn_init init;   /**< initialiser of the weights */
     float bias_init; /**< initial bias value */
 } cnn_dense_opts;
 /** 10 units, bias, He init. */
@@ -136,7 +139,7 @@ typedef struct cnn_layer_info {
     const char *name;           /**< scope name given when added */
     const char *op;             /**< TensorFlow-style op: Conv2D, Relu, Sigmoid, Tanh, MaxPool,
                                      AvgPool, MatMul, Reshape, Dropout */
-    int kind;                   /**< cnn_layer_kind */
+    cnn_layer_kind kind;        /**< what the layer computes */
     int in_c, in_h, in_w;       /**< per-sample input shape */
     int out_c, out_h, out_w;    /**< per-sample output shape (dense/flatten: [units,1,1]) */
     const float *output;        /**< activations of the last forward, NCHW [output_n, out_c, out_h, out_w] */
@@ -145,7 +148,7 @@ typedef struct cnn_layer_info {
     cnn_tensor params[2];       /**< weights, biases (writable) */
     cnn_tensor grads[2];        /**< their gradients from the last backward */
     int kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w; /**< conv/pool */
-    int padding;                /**< cnn_padding as configured */
+    cnn_padding padding;        /**< padding mode as configured */
     int pad_top, pad_bottom, pad_left, pad_right; /**< padding actually applied */
     size_t col_rows, col_cols;  /**< conv im2col matrix per image: C*kh*kw x out_h*out_w */
     const char *conv_algo;      /**< conv: "direct" or "im2col" after cnn_model_build(); else NULL */

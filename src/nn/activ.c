@@ -91,11 +91,11 @@ void cnn__act_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n, boo
         return;
     }
     act_ctx c = {L, x, NULL, NULL};
-    cnn__pool_run(m->pool, n, fwd_task, &c);
+    cnn__workers_run(m->workers, n, fwd_task, &c);
 }
 
 void cnn__act_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n)
 {
     act_ctx c = {L, NULL, dy, dx};
-    cnn__pool_run(m->pool, n, bwd_task, &c);
+    cnn__workers_run(m->workers, n, bwd_task, &c);
 }

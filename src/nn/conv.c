@@ -518,7 +518,7 @@ void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
         cnn__direct_pack(L, cnn__W(m, L), false);
     if (L->direct || cnn__blas_single()) {
         par_ctx pc = {m, L, x, NULL, L->out, n, NULL, NULL};
-        cnn__pool_run(m->pool, (size_t)m->threads, par_fwd_task, &pc);
+        cnn__workers_run(m->workers, (size_t)m->threads, par_fwd_task, &pc);
         return;
     }
     size_t P = (size_t)L->out_h * L->out_w;
@@ -532,7 +532,7 @@ void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
     c.tmp = m->tmp;
     c.next = 0;
     c.next_n = chunk_len(L, 0, n);
-    cnn__pool_run(m->pool, c.next_n, fwd_task, &c);
+    cnn__workers_run(m->workers, c.next_n, fwd_task, &c);
     for (size_t s = 0; s < n; s += L->chunk) {
         size_t nb = chunk_len(L, s, n);
         int NP = (int)(nb * P);
@@ -542,7 +542,7 @@ void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
         c.cur_n = nb;
         c.next = s + L->chunk;
         c.next_n = chunk_len(L, c.next, n);
-        cnn__pool_run(m->pool, nb > c.next_n ? nb : c.next_n, fwd_task, &c);
+        cnn__workers_run(m->workers, nb > c.next_n ? nb : c.next_n, fwd_task, &c);
     }
 }
 
@@ -558,7 +558,7 @@ void cnn__conv_relu_pool_forward(cnn_model *m, cnn__layer *L, cnn__layer *relu, 
     if (L->direct)
         cnn__direct_pack(L, cnn__W(m, L), false);
     par_ctx pc = {m, L, x, NULL, L->out, n, relu, pool};
-    cnn__pool_run(m->pool, (size_t)m->threads, par_fwd_task, &pc);
+    cnn__workers_run(m->workers, (size_t)m->threads, par_fwd_task, &pc);
 }
 
 void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n)
@@ -567,8 +567,8 @@ void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float
         cnn__direct_pack(L, cnn__W(m, L), true);
     if (L->direct || cnn__blas_single()) {
         par_ctx pc = {m, L, x, dy, dx, n, NULL, NULL};
-        cnn__pool_run(m->pool, (size_t)m->threads, par_bwd_task, &pc);
-        cnn__pool_run(m->pool, L->direct ? (size_t)L->in_c * L->kh * L->kw : L->w_count, par_reduce_task, &pc);
+        cnn__workers_run(m->workers, (size_t)m->threads, par_bwd_task, &pc);
+        cnn__workers_run(m->workers, L->direct ? (size_t)L->in_c * L->kh * L->kw : L->w_count, par_reduce_task, &pc);
         if (L->use_bias) {
             float *db = cnn__dB(m, L);
             for (int oc = 0; oc < L->out_c; oc++) {
@@ -593,7 +593,7 @@ void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float
     if (L->use_bias) {
         c.cur_n = n;
         c.dbias = m->dscratch;
-        cnn__pool_run(m->pool, (size_t)L->out_c, dbias_task, &c);
+        cnn__workers_run(m->workers, (size_t)L->out_c, dbias_task, &c);
         float *db = cnn__dB(m, L);
         for (int oc = 0; oc < L->out_c; oc++)
             db[oc] = (float)m->dscratch[oc];
@@ -601,7 +601,7 @@ void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float
     c.cur_n = 0;
     c.next = 0;
     c.next_n = chunk_len(L, 0, n);
-    cnn__pool_run(m->pool, c.next_n, bwd_task, &c);
+    cnn__workers_run(m->workers, c.next_n, bwd_task, &c);
     for (size_t s = 0; s < n; s += L->chunk) {
         size_t nb = chunk_len(L, s, n);
         int NP = (int)(nb * P);
@@ -618,7 +618,7 @@ void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float
         c.next_n = chunk_len(L, c.next, n);
         size_t work = c.cur_n > c.next_n ? c.cur_n : c.next_n;
         if (work)
-            cnn__pool_run(m->pool, work, bwd_task, &c);
+            cnn__workers_run(m->workers, work, bwd_task, &c);
     }
 }
 

@@ -104,7 +104,7 @@ void cnn__dense_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 {
     dense_ctx c = {m, L, x, NULL, NULL, n};
     if (cnn__blas_single())
-        cnn__pool_run(m->pool, (size_t)m->threads, fwd_task, &c);
+        cnn__workers_run(m->workers, (size_t)m->threads, fwd_task, &c);
     else
         fwd_cols(&c, 0, L->out_size);
 }
@@ -113,7 +113,7 @@ void cnn__dense_backward(cnn_model *m, cnn__layer *L, const float *x, const floa
 {
     dense_ctx c = {m, L, x, dy, dx, n};
     if (cnn__blas_single()) {
-        cnn__pool_run(m->pool, (size_t)m->threads, bwd_task, &c);
+        cnn__workers_run(m->workers, (size_t)m->threads, bwd_task, &c);
         return;
     }
     bwd_rows(&c, 0, L->in_size);

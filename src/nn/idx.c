@@ -105,8 +105,9 @@ static int load_idx(cnn_dataset *ds, const char *path, int want_rank, uint32_t d
         if (rc)
             goto fail;
         dims[i] = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
-        if (!cnn__mul(total, dims[i], &total) || total > IDX_MAX_BYTES) {
-            rc = TBW__FAIL(ds, TBW_ERANGE, "%s: dimension sizes multiply past the %zu byte limit", path, IDX_MAX_BYTES);
+        if (!tbw__mul(total, dims[i], &total) || total > IDX_MAX_BYTES) {
+            rc = TBW__FAIL(ds, TBW_ERANGE, "%s: dimension sizes multiply past the %zu byte limit", path,
+                           IDX_MAX_BYTES);
             goto fail;
         }
     }

@@ -36,10 +36,10 @@ int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_mo
         return TBW_EINVAL;
     if (!(o.learning_rate > 0.0f) || !isfinite(o.learning_rate) || !(o.beta1 >= 0.0f && o.beta1 < 1.0f) ||
         !(o.beta2 >= 0.0f && o.beta2 < 1.0f) || !(o.epsilon >= 0.0f) || !(o.momentum >= 0.0f && o.momentum < 1.0f) ||
-        o.threads < 0 || o.threads > 1024 || o.conv_algo < CNN_CONV_AUTO || o.conv_algo > CNN_CONV_DIRECT)
+        o.threads < 0 || o.threads > 1024 || (int)o.conv_algo < CNN_CONV_AUTO || (int)o.conv_algo > CNN_CONV_DIRECT)
         return TBW_EINVAL;
     size_t in_size;
-    if (!cnn__mul((size_t)in_c * (size_t)in_h, (size_t)in_w, &in_size) || in_size > (size_t)INT32_MAX)
+    if (!tbw__mul((size_t)in_c * (size_t)in_h, (size_t)in_w, &in_size) || in_size > (size_t)INT32_MAX)
         return TBW_ERANGE;
     cnn_model *m = calloc(1, sizeof *m);
     if (!m)
@@ -54,55 +54,15 @@ int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_mo
     return TBW_OK;
 }
 
-static void free_buffers(cnn_model *m)
-{
-    for (size_t i = 0; i < m->nlayers; i++) {
-        cnn__layer *L = &m->layers[i];
-        if (L->kind != CNN_LAYER_FLATTEN) /* a flatten's output is its input's buffer */
-            free(L->out);
-        free(L->col);
-        free(L->dcol);
-        free(L->tcol);
-        free(L->tdw);
-        L->tcol = L->tdw = NULL;
-        free(L->dints);
-        free(L->wpk);
-        free(L->dscr);
-        free(L->dwt);
-        L->dints = L->koff = L->poff = L->kdoff = L->pdoff = NULL;
-        L->wpk = L->wdk = L->dscr = L->dwt = NULL;
-        L->direct = false;
-        free(L->argmax);
-        free(L->mask);
-        L->out = L->col = L->dcol = L->mask = NULL;
-        L->argmax = NULL;
-    }
-    free(m->params);
-    free(m->grads);
-    free(m->slot1);
-    free(m->slot2);
-    free(m->x);
-    free(m->gbuf[0]);
-    free(m->gbuf[1]);
-    free(m->dinput);
-    free(m->tmp);
-    free(m->dscratch);
-    m->dscratch = NULL;
-    free(m->probs);
-    free(m->dlogits);
-    free(m->xstage);
-    free(m->lstage);
-    m->params = m->grads = m->slot1 = m->slot2 = m->x = m->gbuf[0] = m->gbuf[1] = NULL;
-    m->dinput = m->tmp = m->probs = m->dlogits = m->xstage = NULL;
-    m->lstage = NULL;
-}
-
 void cnn_model_free(cnn_model *m)
 {
     if (!m)
         return;
-    cnn__pool_free(m->pool);
-    free_buffers(m);
+    /* Every buffer is a region of the one arena. Two things stay apart from it: the workers, which own
+     * threads, a mutex and condition variables that must be stopped, joined and destroyed (not just
+     * freed), and the layer array, which grows while layers are added, before the arena is sized. */
+    cnn__workers_free(m->workers);
+    free(m->arena);
     free(m->layers);
     free(m);
 }
@@ -175,7 +135,7 @@ static int push_layer(cnn_model *m, const char *name, cnn_layer_kind kind, cnn__
 static int finish_layer(cnn_model *m, cnn__layer *L)
 {
     size_t out;
-    if (!cnn__mul((size_t)L->out_c * (size_t)L->out_h, (size_t)L->out_w, &out) || out > (size_t)INT32_MAX)
+    if (!tbw__mul((size_t)L->out_c * (size_t)L->out_h, (size_t)L->out_w, &out) || out > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "layer '%s': output too large", L->name);
     L->out_size = out;
     snprintf(L->wname, sizeof L->wname, "%s/weights", L->name);
@@ -184,12 +144,12 @@ static int finish_layer(cnn_model *m, cnn__layer *L)
     return TBW_OK;
 }
 
-static int init_ok(int init)
+static int init_ok(cnn_init init)
 {
     return init == CNN_INIT_HE || init == CNN_INIT_GLOROT || init == CNN_INIT_ZEROS;
 }
 
-static int geometry(cnn_model *m, cnn__layer *L, const char *what, int padding, int pt, int pb, int pl, int pr)
+static int geometry(cnn_model *m, cnn__layer *L, const char *what, cnn_padding padding, int pt, int pb, int pl, int pr)
 {
     int rc = cnn_conv_out_size(L->in_h, L->kh, L->sh, L->dh, padding, pt, pb, &L->out_h, &L->pt);
     if (rc)
@@ -242,7 +202,7 @@ int cnn_model_add_conv2d(cnn_model *m, const char *name, const cnn_conv2d_opts *
     L->w_dims[2] = L->kh;
     L->w_dims[3] = L->kw;
     size_t k;
-    if (!cnn__mul((size_t)L->in_c * (size_t)L->kh, (size_t)L->kw, &k) || !cnn__mul(k, (size_t)o.filters, &L->w_count) ||
+    if (!tbw__mul((size_t)L->in_c * (size_t)L->kh, (size_t)L->kw, &k) || !tbw__mul(k, (size_t)o.filters, &L->w_count) ||
         k > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "conv2d '%s': filter too large", name);
     L->b_count = o.use_bias ? (size_t)o.filters : 0;
@@ -332,25 +292,239 @@ int cnn_model_add_dense(cnn_model *m, const char *name, const cnn_dense_opts *op
     L->w_rank = 2;
     L->w_dims[0] = (int)L->in_size;
     L->w_dims[1] = o.units;
-    if (!cnn__mul(L->in_size, (size_t)o.units, &L->w_count))
+    if (!tbw__mul(L->in_size, (size_t)o.units, &L->w_count))
         return cnn__seterr(m, TBW_ERANGE, "dense '%s': weight matrix too large", name);
     L->b_count = o.use_bias ? (size_t)o.units : 0;
     return finish_layer(m, L);
 }
 
-/* ---- build ---- */
+/* ---- build: size every buffer, then one arena ---- */
 
-static float *alloc_floats(size_t n, bool *ok)
+/* Separate allocations let AddressSanitizer catch a kernel running off the end of its buffer; inside
+ * one arena it cannot, so sanitizer builds leave a poisoned gap after every region. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define ARENA_REDZONE ((size_t)CNN__ALIGN)
+#else
+#define ARENA_REDZONE ((size_t)0)
+#endif
+
+/* The model's own regions of the arena, in their order there (the layers' follow, see nn_internal.h). */
+enum {
+    R_PARAMS, R_GRADS, R_SLOT1, R_SLOT2, R_X, R_XSTAGE, R_DINPUT, R_GBUF0, R_GBUF1, R_TMP, R_DSCRATCH,
+    R_PROBS, R_DLOGITS, R_LSTAGE, R_COUNT
+};
+
+typedef struct build_plan {
+    size_t batch;
+    int threads;
+    size_t nparams, max_act, max_tmp, max_oc;
+    size_t dscratch_ld;    /* doubles per thread in the bias sums */
+    size_t bytes[R_COUNT]; /* the model's regions */
+    size_t total;          /* the whole arena: every region rounded up to CNN__ALIGN */
+    const char *too_large; /* the first region whose size overflowed, NULL while none did */
+} build_plan;
+
+/* *bytes = a x b x c elements of elem bytes; an overflow names the region in p->too_large. */
+static void need(build_plan *p, size_t *bytes, size_t a, size_t b, size_t c, size_t elem, const char *what)
 {
-    size_t bytes;
-    if (!cnn__mul(n ? n : 1, sizeof(float), &bytes)) {
-        *ok = false;
-        return NULL;
+    size_t n;
+    if (!tbw__mul(a, b, &n) || !tbw__mul(n, c, &n) || !tbw__mul(n, elem, bytes)) {
+        *bytes = 0;
+        if (!p->too_large)
+            p->too_large = what;
     }
-    float *p = calloc(1, bytes);
-    if (!p)
-        *ok = false;
-    return p;
+}
+
+static size_t align_up(size_t n)
+{
+    return (n + (CNN__ALIGN - 1)) & ~(size_t)(CNN__ALIGN - 1);
+}
+
+/* Adds one region to the arena's total; false on overflow. */
+static bool arena_add(build_plan *p, size_t bytes)
+{
+    size_t r;
+    if (bytes == 0)
+        return true;
+    return !__builtin_add_overflow(bytes, (size_t)(CNN__ALIGN - 1) + ARENA_REDZONE, &r) &&
+           !__builtin_add_overflow(p->total, r & ~(size_t)(CNN__ALIGN - 1), &p->total);
+}
+
+/* The next region in the arena, NULL for an absent (0-byte) one. The total was checked, so no overflow. */
+static void *carve(char *arena, size_t *off, size_t bytes)
+{
+    if (bytes == 0)
+        return NULL;
+    char *r = arena + *off;
+    *off += align_up(bytes + ARENA_REDZONE);
+#ifdef ARENA_ASAN
+    ASAN_POISON_MEMORY_REGION(r + bytes, align_up(bytes + ARENA_REDZONE) - bytes);
+#endif
+    return r;
+}
+
+/* Parameter offsets, the largest activation and conv chunk, and each conv layer's path. */
+static int plan_layer(cnn_model *m, build_plan *p, cnn__layer *L)
+{
+    L->w_off = p->nparams;
+    p->nparams += L->w_count;
+    L->b_off = p->nparams;
+    p->nparams += L->b_count;
+    if (p->nparams < L->w_count)
+        return cnn__seterr(m, TBW_ERANGE, "too many parameters");
+    if (L->out_size > p->max_act)
+        p->max_act = L->out_size;
+    size_t np, t;
+    if (!tbw__mul(p->batch, L->out_size, &np) || np > (size_t)INT32_MAX)
+        return cnn__seterr(m, TBW_ERANGE, "layer '%s': batch x output exceeds INT_MAX", L->name);
+    if (L->kind != CNN_LAYER_CONV2D)
+        return TBW_OK;
+    const char *why = cnn__direct_cpu() ? cnn__direct_unfit(L) : "a CPU without AVX-512F";
+    if (m->opts.conv_algo == CNN_CONV_DIRECT && why)
+        return cnn__seterr(m, TBW_EINVAL, "layer '%s': direct convolution does not support %s", L->name, why);
+    /* AUTO leaves short reductions (the first layer of a grey-scale net: 1x5x5) to im2col: there
+     * a tile's transpose into NCHW is a large share of its work and direct measured no faster */
+    L->direct = !why && (m->opts.conv_algo == CNN_CONV_DIRECT ||
+                         (m->opts.conv_algo == CNN_CONV_AUTO && cnn__direct_worth(L)));
+    L->chunk = cnn__conv_chunk(L, p->batch);
+    if (!tbw__mul(L->chunk, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
+        return cnn__seterr(m, TBW_ERANGE, "layer '%s': im2col width exceeds INT_MAX", L->name);
+    if (!tbw__mul(np, (size_t)L->out_c, &t))
+        return cnn__seterr(m, TBW_ERANGE, "layer '%s': too large", L->name);
+    if (!L->direct && t > p->max_tmp)
+        p->max_tmp = t;
+    if ((size_t)L->out_c > p->max_oc)
+        p->max_oc = (size_t)L->out_c;
+    return TBW_OK;
+}
+
+/* Sizes of layer i's regions into L->rbytes and the arena's total. */
+static int size_layer(cnn_model *m, build_plan *p, size_t i)
+{
+    cnn__layer *L = &m->layers[i];
+    size_t *r = L->rbytes, T = (size_t)p->threads, P = (size_t)L->out_h * L->out_w;
+    memset(L->rbytes, 0, sizeof L->rbytes);
+    p->too_large = NULL;
+    /* NCHW flattened is the same memory, so a flatten only renames its input */
+    if (L->kind != CNN_LAYER_FLATTEN)
+        need(p, &r[CNN__LR_OUT], p->batch, L->out_size, 1, sizeof(float), "output");
+    if (L->kind == CNN_LAYER_CONV2D && L->direct) {
+        /* cnn__direct_unfit bounds the tables and counts to int32 */
+        need(p, &r[CNN__LR_DINTS], cnn__direct_ints(L), 1, 1, sizeof(int32_t), "direct offset tables");
+        need(p, &r[CNN__LR_WPK], cnn__direct_packed(L), 1, 1, sizeof(float), "packed weights");
+        need(p, &r[CNN__LR_DSCR], cnn__direct_scratch(L), T, 1, sizeof(float), "direct scratch");
+        need(p, &r[CNN__LR_DWT], cnn__direct_wgrad_floats(L), T, 1, sizeof(float), "weight gradient parts");
+    } else if (L->kind == CNN_LAYER_CONV2D) {
+        size_t K = (size_t)L->in_c * L->kh * L->kw;
+        need(p, &r[CNN__LR_COL], K, L->chunk, P, sizeof(float), "im2col columns");
+        /* the first layer has no input gradient unless the caller asked for it */
+        if (i > 0 || m->opts.input_grad)
+            r[CNN__LR_DCOL] = r[CNN__LR_COL];
+        need(p, &r[CNN__LR_TCOL], K, P, T, sizeof(float), "per-thread columns");
+        need(p, &r[CNN__LR_TDW], L->w_count, T, 1, sizeof(float), "weight gradient parts");
+    } else if (L->kind == CNN_LAYER_MAXPOOL) {
+        need(p, &r[CNN__LR_ARGMAX], p->batch, L->out_size, 1, sizeof(int32_t), "argmax");
+    } else if (L->kind == CNN_LAYER_DROPOUT) {
+        need(p, &r[CNN__LR_MASK], p->batch, L->out_size, 1, sizeof(float), "dropout mask");
+    }
+    if (p->too_large)
+        return cnn__seterr(m, TBW_ERANGE, "layer '%s': %s too large for batch %zu", L->name, p->too_large,
+                           p->batch);
+    for (int k = 0; k < CNN__LR_COUNT; k++)
+        if (!arena_add(p, r[k]))
+            return cnn__seterr(m, TBW_ERANGE, "layer '%s': the model's buffers exceed the address space",
+                               L->name);
+    return TBW_OK;
+}
+
+/* Sizes of the model's own regions into p->bytes and the arena's total. */
+static int size_model(cnn_model *m, build_plan *p)
+{
+    size_t *r = p->bytes, B = p->batch, in = m->in_size, K = m->layers[m->nlayers - 1].out_size;
+    size_t np = p->nparams ? p->nparams : 1; /* present even in a model without parameters */
+    memset(p->bytes, 0, sizeof p->bytes);
+    p->too_large = NULL;
+    need(p, &r[R_PARAMS], np, 1, 1, sizeof(float), "parameters");
+    r[R_GRADS] = r[R_SLOT1] = r[R_PARAMS];
+    if (m->opts.optimizer == CNN_OPT_ADAM)
+        r[R_SLOT2] = r[R_PARAMS];
+    need(p, &r[R_X], B, in, 1, sizeof(float), "input batch");
+    r[R_XSTAGE] = r[R_X];
+    if (m->opts.input_grad)
+        r[R_DINPUT] = r[R_X];
+    need(p, &r[R_GBUF0], B, p->max_act, 1, sizeof(float), "gradient buffers");
+    r[R_GBUF1] = r[R_GBUF0];
+    need(p, &r[R_TMP], p->max_tmp, 1, 1, sizeof(float), "conv chunk buffer");
+    p->dscratch_ld = (p->max_oc + 7) & ~(size_t)7; /* a cache line apart, no false sharing */
+    need(p, &r[R_DSCRATCH], p->dscratch_ld, (size_t)p->threads, 1, sizeof(double), "bias gradient sums");
+    need(p, &r[R_PROBS], B, K, 1, sizeof(float), "softmax");
+    r[R_DLOGITS] = r[R_PROBS];
+    need(p, &r[R_LSTAGE], B, 1, 1, sizeof(int32_t), "label staging");
+    if (p->too_large)
+        return cnn__seterr(m, TBW_ERANGE, "%s too large for batch %zu", p->too_large, B);
+    for (int k = 0; k < R_COUNT; k++)
+        if (!arena_add(p, r[k]))
+            return cnn__seterr(m, TBW_ERANGE, "the model's buffers exceed the address space");
+    return TBW_OK;
+}
+
+/* Points every buffer at its region of the zeroed arena a, in the order the sizes were added. */
+static void place_buffers(cnn_model *m, const build_plan *p, char *a)
+{
+    const size_t *r = p->bytes;
+    size_t off = 0;
+    m->params = carve(a, &off, r[R_PARAMS]);
+    m->grads = carve(a, &off, r[R_GRADS]);
+    m->slot1 = carve(a, &off, r[R_SLOT1]);
+    m->slot2 = carve(a, &off, r[R_SLOT2]);
+    m->x = carve(a, &off, r[R_X]);
+    m->xstage = carve(a, &off, r[R_XSTAGE]);
+    m->dinput = carve(a, &off, r[R_DINPUT]);
+    m->gbuf[0] = carve(a, &off, r[R_GBUF0]);
+    m->gbuf[1] = carve(a, &off, r[R_GBUF1]);
+    m->tmp = carve(a, &off, r[R_TMP]);
+    m->dscratch = carve(a, &off, r[R_DSCRATCH]);
+    m->dscratch_ld = p->dscratch_ld;
+    m->probs = carve(a, &off, r[R_PROBS]);
+    m->dlogits = carve(a, &off, r[R_DLOGITS]);
+    m->lstage = carve(a, &off, r[R_LSTAGE]);
+    for (size_t i = 0; i < m->nlayers; i++) {
+        cnn__layer *L = &m->layers[i];
+        const size_t *lr = L->rbytes;
+        L->out = carve(a, &off, lr[CNN__LR_OUT]);
+        if (L->kind == CNN_LAYER_FLATTEN)
+            L->out = i == 0 ? m->x : m->layers[i - 1].out;
+        L->col = carve(a, &off, lr[CNN__LR_COL]);
+        L->dcol = carve(a, &off, lr[CNN__LR_DCOL]);
+        L->tcol = carve(a, &off, lr[CNN__LR_TCOL]);
+        L->tdw = carve(a, &off, lr[CNN__LR_TDW]);
+        L->dints = carve(a, &off, lr[CNN__LR_DINTS]);
+        L->wpk = carve(a, &off, lr[CNN__LR_WPK]);
+        L->dscr = carve(a, &off, lr[CNN__LR_DSCR]);
+        L->dwt = carve(a, &off, lr[CNN__LR_DWT]);
+        L->argmax = carve(a, &off, lr[CNN__LR_ARGMAX]);
+        L->mask = carve(a, &off, lr[CNN__LR_MASK]);
+        if (L->kind == CNN_LAYER_CONV2D && L->direct)
+            cnn__direct_setup(L, L->dints, L->wpk, L->dscr, L->dwt);
+    }
+}
+
+static int build_threads(const cnn_model *m)
+{
+    int threads = m->opts.threads;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
+    }
+    return threads;
 }
 
 static void init_weights(cnn_model *m)
@@ -398,131 +572,49 @@ int cnn_model_build(cnn_model *m, size_t batch)
         return cnn__seterr(m, TBW_EINVAL, "model has no layers");
     if (batch > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "batch size %zu too large", batch);
-
-    size_t nparams = 0, max_act = m->in_size, max_tmp = 1, max_oc = 1, xin;
-    if (!cnn__mul(batch, m->in_size, &xin) || xin > (size_t)INT32_MAX)
+    build_plan p = {.batch = batch, .threads = build_threads(m), .max_act = m->in_size, .max_tmp = 1,
+                    .max_oc = 1};
+    size_t xin;
+    if (!tbw__mul(batch, m->in_size, &xin) || xin > (size_t)INT32_MAX)
         return cnn__seterr(m, TBW_ERANGE, "batch x input size exceeds INT_MAX");
-    for (size_t i = 0; i < m->nlayers; i++) {
-        cnn__layer *L = &m->layers[i];
-        L->w_off = nparams;
-        nparams += L->w_count;
-        L->b_off = nparams;
-        nparams += L->b_count;
-        if (nparams < L->w_count)
-            return cnn__seterr(m, TBW_ERANGE, "too many parameters");
-        if (L->out_size > max_act)
-            max_act = L->out_size;
-        size_t np, t;
-        if (!cnn__mul(batch, L->out_size, &np) || np > (size_t)INT32_MAX)
-            return cnn__seterr(m, TBW_ERANGE, "layer '%s': batch x output exceeds INT_MAX", L->name);
-        if (L->kind == CNN_LAYER_CONV2D) {
-            const char *why = cnn__direct_cpu() ? cnn__direct_unfit(L) : "a CPU without AVX-512F";
-            if (m->opts.conv_algo == CNN_CONV_DIRECT && why)
-                return cnn__seterr(m, TBW_EINVAL, "layer '%s': direct convolution does not support %s", L->name, why);
-            /* AUTO leaves short reductions (the first layer of a grey-scale net: 1x5x5) to im2col: there
-             * a tile's transpose into NCHW is a large share of its work and direct measured no faster */
-            L->direct = !why && (m->opts.conv_algo == CNN_CONV_DIRECT ||
-                                 (m->opts.conv_algo == CNN_CONV_AUTO && cnn__direct_worth(L)));
-            L->chunk = cnn__conv_chunk(L, batch);
-            if (!cnn__mul(L->chunk, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
-                return cnn__seterr(m, TBW_ERANGE, "layer '%s': im2col width exceeds INT_MAX", L->name);
-            if (!cnn__mul(np, (size_t)L->out_c, &t))
-                return cnn__seterr(m, TBW_ERANGE, "layer '%s': too large", L->name);
-            if (!L->direct && t > max_tmp)
-                max_tmp = t;
-            if ((size_t)L->out_c > max_oc)
-                max_oc = (size_t)L->out_c;
-        }
-    }
+    int rc;
+    for (size_t i = 0; i < m->nlayers; i++)
+        if ((rc = plan_layer(m, &p, &m->layers[i])) != TBW_OK)
+            return rc;
     const cnn__layer *last = &m->layers[m->nlayers - 1];
     if (last->out_size < 2)
         return cnn__seterr(m, TBW_EINVAL, "last layer must produce at least 2 logits, has %zu", last->out_size);
+    if ((rc = size_model(m, &p)) != TBW_OK)
+        return rc;
+    for (size_t i = 0; i < m->nlayers; i++)
+        if ((rc = size_layer(m, &p, i)) != TBW_OK)
+            return rc;
+    if (p.total > SIZE_MAX - (CNN__ALIGN - 1))
+        return cnn__seterr(m, TBW_ERANGE, "the model's buffers exceed the address space");
 
-    int threads = m->opts.threads;
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
+    /* One zeroed allocation, over-sized to start the regions on an aligned boundary: calloc (rather than
+     * aligned_alloc + memset) keeps large arenas on the kernel's lazily zeroed pages. */
+    void *arena = calloc(1, p.total + (CNN__ALIGN - 1));
+    if (!arena)
+        return cnn__seterr(m, TBW_ENOMEM, "out of memory planning the model for batch %zu (a %zu-byte arena)",
+                           batch, p.total);
+    cnn__workers *w;
+    if (cnn__workers_create(&w, p.threads) != TBW_OK) {
+        free(arena);
+        return cnn__seterr(m, TBW_ENOMEM,
+                           "out of memory planning the model for batch %zu (starting %d threads)", batch,
+                           p.threads);
     }
-    m->threads = threads;
-    bool ok = true;
-    size_t t;
-    m->params = alloc_floats(nparams, &ok);
-    m->grads = alloc_floats(nparams, &ok);
-    m->slot1 = alloc_floats(nparams, &ok);
-    if (m->opts.optimizer == CNN_OPT_ADAM)
-        m->slot2 = alloc_floats(nparams, &ok);
-    ok = ok && cnn__mul(batch, max_act, &t);
-    if (ok) {
-        m->gbuf[0] = alloc_floats(t, &ok);
-        m->gbuf[1] = alloc_floats(t, &ok);
-    }
-    m->x = alloc_floats(batch * m->in_size, &ok);
-    m->xstage = alloc_floats(batch * m->in_size, &ok);
-    if (m->opts.input_grad)
-        m->dinput = alloc_floats(batch * m->in_size, &ok);
-    m->tmp = alloc_floats(max_tmp, &ok);
-    m->dscratch_ld = (max_oc + 7) & ~(size_t)7; /* a cache line apart, no false sharing */
-    m->dscratch = ok ? calloc(m->dscratch_ld * (size_t)threads, sizeof(double)) : NULL;
-    if (!m->dscratch)
-        ok = false;
-    m->probs = alloc_floats(batch * last->out_size, &ok);
-    m->dlogits = alloc_floats(batch * last->out_size, &ok);
-    m->lstage = ok ? calloc(batch, sizeof(int32_t)) : NULL;
-    if (!m->lstage)
-        ok = false;
-    for (size_t i = 0; ok && i < m->nlayers; i++) {
-        cnn__layer *L = &m->layers[i];
-        /* NCHW flattened is the same memory, so a flatten only renames its input */
-        if (L->kind == CNN_LAYER_FLATTEN)
-            L->out = i == 0 ? m->x : m->layers[i - 1].out;
-        else
-            L->out = alloc_floats(batch * L->out_size, &ok);
-        if (L->kind == CNN_LAYER_CONV2D && L->direct) {
-            /* cnn__direct_unfit bounds the tables and counts to int32 */
-            L->dints = calloc(cnn__direct_ints(L), sizeof(int32_t));
-            if (!L->dints)
-                ok = false;
-            size_t scr, dwt;
-            ok = ok && cnn__mul(cnn__direct_scratch(L), (size_t)threads, &scr) &&
-                 cnn__mul(cnn__direct_wgrad_floats(L), (size_t)threads, &dwt);
-            L->wpk = ok ? alloc_floats(cnn__direct_packed(L), &ok) : NULL;
-            L->dscr = ok ? alloc_floats(scr, &ok) : NULL;
-            L->dwt = ok ? alloc_floats(dwt, &ok) : NULL;
-            if (ok)
-                cnn__direct_setup(L, L->dints, L->wpk, L->dscr, L->dwt);
-        } else if (L->kind == CNN_LAYER_CONV2D) {
-            size_t K = (size_t)L->in_c * L->kh * L->kw, np = L->chunk * (size_t)L->out_h * L->out_w, cn;
-            ok = ok && cnn__mul(K, np, &cn);
-            if (ok)
-                L->col = alloc_floats(cn, &ok);
-            /* the first layer has no input gradient unless the caller asked for it */
-            if (ok && (i > 0 || m->opts.input_grad))
-                L->dcol = alloc_floats(cn, &ok);
-            size_t per = K * (size_t)L->out_h * L->out_w;
-            if (ok)
-                L->tcol = alloc_floats(per * (size_t)threads, &ok);
-            if (ok)
-                L->tdw = alloc_floats(L->w_count * (size_t)threads, &ok);
-        } else if (L->kind == CNN_LAYER_MAXPOOL) {
-            L->argmax = calloc(batch * L->out_size, sizeof(int32_t));
-            if (!L->argmax)
-                ok = false;
-        } else if (L->kind == CNN_LAYER_DROPOUT) {
-            L->mask = alloc_floats(batch * L->out_size, &ok);
-        }
-    }
-    if (!ok)
-        goto fail;
-    if (cnn__pool_create(&m->pool, threads) != TBW_OK)
-        goto fail;
-    m->nparams = nparams;
+    m->arena = arena;
+    m->arena_bytes = p.total;
+    m->workers = w;
+    m->threads = p.threads;
+    place_buffers(m, &p, (char *)(((uintptr_t)arena + (CNN__ALIGN - 1)) & ~(uintptr_t)(CNN__ALIGN - 1)));
+    m->nparams = p.nparams;
     m->batch = batch;
     m->built = true;
     init_weights(m);
     return TBW_OK;
-fail:
-    free_buffers(m);
-    return cnn__seterr(m, TBW_ENOMEM, "out of memory planning the model for batch %zu", batch);
 }
 
 /* ---- running ---- */
@@ -856,7 +948,7 @@ int cnn_model_layer_info(const cnn_model *m, size_t index, cnn_layer_info *info)
     memset(info, 0, sizeof *info);
     info->name = L->name;
     info->op = op_name(L->kind);
-    info->kind = (int)L->kind;
+    info->kind = L->kind;
     info->in_c = L->in_c;
     info->in_h = L->in_h;
     info->in_w = L->in_w;

@@ -4,6 +4,8 @@
 
 #include <tbw/cnn.h>
 
+#include "../common/util.h" /* tbw__mul: overflow-checked size arithmetic */
+
 #include <pthread.h>
 #include <stdarg.h>
 
@@ -63,15 +65,42 @@ static inline void cnn__fp_worker(void)
 }
 #endif
 
-/* ---- worker pool ---- */
+/* ---- workers: the model's own threads (named apart from the pooling layer's cnn__pool_*) ---- */
 typedef void (*cnn__task_fn)(void *ctx, size_t begin, size_t end);
-typedef struct cnn__pool cnn__pool;
+typedef struct cnn__workers cnn__workers;
 
-int cnn__pool_create(cnn__pool **out, int threads);
-void cnn__pool_free(cnn__pool *p);
+int cnn__workers_create(cnn__workers **out, int threads);
+void cnn__workers_free(cnn__workers *p);
 /* Splits [0, n) into one contiguous chunk per thread (the caller runs the first) and waits.
  * The split depends only on n and the thread count, so results are reproducible. */
-void cnn__pool_run(cnn__pool *p, size_t n, cnn__task_fn fn, void *ctx);
+void cnn__workers_run(cnn__workers *p, size_t n, cnn__task_fn fn, void *ctx);
+
+/* ---- the arena ----
+ * cnn_model_build sizes every buffer of the model first, then makes one zeroed allocation and points
+ * each buffer at its region. Every region starts on a CNN__ALIGN boundary: a cache line, so slices
+ * of different threads never share one, and a whole AVX-512 vector. A region of 0 bytes is absent
+ * (its pointer is NULL). The model's regions come first, in this order: parameters, gradients,
+ * optimizer slot 1 (Adam m, SGD velocity), slot 2 (Adam v), input copy, dataset staging, input
+ * gradient, the two gradient ping-pong buffers, the conv chunk buffer, the per-thread bias sums,
+ * softmax, loss gradient, label staging; then each layer's regions in layer order, in the order of
+ * cnn__lregion below. */
+#define CNN__ALIGN 64
+
+/* The regions one layer can own; which ones it has depends on its kind and conv path. */
+typedef enum cnn__lregion {
+    CNN__LR_OUT,    /* output activations (none for a flatten: it renames its input) */
+    CNN__LR_COL,    /* conv im2col: columns of one chunk */
+    CNN__LR_DCOL,   /* conv im2col: column gradients of one chunk */
+    CNN__LR_TCOL,   /* conv im2col: per-thread columns of one image */
+    CNN__LR_TDW,    /* conv im2col: per-thread partial weight gradients */
+    CNN__LR_DINTS,  /* conv direct: offset tables (int32) */
+    CNN__LR_WPK,    /* conv direct: packed weights */
+    CNN__LR_DSCR,   /* conv direct: per-thread scratch (relies on starting zeroed) */
+    CNN__LR_DWT,    /* conv direct: per-thread partial weight gradients */
+    CNN__LR_ARGMAX, /* max pool: winning input index per output (int32) */
+    CNN__LR_MASK,   /* dropout: kept-unit scale per output */
+    CNN__LR_COUNT
+} cnn__lregion;
 
 /* ---- layers ---- */
 typedef struct cnn__layer {
@@ -85,9 +114,10 @@ typedef struct cnn__layer {
 
     /* conv and pool geometry */
     int kh, kw, sh, sw, dh, dw;
-    int padding, pt, pb, pl, pr;
+    cnn_padding padding;
+    int pt, pb, pl, pr;
     bool use_bias;
-    int init;
+    cnn_init init;
     float bias_init;
     float rate;
 
@@ -109,12 +139,14 @@ typedef struct cnn__layer {
     int dyp_h, dyp_w;         /* zero-padded output-gradient plane */
     int32_t *koff, *poff;     /* forward taps and output pixels, as offsets into the padded input */
     int32_t *kdoff, *pdoff;   /* the same for the input gradient, into the padded output gradient */
-    int32_t *dints;           /* the allocation behind the four tables */
+    int32_t *dints;           /* the arena region behind the four tables */
     float *wpk, *wdk;         /* weights packed for the forward and for the input gradient */
     float *dscr;              /* per thread: padded input, padded output gradient, transposed dY */
     size_t dscr_ld;
     float *dwt;               /* per thread: [K, OC rounded to 16] partial weight gradient */
     float *mask;     /* dropout: [batch * out_size] */
+
+    size_t rbytes[CNN__LR_COUNT]; /* bytes of each of this layer's arena regions, from the sizing pass */
 } cnn__layer;
 
 struct cnn_model {
@@ -129,10 +161,15 @@ struct cnn_model {
     bool built;
     size_t batch;
     int threads;
-    cnn__pool *pool;
+    cnn__workers *workers;
     cnn__rng rng;
 
-    /* one arena for all parameters so the optimizer is one loop */
+    /* Every buffer below and in the layers is a region of this one allocation (see "the arena"); it is
+     * what calloc returned, the regions start at the next CNN__ALIGN boundary. */
+    void *arena;
+    size_t arena_bytes;   /* usable bytes from the aligned start */
+
+    /* parameters and gradients: each ONE contiguous span of nparams floats (cnn__param_span) */
     size_t nparams;
     float *params, *grads, *slot1, *slot2;
     int64_t step;
@@ -154,15 +191,6 @@ struct cnn_model {
 
 /* Leaves a one-line message on the model (if there is one) and gives code back. */
 #define cnn__seterr TBW__FAIL
-
-/* Multiplies with overflow detection: returns false on overflow. */
-static inline bool cnn__mul(size_t a, size_t b, size_t *out)
-{
-    if (a != 0 && b > SIZE_MAX / a)
-        return false;
-    *out = a * b;
-    return true;
-}
 
 /* conv.c */
 /* True when the application runs BLAS on one thread: then the engine's threads call sgemm side by side
@@ -220,6 +248,13 @@ void cnn__act_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n, boo
 void cnn__act_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);
 /* optim.c */
 void cnn__optim_step(cnn_model *m);
+/* model.c: the parameter span and the gradient span. Each is one contiguous run of cnn__span_floats(m)
+ * floats in the arena holding every layer's weights, then its biases, in layer order (L->w_off and
+ * L->b_off index both), so a whole-model operation on the gradients (an allreduce, a norm) is one call
+ * on one pointer. Valid once the model is built (NULL and 0 before). */
+static inline float *cnn__param_span(const cnn_model *m) { return m->params; }
+static inline float *cnn__grad_span(const cnn_model *m) { return m->grads; }
+static inline size_t cnn__span_floats(const cnn_model *m) { return m->nparams; }
 /* model.c: weight/bias pointers */
 static inline float *cnn__W(const cnn_model *m, const cnn__layer *L) { return m->params + L->w_off; }
 static inline float *cnn__B(const cnn_model *m, const cnn__layer *L) { return m->params + L->b_off; }

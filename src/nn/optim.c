@@ -46,8 +46,8 @@ void cnn__optim_step(cnn_model *m)
         double t = (double)m->step;
         double corr = sqrt(1.0 - pow((double)m->opts.beta2, t)) / (1.0 - pow((double)m->opts.beta1, t));
         c.lr_t = (float)((double)m->opts.learning_rate * corr);
-        cnn__pool_run(m->pool, m->nparams, adam_task, &c);
+        cnn__workers_run(m->workers, m->nparams, adam_task, &c);
     } else {
-        cnn__pool_run(m->pool, m->nparams, sgd_task, &c);
+        cnn__workers_run(m->workers, m->nparams, sgd_task, &c);
     }
 }

@@ -190,13 +190,13 @@ static void bwd_task(void *p, size_t b, size_t e)
 void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 {
     pool_ctx c = {L, x, NULL, NULL, false};
-    cnn__pool_run(m->pool, n, fwd_task, &c);
+    cnn__workers_run(m->workers, n, fwd_task, &c);
 }
 
 void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n)
 {
     pool_ctx c = {L, NULL, dy, dx, false};
-    cnn__pool_run(m->pool, n, bwd_task, &c);
+    cnn__workers_run(m->workers, n, bwd_task, &c);
 }
 
 bool cnn__pool_is_max2x2(const cnn__layer *L)
@@ -217,5 +217,5 @@ bool cnn__pool_folds_relu(const cnn__layer *L, const cnn__layer *below)
 void cnn__pool_relu_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n)
 {
     pool_ctx c = {L, NULL, dy, dx, true};
-    cnn__pool_run(m->pool, n, bwd_task, &c);
+    cnn__workers_run(m->workers, n, bwd_task, &c);
 }

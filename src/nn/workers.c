@@ -22,7 +22,7 @@ static inline void cpu_relax(void)
 #endif
 }
 
-struct cnn__pool {
+struct cnn__workers {
     int threads; /* including the caller */
     pthread_t *tid;
     int started;
@@ -37,7 +37,7 @@ struct cnn__pool {
 };
 
 typedef struct worker_arg {
-    cnn__pool *p;
+    cnn__workers *p;
     int index;
 } worker_arg;
 
@@ -49,7 +49,7 @@ static void chunk(size_t n, int threads, int i, size_t *b, size_t *e)
 
 static void *worker(void *arg)
 {
-    cnn__pool *p = ((worker_arg *)arg)->p;
+    cnn__workers *p = ((worker_arg *)arg)->p;
     int index = ((worker_arg *)arg)->index;
     free(arg);
     cnn__fp_worker(); /* the engine's own thread keeps denormals flushed for its life */
@@ -88,10 +88,10 @@ static void *worker(void *arg)
     }
 }
 
-int cnn__pool_create(cnn__pool **out, int threads)
+int cnn__workers_create(cnn__workers **out, int threads)
 {
     *out = NULL;
-    cnn__pool *p = calloc(1, sizeof *p);
+    cnn__workers *p = calloc(1, sizeof *p);
     if (!p)
         return TBW_ENOMEM;
     p->threads = threads < 1 ? 1 : threads;
@@ -130,11 +130,11 @@ int cnn__pool_create(cnn__pool **out, int threads)
     *out = p;
     return TBW_OK;
 fail:
-    cnn__pool_free(p);
+    cnn__workers_free(p);
     return TBW_ENOMEM;
 }
 
-void cnn__pool_free(cnn__pool *p)
+void cnn__workers_free(cnn__workers *p)
 {
     if (!p)
         return;
@@ -151,7 +151,7 @@ void cnn__pool_free(cnn__pool *p)
     free(p);
 }
 
-void cnn__pool_run(cnn__pool *p, size_t n, cnn__task_fn fn, void *ctx)
+void cnn__workers_run(cnn__workers *p, size_t n, cnn__task_fn fn, void *ctx)
 {
     if (n == 0)
         return;
