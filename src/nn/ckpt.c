@@ -141,14 +141,14 @@ int cnn_model_save(cnn_model *m, const char *path)
     if (!m)
         return TBW_EINVAL;
     if (!m->built)
-        return cnn__seterr(m, TBW_EINVAL, "save: model is not built");
+        return TBW__FAIL(m, TBW_EINVAL, "save: model is not built");
     if (!path || !*path)
-        return cnn__seterr(m, TBW_EINVAL, "save: empty path");
+        return TBW__FAIL(m, TBW_EINVAL, "save: empty path");
     tbw__atomic a;
     char why[TBW__ERRMSG_LEN - 8];
     int rc = tbw__atomic_open(&a, TBW__ERR_BUF(why, sizeof why), path);
     if (rc)
-        return cnn__seterr(m, rc, "save: %s", why);
+        return TBW__FAIL(m, rc, "save: %s", why);
     ck_out o = {a.f, crc32(0L, Z_NULL, 0), 0, false};
     uint8_t hdr[HDR_LEN] = {0};
     errno = 0;
@@ -190,7 +190,7 @@ int cnn_model_save(cnn_model *m, const char *path)
         goto fail;
     }
     rc = tbw__atomic_commit(&a, TBW__ERR_BUF(why, sizeof why));
-    return rc ? cnn__seterr(m, rc, "save: %s", why) : TBW_OK;
+    return rc ? TBW__FAIL(m, rc, "save: %s", why) : TBW_OK;
 fail:
     tbw__atomic_abort(&a);
     return rc;
@@ -201,7 +201,7 @@ static int walk(cnn_model *m, const char *path, const uint8_t *p, size_t len, ui
 {
     size_t pos = 40;
     if (len < pos)
-        return cnn__seterr(m, TBW_ECORRUPT, "load %s: payload too short", path);
+        return TBW__FAIL(m, TBW_ECORRUPT, "load %s: payload too short", path);
     if (apply) {
         m->step = (int64_t)get64(p);
         for (int i = 0; i < 4; i++)
@@ -211,23 +211,23 @@ static int walk(cnn_model *m, const char *path, const uint8_t *p, size_t len, ui
     size_t k = 0;
     for (; nth_tensor(m, k, &t); k++) {
         if (k >= ntensors)
-            return cnn__seterr(m, TBW_EMISMATCH, "load %s: file has %u tensors, model needs '%s' and more", path,
-                               ntensors, t.name);
+            return TBW__FAIL(m, TBW_EMISMATCH, "load %s: file has %u tensors, model needs '%s' and more", path,
+                             ntensors, t.name);
         if (len - pos < 4)
-            return cnn__seterr(m, TBW_ECORRUPT, "load %s: tensor %zu header overruns the payload", path, k);
+            return TBW__FAIL(m, TBW_ECORRUPT, "load %s: tensor %zu header overruns the payload", path, k);
         uint32_t nl = get32(p + pos);
         pos += 4;
         if (nl > len - pos || len - pos - nl < 4)
-            return cnn__seterr(m, TBW_ECORRUPT, "load %s: tensor %zu name overruns the payload", path, k);
+            return TBW__FAIL(m, TBW_ECORRUPT, "load %s: tensor %zu name overruns the payload", path, k);
         const char *name = (const char *)p + pos;
         pos += nl;
         if (nl != strlen(t.name) || memcmp(name, t.name, nl) != 0)
-            return cnn__seterr(m, TBW_EMISMATCH, "load %s: tensor %zu is '%.*s', model expects '%s'", path, k,
-                               (int)(nl > 80 ? 80 : nl), name, t.name);
+            return TBW__FAIL(m, TBW_EMISMATCH, "load %s: tensor %zu is '%.*s', model expects '%s'", path, k,
+                             (int)(nl > 80 ? 80 : nl), name, t.name);
         uint32_t rank = get32(p + pos);
         pos += 4;
         if (rank > 4 || len - pos < 4 * (size_t)rank)
-            return cnn__seterr(m, TBW_ECORRUPT, "load %s: '%s' has a bad rank %u", path, t.name, rank);
+            return TBW__FAIL(m, TBW_ECORRUPT, "load %s: '%s' has a bad rank %u", path, t.name, rank);
         bool same = (int)rank == t.rank;
         char fshape[64] = "", mshape[64] = "";
         size_t fl = 0, ml = 0;
@@ -241,10 +241,10 @@ static int walk(cnn_model *m, const char *path, const uint8_t *p, size_t len, ui
             ml += (size_t)snprintf(mshape + ml, sizeof mshape - ml, "%s%d", d ? "x" : "", t.dims[d]);
         pos += 4 * (size_t)rank;
         if (!same)
-            return cnn__seterr(m, TBW_EMISMATCH, "load %s: '%s' has shape [%s] in the file, [%s] in the model", path,
-                               t.name, fshape, mshape);
+            return TBW__FAIL(m, TBW_EMISMATCH, "load %s: '%s' has shape [%s] in the file, [%s] in the model", path,
+                             t.name, fshape, mshape);
         if ((len - pos) / 4 < t.count)
-            return cnn__seterr(m, TBW_ECORRUPT, "load %s: '%s' data overruns the payload", path, t.name);
+            return TBW__FAIL(m, TBW_ECORRUPT, "load %s: '%s' data overruns the payload", path, t.name);
         if (apply) {
             for (size_t i = 0; i < t.count; i++) {
                 uint32_t u = get32(p + pos + 4 * i);
@@ -254,9 +254,9 @@ static int walk(cnn_model *m, const char *path, const uint8_t *p, size_t len, ui
         pos += 4 * t.count;
     }
     if (k != ntensors)
-        return cnn__seterr(m, TBW_EMISMATCH, "load %s: file has %u tensors, model has %zu", path, ntensors, k);
+        return TBW__FAIL(m, TBW_EMISMATCH, "load %s: file has %u tensors, model has %zu", path, ntensors, k);
     if (pos != len)
-        return cnn__seterr(m, TBW_ECORRUPT, "load %s: %zu unexplained bytes after the last tensor", path, len - pos);
+        return TBW__FAIL(m, TBW_ECORRUPT, "load %s: %zu unexplained bytes after the last tensor", path, len - pos);
     return TBW_OK;
 }
 
@@ -265,9 +265,9 @@ int cnn_model_load(cnn_model *m, const char *path)
     if (!m)
         return TBW_EINVAL;
     if (!m->built)
-        return cnn__seterr(m, TBW_EINVAL, "load: model is not built");
+        return TBW__FAIL(m, TBW_EINVAL, "load: model is not built");
     if (!path)
-        return cnn__seterr(m, TBW_EINVAL, "load: NULL path");
+        return TBW__FAIL(m, TBW_EINVAL, "load: NULL path");
     int rc;
     uint8_t *buf = NULL;
     FILE *f = fopen(path, "rb");
@@ -282,44 +282,44 @@ int cnn_model_load(cnn_model *m, const char *path)
     uint8_t hdr[HDR_LEN];
     size_t got = fread(hdr, 1, size < HDR_LEN ? size : HDR_LEN, f);
     if (got < 8 || memcmp(hdr, MAGIC, 8) != 0) {
-        rc = cnn__seterr(m, got < 8 && size < 8 ? TBW_ETRUNCATED : TBW_ECORRUPT,
-                         "load %s: not a tbw CNN checkpoint (bad magic)", path);
+        rc = TBW__FAIL(m, got < 8 && size < 8 ? TBW_ETRUNCATED : TBW_ECORRUPT,
+                       "load %s: not a tbw CNN checkpoint (bad magic)", path);
         goto fail;
     }
     if (got < HDR_LEN) {
-        rc = cnn__seterr(m, TBW_ETRUNCATED, "load %s: truncated header (%zu of %u bytes)", path, got, HDR_LEN);
+        rc = TBW__FAIL(m, TBW_ETRUNCATED, "load %s: truncated header (%zu of %u bytes)", path, got, HDR_LEN);
         goto fail;
     }
     uint32_t version = get32(hdr + 8);
     if (version != CKPT_VERSION) {
-        rc = cnn__seterr(m, TBW_ECORRUPT, "load %s: format version %u, this build reads %u", path, version,
-                         CKPT_VERSION);
+        rc = TBW__FAIL(m, TBW_ECORRUPT, "load %s: format version %u, this build reads %u", path, version,
+                       CKPT_VERSION);
         goto fail;
     }
     uint64_t plen = get64(hdr + 16);
     if (plen > size - HDR_LEN) {
-        rc = cnn__seterr(m, TBW_ETRUNCATED, "load %s: truncated: payload of %llu bytes, file has %zu", path,
-                         (unsigned long long)plen, size - HDR_LEN);
+        rc = TBW__FAIL(m, TBW_ETRUNCATED, "load %s: truncated: payload of %llu bytes, file has %zu", path,
+                       (unsigned long long)plen, size - HDR_LEN);
         goto fail;
     }
     if (plen < size - HDR_LEN) {
-        rc = cnn__seterr(m, TBW_ECORRUPT, "load %s: %zu trailing bytes after the payload", path,
-                         (size_t)(size - HDR_LEN - plen));
+        rc = TBW__FAIL(m, TBW_ECORRUPT, "load %s: %zu trailing bytes after the payload", path,
+                       (size_t)(size - HDR_LEN - plen));
         goto fail;
     }
     uint32_t opt = get32(hdr + 12);
     if (opt != (uint32_t)m->opts.optimizer) {
-        rc = cnn__seterr(m, TBW_EMISMATCH, "load %s: saved with optimizer %u, model uses %d", path, opt,
-                         m->opts.optimizer);
+        rc = TBW__FAIL(m, TBW_EMISMATCH, "load %s: saved with optimizer %u, model uses %d", path, opt,
+                       m->opts.optimizer);
         goto fail;
     }
     buf = malloc(plen ? (size_t)plen : 1);
     if (!buf) {
-        rc = cnn__seterr(m, TBW_ENOMEM, "load %s: cannot allocate %llu bytes", path, (unsigned long long)plen);
+        rc = TBW__FAIL(m, TBW_ENOMEM, "load %s: cannot allocate %llu bytes", path, (unsigned long long)plen);
         goto fail;
     }
     if (fread(buf, 1, (size_t)plen, f) != plen) {
-        rc = cnn__seterr(m, TBW_ETRUNCATED, "load %s: short read", path);
+        rc = TBW__FAIL(m, TBW_ETRUNCATED, "load %s: short read", path);
         goto fail;
     }
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -329,8 +329,8 @@ int cnn_model_load(cnn_model *m, const char *path)
         off += c;
     }
     if ((uint32_t)crc != get32(hdr + 24)) {
-        rc = cnn__seterr(m, TBW_ECORRUPT, "load %s: CRC-32 mismatch (file %08x, computed %08x): corrupt", path,
-                         get32(hdr + 24), (unsigned)crc);
+        rc = TBW__FAIL(m, TBW_ECORRUPT, "load %s: CRC-32 mismatch (file %08x, computed %08x): corrupt", path,
+                       get32(hdr + 24), (unsigned)crc);
         goto fail;
     }
     uint32_t ntensors = get32(hdr + 28);

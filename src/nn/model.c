@@ -72,12 +72,12 @@ void cnn_model_free(cnn_model *m)
 static int check_name(cnn_model *m, const char *name)
 {
     if (m->built)
-        return cnn__seterr(m, TBW_EINVAL, "cannot add layer: the model is already built");
+        return TBW__FAIL(m, TBW_EINVAL, "cannot add layer: the model is already built");
     if (!name || !*name)
-        return cnn__seterr(m, TBW_EINVAL, "layer name is empty");
+        return TBW__FAIL(m, TBW_EINVAL, "layer name is empty");
     size_t len = strlen(name);
     if (len >= CNN__NAME_MAX)
-        return cnn__seterr(m, TBW_EINVAL, "layer name longer than %d characters", CNN__NAME_MAX - 1);
+        return TBW__FAIL(m, TBW_EINVAL, "layer name longer than %d characters", CNN__NAME_MAX - 1);
     for (size_t i = 0; i < len; i++) {
         char ch = name[i];
         /* '/' nests name scopes ("conv1/Relu"), as in TensorFlow: not first, last or doubled. */
@@ -85,11 +85,11 @@ static int check_name(cnn_model *m, const char *name)
         bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
                   ch == '-' || ch == '.' || scope;
         if (!ok)
-            return cnn__seterr(m, TBW_EINVAL, "layer name '%s' has a character outside [A-Za-z0-9_.-/]", name);
+            return TBW__FAIL(m, TBW_EINVAL, "layer name '%s' has a character outside [A-Za-z0-9_.-/]", name);
     }
     for (size_t i = 0; i < m->nlayers; i++)
         if (strcmp(m->layers[i].name, name) == 0)
-            return cnn__seterr(m, TBW_EINVAL, "layer name '%s' is used twice", name);
+            return TBW__FAIL(m, TBW_EINVAL, "layer name '%s' is used twice", name);
     return TBW_OK;
 }
 
@@ -105,7 +105,7 @@ static int push_layer(cnn_model *m, const char *name, cnn_layer_kind kind, cnn__
         size_t cap = m->cap ? m->cap * 2 : 8;
         cnn__layer *nl = realloc(m->layers, cap * sizeof *nl);
         if (!nl)
-            return cnn__seterr(m, TBW_ENOMEM, "out of memory adding layer '%s'", name);
+            return TBW__FAIL(m, TBW_ENOMEM, "out of memory adding layer '%s'", name);
         m->layers = nl;
         m->cap = cap;
     }
@@ -136,7 +136,7 @@ static int finish_layer(cnn_model *m, cnn__layer *L)
 {
     size_t out;
     if (!tbw__mul((size_t)L->out_c * (size_t)L->out_h, (size_t)L->out_w, &out) || out > (size_t)INT32_MAX)
-        return cnn__seterr(m, TBW_ERANGE, "layer '%s': output too large", L->name);
+        return TBW__FAIL(m, TBW_ERANGE, "layer '%s': output too large", L->name);
     L->out_size = out;
     snprintf(L->wname, sizeof L->wname, "%s/weights", L->name);
     snprintf(L->bname, sizeof L->bname, "%s/biases", L->name);
@@ -153,12 +153,12 @@ static int geometry(cnn_model *m, cnn__layer *L, const char *what, cnn_padding p
 {
     int rc = cnn_conv_out_size(L->in_h, L->kh, L->sh, L->dh, padding, pt, pb, &L->out_h, &L->pt);
     if (rc)
-        return cnn__seterr(m, rc, "%s '%s': %s: window %d (dilation %d, stride %d) does not fit height %d",
-                           what, L->name, cnn_strerror(rc), L->kh, L->dh, L->sh, L->in_h);
+        return TBW__FAIL(m, rc, "%s '%s': %s: window %d (dilation %d, stride %d) does not fit height %d",
+                         what, L->name, cnn_strerror(rc), L->kh, L->dh, L->sh, L->in_h);
     rc = cnn_conv_out_size(L->in_w, L->kw, L->sw, L->dw, padding, pl, pr, &L->out_w, &L->pl);
     if (rc)
-        return cnn__seterr(m, rc, "%s '%s': %s: window %d (dilation %d, stride %d) does not fit width %d",
-                           what, L->name, cnn_strerror(rc), L->kw, L->dw, L->sw, L->in_w);
+        return TBW__FAIL(m, rc, "%s '%s': %s: window %d (dilation %d, stride %d) does not fit width %d",
+                         what, L->name, cnn_strerror(rc), L->kw, L->dw, L->sw, L->in_w);
     L->padding = padding;
     /* What padding was really applied, for introspection. */
     L->pb = (L->out_h - 1) * L->sh + (L->kh - 1) * L->dh + 1 - L->in_h - L->pt;
@@ -182,7 +182,7 @@ int cnn_model_add_conv2d(cnn_model *m, const char *name, const cnn_conv2d_opts *
     if (o.filters < 1 || o.filters > 65536 || o.kernel_h < 1 || o.kernel_w < 1 || o.kernel_h > 1024 ||
         o.kernel_w > 1024 || o.stride_h < 1 || o.stride_w < 1 || o.dilation_h < 1 || o.dilation_w < 1 ||
         o.dilation_h > 1024 || o.dilation_w > 1024 || !init_ok(o.init) || !isfinite(o.bias_init))
-        return cnn__seterr(m, TBW_EINVAL, "conv2d '%s': filters, kernel, stride and dilation must be >= 1", name);
+        return TBW__FAIL(m, TBW_EINVAL, "conv2d '%s': filters, kernel, stride and dilation must be >= 1", name);
     L->kh = o.kernel_h;
     L->kw = o.kernel_w;
     L->sh = o.stride_h;
@@ -204,7 +204,7 @@ int cnn_model_add_conv2d(cnn_model *m, const char *name, const cnn_conv2d_opts *
     size_t k;
     if (!tbw__mul((size_t)L->in_c * (size_t)L->kh, (size_t)L->kw, &k) || !tbw__mul(k, (size_t)o.filters, &L->w_count) ||
         k > (size_t)INT32_MAX)
-        return cnn__seterr(m, TBW_ERANGE, "conv2d '%s': filter too large", name);
+        return TBW__FAIL(m, TBW_ERANGE, "conv2d '%s': filter too large", name);
     L->b_count = o.use_bias ? (size_t)o.filters : 0;
     return finish_layer(m, L);
 }
@@ -230,7 +230,7 @@ int cnn_model_add_flatten(cnn_model *m, const char *name) { return add_simple(m,
 int cnn_model_add_dropout(cnn_model *m, const char *name, float rate)
 {
     if (m && !(rate >= 0.0f && rate < 1.0f))
-        return cnn__seterr(m, TBW_EINVAL, "dropout '%s': rate must be in [0, 1)", name ? name : "");
+        return TBW__FAIL(m, TBW_EINVAL, "dropout '%s': rate must be in [0, 1)", name ? name : "");
     cnn__layer *L;
     int rc = push_layer(m, name, CNN_LAYER_DROPOUT, &L);
     if (rc)
@@ -249,10 +249,10 @@ static int add_pool(cnn_model *m, const char *name, const cnn_pool_opts *opts, c
     if (rc)
         return rc;
     if (o.size_h < 1 || o.size_w < 1 || o.stride_h < 1 || o.stride_w < 1 || o.size_h > 65536 || o.size_w > 65536)
-        return cnn__seterr(m, TBW_EINVAL, "pool '%s': window and stride must be >= 1", name);
+        return TBW__FAIL(m, TBW_EINVAL, "pool '%s': window and stride must be >= 1", name);
     if (o.padding == CNN_PAD_EXPLICIT && (o.pad_top >= o.size_h || o.pad_bottom >= o.size_h ||
                                           o.pad_left >= o.size_w || o.pad_right >= o.size_w))
-        return cnn__seterr(m, TBW_EINVAL, "pool '%s': explicit padding must be smaller than the window", name);
+        return TBW__FAIL(m, TBW_EINVAL, "pool '%s': explicit padding must be smaller than the window", name);
     L->kh = o.size_h;
     L->kw = o.size_w;
     L->sh = o.stride_h;
@@ -283,7 +283,7 @@ int cnn_model_add_dense(cnn_model *m, const char *name, const cnn_dense_opts *op
     if (rc)
         return rc;
     if (o.units < 1 || o.units > (1 << 24) || !init_ok(o.init) || !isfinite(o.bias_init))
-        return cnn__seterr(m, TBW_EINVAL, "dense '%s': units must be >= 1 and init valid", name);
+        return TBW__FAIL(m, TBW_EINVAL, "dense '%s': units must be >= 1 and init valid", name);
     L->out_c = o.units;
     L->out_h = L->out_w = 1;
     L->use_bias = o.use_bias;
@@ -293,7 +293,7 @@ int cnn_model_add_dense(cnn_model *m, const char *name, const cnn_dense_opts *op
     L->w_dims[0] = (int)L->in_size;
     L->w_dims[1] = o.units;
     if (!tbw__mul(L->in_size, (size_t)o.units, &L->w_count))
-        return cnn__seterr(m, TBW_ERANGE, "dense '%s': weight matrix too large", name);
+        return TBW__FAIL(m, TBW_ERANGE, "dense '%s': weight matrix too large", name);
     L->b_count = o.use_bias ? (size_t)o.units : 0;
     return finish_layer(m, L);
 }
@@ -379,26 +379,26 @@ static int plan_layer(cnn_model *m, build_plan *p, cnn__layer *L)
     L->b_off = p->nparams;
     p->nparams += L->b_count;
     if (p->nparams < L->w_count)
-        return cnn__seterr(m, TBW_ERANGE, "too many parameters");
+        return TBW__FAIL(m, TBW_ERANGE, "too many parameters");
     if (L->out_size > p->max_act)
         p->max_act = L->out_size;
     size_t np, t;
     if (!tbw__mul(p->batch, L->out_size, &np) || np > (size_t)INT32_MAX)
-        return cnn__seterr(m, TBW_ERANGE, "layer '%s': batch x output exceeds INT_MAX", L->name);
+        return TBW__FAIL(m, TBW_ERANGE, "layer '%s': batch x output exceeds INT_MAX", L->name);
     if (L->kind != CNN_LAYER_CONV2D)
         return TBW_OK;
     const char *why = cnn__direct_cpu() ? cnn__direct_unfit(L) : "a CPU without AVX-512F";
     if (m->opts.conv_algo == CNN_CONV_DIRECT && why)
-        return cnn__seterr(m, TBW_EINVAL, "layer '%s': direct convolution does not support %s", L->name, why);
+        return TBW__FAIL(m, TBW_EINVAL, "layer '%s': direct convolution does not support %s", L->name, why);
     /* AUTO leaves short reductions (the first layer of a grey-scale net: 1x5x5) to im2col: there
      * a tile's transpose into NCHW is a large share of its work and direct measured no faster */
     L->direct = !why && (m->opts.conv_algo == CNN_CONV_DIRECT ||
                          (m->opts.conv_algo == CNN_CONV_AUTO && cnn__direct_worth(L)));
     L->chunk = cnn__conv_chunk(L, p->batch);
     if (!tbw__mul(L->chunk, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
-        return cnn__seterr(m, TBW_ERANGE, "layer '%s': im2col width exceeds INT_MAX", L->name);
+        return TBW__FAIL(m, TBW_ERANGE, "layer '%s': im2col width exceeds INT_MAX", L->name);
     if (!tbw__mul(np, (size_t)L->out_c, &t))
-        return cnn__seterr(m, TBW_ERANGE, "layer '%s': too large", L->name);
+        return TBW__FAIL(m, TBW_ERANGE, "layer '%s': too large", L->name);
     if (!L->direct && t > p->max_tmp)
         p->max_tmp = t;
     if ((size_t)L->out_c > p->max_oc)
@@ -436,12 +436,12 @@ static int size_layer(cnn_model *m, build_plan *p, size_t i)
         need(p, &r[CNN__LR_MASK], p->batch, L->out_size, 1, sizeof(float), "dropout mask");
     }
     if (p->too_large)
-        return cnn__seterr(m, TBW_ERANGE, "layer '%s': %s too large for batch %zu", L->name, p->too_large,
-                           p->batch);
+        return TBW__FAIL(m, TBW_ERANGE, "layer '%s': %s too large for batch %zu", L->name, p->too_large,
+                         p->batch);
     for (int k = 0; k < CNN__LR_COUNT; k++)
         if (!arena_add(p, r[k]))
-            return cnn__seterr(m, TBW_ERANGE, "layer '%s': the model's buffers exceed the address space",
-                               L->name);
+            return TBW__FAIL(m, TBW_ERANGE, "layer '%s': the model's buffers exceed the address space",
+                             L->name);
     return TBW_OK;
 }
 
@@ -469,10 +469,10 @@ static int size_model(cnn_model *m, build_plan *p)
     r[R_DLOGITS] = r[R_PROBS];
     need(p, &r[R_LSTAGE], B, 1, 1, sizeof(int32_t), "label staging");
     if (p->too_large)
-        return cnn__seterr(m, TBW_ERANGE, "%s too large for batch %zu", p->too_large, B);
+        return TBW__FAIL(m, TBW_ERANGE, "%s too large for batch %zu", p->too_large, B);
     for (int k = 0; k < R_COUNT; k++)
         if (!arena_add(p, r[k]))
-            return cnn__seterr(m, TBW_ERANGE, "the model's buffers exceed the address space");
+            return TBW__FAIL(m, TBW_ERANGE, "the model's buffers exceed the address space");
     return TBW_OK;
 }
 
@@ -565,45 +565,45 @@ int cnn_model_build(cnn_model *m, size_t batch)
     if (!m)
         return TBW_EINVAL;
     if (m->built)
-        return cnn__seterr(m, TBW_EINVAL, "model is already built");
+        return TBW__FAIL(m, TBW_EINVAL, "model is already built");
     if (batch == 0)
-        return cnn__seterr(m, TBW_EINVAL, "batch size must be at least 1");
+        return TBW__FAIL(m, TBW_EINVAL, "batch size must be at least 1");
     if (m->nlayers == 0)
-        return cnn__seterr(m, TBW_EINVAL, "model has no layers");
+        return TBW__FAIL(m, TBW_EINVAL, "model has no layers");
     if (batch > (size_t)INT32_MAX)
-        return cnn__seterr(m, TBW_ERANGE, "batch size %zu too large", batch);
+        return TBW__FAIL(m, TBW_ERANGE, "batch size %zu too large", batch);
     build_plan p = {.batch = batch, .threads = build_threads(m), .max_act = m->in_size, .max_tmp = 1,
                     .max_oc = 1};
     size_t xin;
     if (!tbw__mul(batch, m->in_size, &xin) || xin > (size_t)INT32_MAX)
-        return cnn__seterr(m, TBW_ERANGE, "batch x input size exceeds INT_MAX");
+        return TBW__FAIL(m, TBW_ERANGE, "batch x input size exceeds INT_MAX");
     int rc;
     for (size_t i = 0; i < m->nlayers; i++)
         if ((rc = plan_layer(m, &p, &m->layers[i])) != TBW_OK)
             return rc;
     const cnn__layer *last = &m->layers[m->nlayers - 1];
     if (last->out_size < 2)
-        return cnn__seterr(m, TBW_EINVAL, "last layer must produce at least 2 logits, has %zu", last->out_size);
+        return TBW__FAIL(m, TBW_EINVAL, "last layer must produce at least 2 logits, has %zu", last->out_size);
     if ((rc = size_model(m, &p)) != TBW_OK)
         return rc;
     for (size_t i = 0; i < m->nlayers; i++)
         if ((rc = size_layer(m, &p, i)) != TBW_OK)
             return rc;
     if (p.total > SIZE_MAX - (CNN__ALIGN - 1))
-        return cnn__seterr(m, TBW_ERANGE, "the model's buffers exceed the address space");
+        return TBW__FAIL(m, TBW_ERANGE, "the model's buffers exceed the address space");
 
     /* One zeroed allocation, over-sized to start the regions on an aligned boundary: calloc (rather than
      * aligned_alloc + memset) keeps large arenas on the kernel's lazily zeroed pages. */
     void *arena = calloc(1, p.total + (CNN__ALIGN - 1));
     if (!arena)
-        return cnn__seterr(m, TBW_ENOMEM, "out of memory planning the model for batch %zu (a %zu-byte arena)",
-                           batch, p.total);
+        return TBW__FAIL(m, TBW_ENOMEM, "out of memory planning the model for batch %zu (a %zu-byte arena)",
+                         batch, p.total);
     cnn__workers *w;
     if (cnn__workers_create(&w, p.threads) != TBW_OK) {
         free(arena);
-        return cnn__seterr(m, TBW_ENOMEM,
-                           "out of memory planning the model for batch %zu (starting %d threads)", batch,
-                           p.threads);
+        return TBW__FAIL(m, TBW_ENOMEM,
+                         "out of memory planning the model for batch %zu (starting %d threads)", batch,
+                         p.threads);
     }
     m->arena = arena;
     m->arena_bytes = p.total;
@@ -630,11 +630,11 @@ static int check_run(cnn_model *m, const void *p, size_t n, const char *what)
     if (!m)
         return TBW_EINVAL;
     if (!m->built)
-        return cnn__seterr(m, TBW_EINVAL, "%s: model is not built", what);
+        return TBW__FAIL(m, TBW_EINVAL, "%s: model is not built", what);
     if (!p)
-        return cnn__seterr(m, TBW_EINVAL, "%s: NULL data", what);
+        return TBW__FAIL(m, TBW_EINVAL, "%s: NULL data", what);
     if (n == 0 || n > m->batch)
-        return cnn__seterr(m, TBW_EINVAL, "%s: %zu samples, must be 1..%zu (the built batch)", what, n, m->batch);
+        return TBW__FAIL(m, TBW_EINVAL, "%s: %zu samples, must be 1..%zu (the built batch)", what, n, m->batch);
     return TBW_OK;
 }
 
@@ -682,12 +682,12 @@ static int model_loss(cnn_model *m, const int32_t *labels, size_t n, double *los
     if (rc)
         return rc;
     if (m->fwd_n != n)
-        return cnn__seterr(m, TBW_EINVAL, "loss: %zu labels but the last forward had %zu samples", n, m->fwd_n);
+        return TBW__FAIL(m, TBW_EINVAL, "loss: %zu labels but the last forward had %zu samples", n, m->fwd_n);
     size_t K = m->layers[m->nlayers - 1].out_size;
     for (size_t i = 0; i < n; i++)
         if (labels[i] < 0 || (size_t)labels[i] >= K)
-            return cnn__seterr(m, TBW_EINVAL, "loss: label %d of sample %zu is outside 0..%zu", (int)labels[i], i,
-                               K - 1);
+            return TBW__FAIL(m, TBW_EINVAL, "loss: label %d of sample %zu is outside 0..%zu", (int)labels[i], i,
+                             K - 1);
     const float *z = m->layers[m->nlayers - 1].out;
     double total = 0.0;
     size_t correct = 0;
@@ -729,7 +729,7 @@ static int model_backward(cnn_model *m)
     if (!m)
         return TBW_EINVAL;
     if (!m->built || !m->have_loss)
-        return cnn__seterr(m, TBW_EINVAL, "backward: call cnn_model_loss after a forward first");
+        return TBW__FAIL(m, TBW_EINVAL, "backward: call cnn_model_loss after a forward first");
     size_t n = m->fwd_n;
     const float *dy = m->dlogits;
     int which = 0;
@@ -781,7 +781,7 @@ static int model_step(cnn_model *m)
     if (!m)
         return TBW_EINVAL;
     if (!m->built)
-        return cnn__seterr(m, TBW_EINVAL, "step: model is not built");
+        return TBW__FAIL(m, TBW_EINVAL, "step: model is not built");
     cnn__optim_step(m);
     return TBW_OK;
 }
@@ -801,7 +801,7 @@ static int model_train_step(cnn_model *m, const float *x, const int32_t *labels,
 static int model_predict(cnn_model *m, const float *x, size_t n, int32_t *classes)
 {
     if (m && !classes)
-        return cnn__seterr(m, TBW_EINVAL, "predict: NULL output");
+        return TBW__FAIL(m, TBW_EINVAL, "predict: NULL output");
     int rc = cnn_model_forward(m, x, n, false);
     if (rc)
         return rc;
@@ -845,9 +845,9 @@ static int model_evaluate(cnn_model *m, const float *x, const int32_t *labels, s
     if (!m)
         return TBW_EINVAL;
     if (!m->built)
-        return cnn__seterr(m, TBW_EINVAL, "evaluate: model is not built");
+        return TBW__FAIL(m, TBW_EINVAL, "evaluate: model is not built");
     if (!x || !labels || count == 0)
-        return cnn__seterr(m, TBW_EINVAL, "evaluate: need data and at least one sample");
+        return TBW__FAIL(m, TBW_EINVAL, "evaluate: need data and at least one sample");
     double tl = 0.0, ta = 0.0;
     for (size_t i = 0; i < count; i += m->batch) {
         size_t n = count - i < m->batch ? count - i : m->batch;
@@ -863,21 +863,21 @@ static int model_evaluate_dataset(cnn_model *m, const cnn_dataset *ds, double *l
     if (!m)
         return TBW_EINVAL;
     if (!m->built)
-        return cnn__seterr(m, TBW_EINVAL, "evaluate: model is not built");
+        return TBW__FAIL(m, TBW_EINVAL, "evaluate: model is not built");
     size_t count = cnn_dataset_count(ds);
     int rows, cols;
     cnn_dataset_dims(ds, &rows, &cols);
     if (count == 0)
-        return cnn__seterr(m, TBW_EINVAL, "evaluate: empty dataset");
+        return TBW__FAIL(m, TBW_EINVAL, "evaluate: empty dataset");
     if (m->in_c != 1 || rows != m->in_h || cols != m->in_w)
-        return cnn__seterr(m, TBW_EMISMATCH, "evaluate: dataset images are 1x%dx%d, model expects %dx%dx%d", rows,
-                           cols, m->in_c, m->in_h, m->in_w);
+        return TBW__FAIL(m, TBW_EMISMATCH, "evaluate: dataset images are 1x%dx%d, model expects %dx%dx%d", rows,
+                         cols, m->in_c, m->in_h, m->in_w);
     double tl = 0.0, ta = 0.0;
     for (size_t i = 0; i < count; i += m->batch) {
         size_t n = count - i < m->batch ? count - i : m->batch;
         int rc = cnn_dataset_batch(ds, i, n, m->xstage, m->lstage);
         if (rc)
-            return cnn__seterr(m, rc, "evaluate: %s", cnn_dataset_errmsg(ds));
+            return TBW__FAIL(m, rc, "evaluate: %s", cnn_dataset_errmsg(ds));
         rc = eval_batch(m, m->xstage, m->lstage, n, &tl, &ta);
         if (rc)
             return rc;
@@ -895,7 +895,7 @@ int cnn_model_set_learning_rate(cnn_model *m, float lr)
     if (!m)
         return TBW_EINVAL;
     if (!(lr > 0.0f) || !isfinite(lr))
-        return cnn__seterr(m, TBW_EINVAL, "learning rate must be finite and > 0");
+        return TBW__FAIL(m, TBW_EINVAL, "learning rate must be finite and > 0");
     m->opts.learning_rate = lr;
     return TBW_OK;
 }

@@ -189,8 +189,6 @@ struct cnn_model {
     bool have_loss;
 };
 
-/* Leaves a one-line message on the model (if there is one) and gives code back. */
-#define cnn__seterr TBW__FAIL
 
 /* conv.c */
 /* True when the application runs BLAS on one thread: then the engine's threads call sgemm side by side
