@@ -1,0 +1,303 @@
+/* The shared plumbing under every module: the error kit, the file layer and the record layer. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <tbw/record.h>
+
+#include "../../src/common/err.h"
+#include "../../src/common/file.h"
+#include "../check.h"
+#include "testutil.h"
+
+typedef struct {
+    char errmsg[32];
+} small_handle;
+
+TEST(fail_leaves_the_message_on_the_handle_and_returns_the_code)
+{
+    small_handle h = {"old"}, *hp = &h;
+    CHECK_INT(TBW_ERANGE, TBW__FAIL(hp, TBW_ERANGE, "size %d too large", 7));
+    CHECK_STR("size 7 too large", h.errmsg);
+}
+
+TEST(fail_cuts_a_long_message_to_the_buffer_and_terminates_it)
+{
+    small_handle h, *hp = &h;
+    CHECK_INT(TBW_EINVAL, TBW__FAIL(hp, TBW_EINVAL, "%s", "a message much longer than thirty-two bytes"));
+    CHECK_INT(31, strlen(h.errmsg));
+    CHECK_STR("a message much longer than thir", h.errmsg);
+}
+
+TEST(fail_on_a_null_handle_or_buffer_only_returns_the_code)
+{
+    small_handle *none = NULL;
+    CHECK_INT(TBW_EIO, TBW__FAIL(none, TBW_EIO, "ignored"));
+    CHECK_INT(TBW_EIO, tbw__fail(TBW__ERR_BUF(NULL, 10), TBW_EIO, "ignored"));
+    char one[1] = {'x'};
+    CHECK_INT(TBW_EIO, tbw__fail(TBW__ERR_BUF(one, 1), TBW_EIO, "cut to nothing"));
+    CHECK_INT(0, one[0]);
+}
+
+TEST(fail_errno_maps_the_status_and_appends_the_system_text)
+{
+    char msg[128];
+    CHECK_INT(TBW_ENOSPC, tbw__fail_errno(TBW__ERR_BUF(msg, sizeof msg), ENOSPC, "cannot write %s", "f"));
+    char want[128];
+    snprintf(want, sizeof want, "cannot write f: %s", strerror(ENOSPC));
+    CHECK_STR(want, msg);
+    CHECK_INT(TBW_ENOTFOUND, tbw__fail_errno(TBW__ERR_BUF(msg, sizeof msg), ENOENT, "open"));
+    CHECK_INT(TBW_EIO, tbw__fail_errno(TBW__ERR_BUF(NULL, 0), EACCES, "open"));
+}
+
+TEST(errno_map_is_one_table_for_every_module)
+{
+    CHECK_INT(TBW_ENOSPC, tbw__errno_status(ENOSPC));
+    CHECK_INT(TBW_ENOSPC, tbw__errno_status(EFBIG));
+    CHECK_INT(TBW_ENOSPC, tbw__errno_status(EDQUOT));
+    CHECK_INT(TBW_ENOMEM, tbw__errno_status(ENOMEM));
+    CHECK_INT(TBW_ENOTFOUND, tbw__errno_status(ENOENT));
+    CHECK_INT(TBW_EIO, tbw__errno_status(EACCES));
+    CHECK_INT(TBW_EIO, tbw__errno_status(EROFS));
+    CHECK_INT(TBW_EIO, tbw__errno_status(0x7fff));
+}
+
+TEST(fail_copy_moves_a_message_between_handles)
+{
+    small_handle a, b, *ap = &a;
+    TBW__FAIL(ap, TBW_EIO, "disk says no");
+    CHECK_INT(TBW_EIO, tbw__fail_copy(TBW__ERR(&b), TBW_EIO, a.errmsg));
+    CHECK_STR("disk says no", b.errmsg);
+    CHECK_INT(TBW_EIO, tbw__fail_copy(TBW__ERR(&b), TBW_EIO, NULL));
+    CHECK_STR("", b.errmsg);
+}
+
+TEST(mkdir_p_makes_every_missing_parent_and_accepts_an_existing_directory)
+{
+    char *d = tu_tempdir("mkdirp");
+    char path[512], msg[256];
+    snprintf(path, sizeof path, "%s/a/b/c/", d);
+    CHECK_RC(TBW_OK, tbw__mkdir_p(TBW__ERR_BUF(msg, sizeof msg), path), msg);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK_RC(TBW_OK, tbw__mkdir_p(TBW__ERR_BUF(msg, sizeof msg), path), msg);
+    tu_rmtree(d);
+    free(d);
+}
+
+TEST(mkdir_p_refuses_a_path_through_or_onto_a_file)
+{
+    char *d = tu_tempdir("mkdirp_file");
+    char file[512], below[600], msg[256];
+    snprintf(file, sizeof file, "%s/plain", d);
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    fclose(f);
+    CHECK_RC(TBW_EINVAL, tbw__mkdir_p(TBW__ERR_BUF(msg, sizeof msg), file), msg);
+    CHECK_STR_HAS(msg, "not a directory");
+    snprintf(below, sizeof below, "%s/sub", file);
+    CHECK_RC(TBW_EIO, tbw__mkdir_p(TBW__ERR_BUF(msg, sizeof msg), below), msg);
+    CHECK_STR_HAS(msg, "cannot create directory");
+    CHECK_STR_HAS(msg, strerror(ENOTDIR));
+    tu_rmtree(d);
+    free(d);
+}
+
+TEST(write_whole_cuts_a_failed_write_back_to_the_last_whole_record)
+{
+    char *d = tu_tempdir("whole");
+    char path[512];
+    snprintf(path, sizeof path, "%s/f", d);
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    CHECK(fd >= 0);
+    uint8_t rec[64];
+    memset(rec, 0xAB, sizeof rec);
+    /* This case runs in its own process, so the limit stays here. */
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit lim = {100, 100};
+    CHECK_INT(0, setrlimit(RLIMIT_FSIZE, &lim));
+    CHECK_INT(0, tbw__write_whole(fd, rec, sizeof rec, 0, true));
+    CHECK_INT(EFBIG, tbw__write_whole(fd, rec, sizeof rec, 64, false));
+    struct stat st;
+    CHECK_INT(0, fstat(fd, &st));
+    CHECK_INT(64, st.st_size);
+    close(fd);
+    tu_rmtree(d);
+    free(d);
+}
+
+TEST(write_whole_reports_a_bad_descriptor)
+{
+    CHECK_INT(EBADF, tbw__write_whole(-1, "x", 1, 0, false));
+    CHECK_INT(EBADF, tbw__pwrite_all(-1, "x", 1, 0));
+    CHECK_INT(0, tbw__pwrite_all(-1, "x", 0, 0));
+}
+
+TEST(atomic_commit_replaces_the_file_and_leaves_no_temporary)
+{
+    char *d = tu_tempdir("atomic");
+    char path[512], msg[256];
+    snprintf(path, sizeof path, "%s/config", d);
+    CHECK_RC(TBW_OK, tbw__atomic_write(TBW__ERR_BUF(msg, sizeof msg), path, "old\n", 4), msg);
+    umask(022);
+    tbw__atomic a;
+    CHECK_RC(TBW_OK, tbw__atomic_open(&a, TBW__ERR_BUF(msg, sizeof msg), path), msg);
+    fputs("new contents\n", a.f);
+    CHECK_INT(2, tu_count_entries(d)); /* the old file and the temporary beside it */
+    CHECK_RC(TBW_OK, tbw__atomic_commit(&a, TBW__ERR_BUF(msg, sizeof msg)), msg);
+    CHECK_INT(1, tu_count_entries(d));
+    size_t len;
+    char *got = (char *)tu_read_file(path, &len);
+    CHECK_STR("new contents\n", got);
+    free(got);
+    struct stat st;
+    CHECK_INT(0, stat(path, &st));
+    CHECK_INT(0644, st.st_mode & 0777);
+    tu_rmtree(d);
+    free(d);
+}
+
+TEST(atomic_abort_keeps_the_old_file)
+{
+    char *d = tu_tempdir("atomic_abort");
+    char path[512], msg[256];
+    snprintf(path, sizeof path, "%s/config", d);
+    CHECK_RC(TBW_OK, tbw__atomic_write(TBW__ERR_BUF(msg, sizeof msg), path, "old\n", 4), msg);
+    tbw__atomic a;
+    CHECK_RC(TBW_OK, tbw__atomic_open(&a, TBW__ERR_BUF(msg, sizeof msg), path), msg);
+    fputs("half of something", a.f);
+    tbw__atomic_abort(&a);
+    tbw__atomic_abort(&a); /* a released handle is safe to abort again */
+    CHECK_INT(1, tu_count_entries(d));
+    size_t len;
+    char *got = (char *)tu_read_file(path, &len);
+    CHECK_STR("old\n", got);
+    free(got);
+    tu_rmtree(d);
+    free(d);
+}
+
+TEST(atomic_open_in_a_missing_directory_says_it_cannot_create_the_temporary)
+{
+    char *d = tu_tempdir("atomic_missing");
+    char path[512], msg[256];
+    snprintf(path, sizeof path, "%s/no/such/dir/config", d);
+    tbw__atomic a;
+    CHECK_RC(TBW_ENOTFOUND, tbw__atomic_open(&a, TBW__ERR_BUF(msg, sizeof msg), path), msg);
+    CHECK_STR_HAS(msg, "temporary");
+    CHECK_STR_HAS(msg, path);
+    tu_rmtree(d);
+    free(d);
+}
+
+TEST(atomic_commit_onto_a_directory_fails_and_removes_the_temporary)
+{
+    char *d = tu_tempdir("atomic_dir");
+    char path[512], inner[600], msg[256];
+    snprintf(path, sizeof path, "%s/taken", d);
+    CHECK_INT(0, mkdir(path, 0755));
+    snprintf(inner, sizeof inner, "%s/keep", path);
+    CHECK_RC(TBW_OK, tbw__atomic_write(TBW__ERR_BUF(msg, sizeof msg), inner, "x", 1), msg);
+    tbw__atomic a;
+    CHECK_RC(TBW_OK, tbw__atomic_open(&a, TBW__ERR_BUF(msg, sizeof msg), path), msg);
+    fputs("data", a.f);
+    CHECK_RC(TBW_EIO, tbw__atomic_commit(&a, TBW__ERR_BUF(msg, sizeof msg)), msg);
+    CHECK_STR_HAS(msg, "cannot rename");
+    CHECK_INT(1, tu_count_entries(d));
+    CHECK_INT(1, tu_count_entries(path));
+    tu_rmtree(d);
+    free(d);
+}
+
+TEST(record_parse_reads_back_what_frame_wrote)
+{
+    const char *payload = "an event payload";
+    size_t n = strlen(payload);
+    uint8_t rec[64];
+    tbw_record_frame((const uint8_t *)payload, n, rec);
+    const uint8_t *p;
+    size_t len, used;
+    CHECK_INT(TBW_OK, tbw_record_parse(rec, n + TBW_RECORD_OVERHEAD, &p, &len, &used));
+    CHECK_INT(n, len);
+    CHECK_INT(n + TBW_RECORD_OVERHEAD, used);
+    CHECK_MEM(payload, p, n);
+    CHECK_U64(tbw_masked_crc32c(payload, n), (uint64_t)rec[12 + n] | (uint64_t)rec[13 + n] << 8 |
+                                                 (uint64_t)rec[14 + n] << 16 | (uint64_t)rec[15 + n] << 24);
+}
+
+TEST(record_frame_works_in_place)
+{
+    uint8_t buf[64] = "in place";
+    uint8_t want[64];
+    tbw_record_frame(buf, 8, want);
+    tbw_record_frame(buf, 8, buf);
+    CHECK_MEM(want, buf, 8 + TBW_RECORD_OVERHEAD);
+}
+
+TEST(record_parse_calls_every_cut_short_record_truncated)
+{
+    uint8_t rec[64];
+    tbw_record_frame((const uint8_t *)"0123456789", 10, rec);
+    const uint8_t *p;
+    size_t len, used;
+    for (size_t cut = 0; cut < 10 + TBW_RECORD_OVERHEAD; cut++)
+        CHECK_INT(TBW_ETRUNCATED, tbw_record_parse(rec, cut, &p, &len, &used));
+}
+
+TEST(record_parse_calls_every_flipped_byte_corrupt)
+{
+    uint8_t rec[64];
+    tbw_record_frame((const uint8_t *)"0123456789", 10, rec);
+    const uint8_t *p;
+    size_t len, used;
+    for (size_t i = 0; i < 10 + TBW_RECORD_OVERHEAD; i++) {
+        rec[i] ^= 0x20;
+        int rc = tbw_record_parse(rec, sizeof rec, &p, &len, &used);
+        CHECK_(rc == TBW_ECORRUPT, "byte %zu flipped: status %d", i, rc);
+        rec[i] ^= 0x20;
+    }
+}
+
+TEST(record_parse_refuses_a_length_past_the_limit_with_a_valid_crc)
+{
+    uint8_t hdr[16];
+    uint64_t big = TBW_RECORD_MAX_PAYLOAD + 1;
+    for (int i = 0; i < 8; i++)
+        hdr[i] = (uint8_t)(big >> (8 * i));
+    uint32_t c = tbw_masked_crc32c(hdr, 8);
+    for (int i = 0; i < 4; i++)
+        hdr[8 + i] = (uint8_t)(c >> (8 * i));
+    const uint8_t *p;
+    size_t len, used;
+    CHECK_INT(TBW_ECORRUPT, tbw_record_parse(hdr, sizeof hdr, &p, &len, &used));
+    CHECK_INT(TBW_EINVAL, tbw_record_parse(NULL, 0, &p, &len, &used));
+    CHECK_INT(TBW_EINVAL, tbw_record_parse(hdr, sizeof hdr, NULL, &len, &used));
+}
+
+static const check_case tests[] = {
+    CASE(fail_leaves_the_message_on_the_handle_and_returns_the_code),
+    CASE(fail_cuts_a_long_message_to_the_buffer_and_terminates_it),
+    CASE(fail_on_a_null_handle_or_buffer_only_returns_the_code),
+    CASE(fail_errno_maps_the_status_and_appends_the_system_text),
+    CASE(errno_map_is_one_table_for_every_module),
+    CASE(fail_copy_moves_a_message_between_handles),
+    CASE(mkdir_p_makes_every_missing_parent_and_accepts_an_existing_directory),
+    CASE(mkdir_p_refuses_a_path_through_or_onto_a_file),
+    CASE(write_whole_cuts_a_failed_write_back_to_the_last_whole_record),
+    CASE(write_whole_reports_a_bad_descriptor),
+    CASE(atomic_commit_replaces_the_file_and_leaves_no_temporary),
+    CASE(atomic_abort_keeps_the_old_file),
+    CASE(atomic_open_in_a_missing_directory_says_it_cannot_create_the_temporary),
+    CASE(atomic_commit_onto_a_directory_fails_and_removes_the_temporary),
+    CASE(record_parse_reads_back_what_frame_wrote),
+    CASE(record_frame_works_in_place),
+    CASE(record_parse_calls_every_cut_short_record_truncated),
+    CASE(record_parse_calls_every_flipped_byte_corrupt),
+    CASE(record_parse_refuses_a_length_past_the_limit_with_a_valid_crc),
+};
+CHECK_MAIN(tests)
