@@ -108,7 +108,7 @@ static double conv2_path(int algo, int batch, int threads)
     float *x = malloc(sizeof(float) * (size_t)batch * 32 * 14 * 14);
     int32_t *y = calloc((size_t)batch, sizeof(int32_t));
     double gf = 0;
-    if (x && y && !cnn_model_create(&m, 32, 14, 14, &mo) && !cnn_model_add_conv2d(m, "conv2", &c) &&
+    if (x && y && !cnn_model_create(&m, 32, 14, 14, &mo, NULL, 0) && !cnn_model_add_conv2d(m, "conv2", &c) &&
         !cnn_model_add_flatten(m, "flatten") && !cnn_model_add_dense(m, "fc", &d) &&
         !cnn_model_build(m, (size_t)batch)) {
         for (size_t i = 0; i < (size_t)batch * 32 * 14 * 14; i++)
@@ -205,7 +205,7 @@ int main(int argc, char **argv)
     snprintf(ip, sizeof ip, "%s/train-images-idx3-ubyte.gz", dir);
     snprintf(lp, sizeof lp, "%s/train-labels-idx1-ubyte.gz", dir);
     cnn_dataset *ds = NULL;
-    if (cnn_dataset_create(&ds) || cnn_dataset_load_idx(ds, ip, lp)) {
+    if (cnn_dataset_create(&ds, NULL, 0) || cnn_dataset_load_idx(ds, ip, lp)) {
         fprintf(stderr, "cannot load Fashion-MNIST: %s (apt-get install dataset-fashion-mnist)\n",
                 cnn_dataset_errmsg(ds));
         cnn_dataset_free(ds);
@@ -222,7 +222,7 @@ int main(int argc, char **argv)
     f1.units = 1024;
     f2.units = 10;
     f2.init = CNN_INIT_GLOROT;
-    int rc = cnn_model_create(&m, 1, 28, 28, &mo);
+    int rc = cnn_model_create(&m, 1, 28, 28, &mo, NULL, 0);
     if (!rc)
         rc = cnn_model_add_conv2d(m, "conv1", &c1) | cnn_model_add_relu(m, "relu1") |
              cnn_model_add_maxpool(m, "pool1", NULL) | cnn_model_add_conv2d(m, "conv2", &c2) |

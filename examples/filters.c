@@ -66,7 +66,7 @@ static int run_bank(tbw_writer *w, const bank *b, const float *x, size_t n_img, 
 {
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     cnn_model *m;
-    if (cnn_model_create(&m, 1, 28, 28, &mo))
+    if (cnn_model_create(&m, 1, 28, 28, &mo, NULL, 0))
         return 1;
     cnn_conv2d_opts co = CNN_CONV2D_OPTS_INIT;
     co.filters = b->n;
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
         snprintf(lab, sizeof lab, "%s/t10k-labels-idx1-ubyte", data);
     }
     cnn_dataset *ds;
-    if (cnn_dataset_create(&ds) || cnn_dataset_load_idx(ds, img, lab)) {
+    if (cnn_dataset_create(&ds, NULL, 0) || cnn_dataset_load_idx(ds, img, lab)) {
         fprintf(stderr, "error: %s\n  (Fashion-MNIST: sudo apt-get install dataset-fashion-mnist, or --data DIR)\n",
                 cnn_dataset_errmsg(ds));
         cnn_dataset_free(ds);

@@ -57,8 +57,9 @@ static cnn_dataset *load_split(const char *dir, const char *prefix)
         return NULL;
     }
     cnn_dataset *ds;
-    if (cnn_dataset_create(&ds)) {
-        fprintf(stderr, "error: out of memory\n");
+    char why[256];
+    if (cnn_dataset_create(&ds, why, sizeof why)) {
+        fprintf(stderr, "error: %s\n", why);
         return NULL;
     }
     int rc = cnn_dataset_load_idx(ds, img, lab);
@@ -86,8 +87,9 @@ static int build_model(cnn_model **out, const train_opts *o)
     mo.learning_rate = (float)o->lr;
     mo.threads = o->threads;
     cnn_model *m;
-    if (cnn_model_create(&m, 1, 28, 28, &mo)) {
-        fprintf(stderr, "error: cannot create the model\n");
+    char why[256];
+    if (cnn_model_create(&m, 1, 28, 28, &mo, why, sizeof why)) {
+        fprintf(stderr, "error: cannot create the model: %s\n", why);
         return 1;
     }
     cnn_conv2d_opts c1 = CNN_CONV2D_OPTS_INIT;
@@ -436,11 +438,14 @@ static int open_log(train_ctx *c)
     if (c->first > 0)
         return 0;
     tbw_graph *g;
-    if (tbw_graph_create(&g) == 0) {
+    char why[256];
+    if (tbw_graph_create(&g, why, sizeof why) == 0) {
         /* both calls leave their message on the graph */
         if (cnn_model_export_graph(c->m, g) || tbw_graph_write(c->w, g, 0))
             fprintf(stderr, "warning: graph not written: %s\n", tbw_graph_errmsg(g));
         tbw_graph_free(g);
+    } else {
+        fprintf(stderr, "warning: graph not written: %s\n", why);
     }
     if (o->hparams) {
         tbw_hparam_value hv[3] = {{.name = "lr", .type = TBW_HPARAM_FLOAT, .number = o->lr},

@@ -170,8 +170,11 @@ TBW_API int cnn_conv_out_size(int in, int k, int stride, int dilation, int paddi
 
 /** Creates an empty model for inputs of shape [in_c, in_h, in_w].
  *  @param out receives the model (free with cnn_model_free); @param opts NULL = defaults.
- *  @return 0, TBW_EINVAL (bad shape or options; *out is NULL), TBW_ENOMEM. */
-TBW_API int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_model_opts *opts);
+ *  @param errmsg, errmsg_len optional buffer (NULL, 0 for none) that receives a one-line message
+ *  naming the condition that failed, since there is no model to keep it.
+ *  @return 0, TBW_EINVAL (bad shape or options; *out is NULL), TBW_ERANGE (shape too large), TBW_ENOMEM. */
+TBW_API int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_model_opts *opts,
+                             char *errmsg, size_t errmsg_len);
 
 /** Frees the model, its buffers and its threads. NULL is a no-op. */
 TBW_API void cnn_model_free(cnn_model *m);
@@ -268,8 +271,9 @@ TBW_API int cnn_model_save(cnn_model *m, const char *path);
  *  TBW_EMISMATCH (other names, shapes or optimizer). */
 TBW_API int cnn_model_load(cnn_model *m, const char *path);
 
-/** Creates an empty dataset. @return 0 or TBW_ENOMEM / TBW_EINVAL. */
-TBW_API int cnn_dataset_create(cnn_dataset **out);
+/** Creates an empty dataset. errmsg/errmsg_len: optional buffer (NULL, 0 for none) for a one-line
+ *  message on failure. @return 0, TBW_EINVAL (out is NULL) or TBW_ENOMEM. */
+TBW_API int cnn_dataset_create(cnn_dataset **out, char *errmsg, size_t errmsg_len);
 /** Frees a dataset. NULL is a no-op. */
 TBW_API void cnn_dataset_free(cnn_dataset *ds);
 /** One-line message about the last failure on this dataset ("" if none). */

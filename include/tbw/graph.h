@@ -18,8 +18,9 @@ extern "C" {
 
 typedef struct tbw_graph tbw_graph;
 
-/** Creates an empty graph. */
-TBW_API int tbw_graph_create(tbw_graph **out);
+/** Creates an empty graph. errmsg/errmsg_len: optional buffer (NULL, 0 for none) for a one-line
+ *  message on failure. Returns 0, TBW_EINVAL (out is NULL) or TBW_ENOMEM. */
+TBW_API int tbw_graph_create(tbw_graph **out, char *errmsg, size_t errmsg_len);
 /** Frees the graph. NULL is a no-op. */
 TBW_API void tbw_graph_free(tbw_graph *g);
 /** One line about the last failure on g. */

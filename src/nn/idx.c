@@ -19,12 +19,15 @@ struct cnn_dataset {
     size_t *order;
 };
 
-int cnn_dataset_create(cnn_dataset **out)
+int cnn_dataset_create(cnn_dataset **out, char *errmsg, size_t errmsg_len)
 {
+    tbw__err e = TBW__ERR_BUF(errmsg, errmsg_len);
+    if (errmsg && errmsg_len)
+        errmsg[0] = '\0';
     if (!out)
-        return TBW_EINVAL;
+        return tbw__fail(e, TBW_EINVAL, "out is NULL");
     *out = calloc(1, sizeof **out);
-    return *out ? TBW_OK : TBW_ENOMEM;
+    return *out ? TBW_OK : tbw__fail(e, TBW_ENOMEM, "out of memory allocating the dataset");
 }
 
 void cnn_dataset_free(cnn_dataset *ds)

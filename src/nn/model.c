@@ -22,28 +22,42 @@ const char *cnn_model_errmsg(const cnn_model *m)
     return m ? m->errmsg : "no model";
 }
 
-int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_model_opts *opts)
+int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_model_opts *opts, char *errmsg,
+                     size_t errmsg_len)
 {
+    tbw__err e = TBW__ERR_BUF(errmsg, errmsg_len);
+    if (errmsg && errmsg_len)
+        errmsg[0] = '\0';
     if (!out)
-        return TBW_EINVAL;
+        return tbw__fail(e, TBW_EINVAL, "out is NULL");
     *out = NULL;
     cnn_model_opts o = CNN_MODEL_OPTS_INIT;
     if (opts)
         o = *opts;
     if (in_c < 1 || in_h < 1 || in_w < 1 || in_c > 65536 || in_h > 65536 || in_w > 65536)
-        return TBW_EINVAL;
+        return tbw__fail(e, TBW_EINVAL, "input shape [%d, %d, %d] must be 1..65536 in each dimension", in_c, in_h,
+                         in_w);
     if (o.optimizer != CNN_OPT_ADAM && o.optimizer != CNN_OPT_SGD)
-        return TBW_EINVAL;
-    if (!(o.learning_rate > 0.0f) || !isfinite(o.learning_rate) || !(o.beta1 >= 0.0f && o.beta1 < 1.0f) ||
-        !(o.beta2 >= 0.0f && o.beta2 < 1.0f) || !(o.epsilon >= 0.0f) || !(o.momentum >= 0.0f && o.momentum < 1.0f) ||
-        o.threads < 0 || o.threads > 1024 || (int)o.conv_algo < CNN_CONV_AUTO || (int)o.conv_algo > CNN_CONV_DIRECT)
-        return TBW_EINVAL;
+        return tbw__fail(e, TBW_EINVAL, "unknown optimizer %d", (int)o.optimizer);
+    if (!(o.learning_rate > 0.0f) || !isfinite(o.learning_rate))
+        return tbw__fail(e, TBW_EINVAL, "learning_rate must be a finite number > 0 (got %g)", (double)o.learning_rate);
+    if (!(o.beta1 >= 0.0f && o.beta1 < 1.0f) || !(o.beta2 >= 0.0f && o.beta2 < 1.0f))
+        return tbw__fail(e, TBW_EINVAL, "beta1 and beta2 must be in [0, 1) (got %g, %g)", (double)o.beta1,
+                         (double)o.beta2);
+    if (!(o.epsilon >= 0.0f) || !isfinite(o.epsilon))
+        return tbw__fail(e, TBW_EINVAL, "epsilon must be a finite number >= 0 (got %g)", (double)o.epsilon);
+    if (!(o.momentum >= 0.0f && o.momentum < 1.0f))
+        return tbw__fail(e, TBW_EINVAL, "momentum must be in [0, 1) (got %g)", (double)o.momentum);
+    if (o.threads < 0 || o.threads > 1024)
+        return tbw__fail(e, TBW_EINVAL, "threads must be 0 (all cores) to 1024 (got %d)", o.threads);
+    if ((int)o.conv_algo < CNN_CONV_AUTO || (int)o.conv_algo > CNN_CONV_DIRECT)
+        return tbw__fail(e, TBW_EINVAL, "unknown conv_algo %d", (int)o.conv_algo);
     size_t in_size;
     if (!tbw__mul((size_t)in_c * (size_t)in_h, (size_t)in_w, &in_size) || in_size > (size_t)INT32_MAX)
-        return TBW_ERANGE;
+        return tbw__fail(e, TBW_ERANGE, "input shape [%d, %d, %d] has more than 2^31 values", in_c, in_h, in_w);
     cnn_model *m = calloc(1, sizeof *m);
     if (!m)
-        return TBW_ENOMEM;
+        return tbw__fail(e, TBW_ENOMEM, "out of memory allocating the model");
     m->opts = o;
     m->in_c = in_c;
     m->in_h = in_h;

@@ -17,12 +17,15 @@ struct tbw_graph {
     char errmsg[TBW__ERRMSG_LEN];
 };
 
-int tbw_graph_create(tbw_graph **out)
+int tbw_graph_create(tbw_graph **out, char *errmsg, size_t errmsg_len)
 {
+    tbw__err e = TBW__ERR_BUF(errmsg, errmsg_len);
+    if (errmsg && errmsg_len)
+        errmsg[0] = '\0';
     if (!out)
-        return TBW_EINVAL;
+        return tbw__fail(e, TBW_EINVAL, "out is NULL");
     *out = calloc(1, sizeof **out);
-    return *out ? TBW_OK : TBW_ENOMEM;
+    return *out ? TBW_OK : tbw__fail(e, TBW_ENOMEM, "out of memory allocating the graph");
 }
 
 void tbw_graph_free(tbw_graph *g)

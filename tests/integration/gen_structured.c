@@ -28,7 +28,7 @@ static void graph(void)
 {
     tbw_writer *w = open_run("graph");
     tbw_graph *g;
-    must(tbw_graph_create(&g), "graph", NULL);
+    must(tbw_graph_create(&g, NULL, 0), "graph", NULL);
     size_t x, conv, relu, pool, mm;
     const char *in1[] = {"input/x"};
     must(tbw_graph_add_node(g, "input/x", "Placeholder", NULL, 0, NULL, &x), "node", tbw_graph_errmsg(g));

@@ -107,7 +107,7 @@ static int scenario(int algo, char *msg, size_t cap)
     float x[4 * 144];
     int32_t y[4];
     msg[0] = '\0';
-    if ((rc = cnn_dataset_create(&ds)) != 0)
+    if ((rc = cnn_dataset_create(&ds, NULL, 0)) != 0)
         return rc;
     if ((rc = cnn_dataset_load_idx(ds, g_images, g_labels)) != 0) {
         snprintf(msg, cap, "%s", cnn_dataset_errmsg(ds));
@@ -118,7 +118,7 @@ static int scenario(int algo, char *msg, size_t cap)
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = 2;
     mo.conv_algo = algo;
-    if ((rc = cnn_model_create(&m, 1, 12, 12, &mo)) != 0)
+    if ((rc = cnn_model_create(&m, 1, 12, 12, &mo, NULL, 0)) != 0)
         goto out;
     cnn_conv2d_opts c1 = CNN_CONV2D_OPTS_INIT, c2 = CNN_CONV2D_OPTS_INIT;
     c1.filters = 8;

@@ -15,7 +15,7 @@ static cnn_model *net(int filters, int optimizer)
     mo.optimizer = optimizer;
     mo.learning_rate = 1e-3f;
     cnn_model *m = NULL;
-    if (cnn_model_create(&m, 1, 10, 10, &mo))
+    if (cnn_model_create(&m, 1, 10, 10, &mo, NULL, 0))
         return NULL;
     cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
     c.filters = filters;

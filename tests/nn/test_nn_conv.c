@@ -17,7 +17,7 @@ static cnn_model *two_conv_net(int threads)
     mo.seed = 5;
     mo.input_grad = true;
     cnn_model *m = NULL;
-    if (cnn_model_create(&m, 2, 11, 9, &mo))
+    if (cnn_model_create(&m, 2, 11, 9, &mo, NULL, 0))
         return NULL;
     cnn_conv2d_opts c1 = CNN_CONV2D_OPTS_INIT, c2 = CNN_CONV2D_OPTS_INIT;
     c1.filters = 5;
@@ -112,7 +112,7 @@ static void test_max2x2(void)
     mo.threads = 2;
     mo.input_grad = true;
     cnn_model *m = NULL;
-    CHECK_INT(0, cnn_model_create(&m, C, H, W, &mo));
+    CHECK_INT(0, cnn_model_create(&m, C, H, W, &mo, NULL, 0));
     cnn_pool_opts po = CNN_POOL_OPTS_INIT;
     po.padding = CNN_PAD_VALID;
     CHECK_INT(0, cnn_model_add_maxpool(m, "pool", &po));
@@ -160,7 +160,7 @@ static void block_case(int C, int H, int W, int k_h, int k_w, int dil_h, int dil
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = 1;
     cnn_model *m = NULL;
-    CHECK_INT(0, cnn_model_create(&m, C, H, W, &mo));
+    CHECK_INT(0, cnn_model_create(&m, C, H, W, &mo, NULL, 0));
     cnn_conv2d_opts co = CNN_CONV2D_OPTS_INIT;
     co.filters = 2;
     co.kernel_h = k_h;
@@ -229,7 +229,7 @@ static cnn_model *fused_net(int threads)
     mo.seed = 9;
     mo.input_grad = true;
     cnn_model *m = NULL;
-    if (cnn_model_create(&m, 2, 11, 9, &mo))
+    if (cnn_model_create(&m, 2, 11, 9, &mo, NULL, 0))
         return NULL;
     cnn_pool_opts po = CNN_POOL_OPTS_INIT;
     po.padding = CNN_PAD_VALID; /* 11x9 -> 5x4: the last row and column are dropped */
@@ -313,7 +313,7 @@ static cnn_model *direct_net(const dcase *d, int algo)
     mo.input_grad = true;
     mo.conv_algo = algo;
     cnn_model *m = NULL;
-    if (cnn_model_create(&m, d->C, d->H, d->W, &mo))
+    if (cnn_model_create(&m, d->C, d->H, d->W, &mo, NULL, 0))
         return NULL;
     cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
     c.filters = d->OC;
@@ -403,7 +403,7 @@ static void direct_refused(const cnn_conv2d_opts *c, const char *msg)
     cnn_dense_opts f = CNN_DENSE_OPTS_INIT;
     f.units = 2;
     cnn_model *m = NULL;
-    CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, &mo));
+    CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, &mo, NULL, 0));
     CHECK_INT(0, cnn_model_add_conv2d(m, "conv", c) | cnn_model_add_dense(m, "fc", &f));
     CHECK_INT(TBW_EINVAL, cnn_model_build(m, 2));
     CHECK_STR_HAS(cnn_model_errmsg(m), msg);
@@ -450,7 +450,7 @@ static void test_direct(void)
     f.units = 2;
     /* AUTO takes im2col for a stride of 2 and the direct kernels for a 32x5x5 reduction */
     c = strided;
-    CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, &mo));
+    CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, &mo, NULL, 0));
     cnn_conv2d_opts plain = CNN_CONV2D_OPTS_INIT;
     CHECK_INT(0, cnn_model_add_conv2d(m, "strided", &c) | cnn_model_add_conv2d(m, "plain", &plain) |
                      cnn_model_add_dense(m, "fc", &f));
@@ -463,7 +463,7 @@ static void test_direct(void)
     cnn_model_free(m);
     /* an unknown algorithm is a bad option */
     mo.conv_algo = 3;
-    CHECK_INT(TBW_EINVAL, cnn_model_create(&m, 1, 8, 8, &mo));
+    CHECK_INT(TBW_EINVAL, cnn_model_create(&m, 1, 8, 8, &mo, NULL, 0));
 }
 
 int main(void)

@@ -17,7 +17,7 @@ int main(void)
         return check_report();
     }
     cnn_dataset *ds = NULL;
-    CHECK_INT(0, cnn_dataset_create(&ds));
+    CHECK_INT(0, cnn_dataset_create(&ds, NULL, 0));
     int rc = cnn_dataset_load_idx(ds, img, lab);
     CHECK_(rc == 0, "load failed: %d %s", rc, cnn_dataset_errmsg(ds));
     CHECK_INT(10000, cnn_dataset_count(ds));

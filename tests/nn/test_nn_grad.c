@@ -54,7 +54,7 @@ static void grad_check(const char *label, int c, int h, int w, build_fn add)
     mo.seed = 7;
     mo.conv_algo = conv_algo;
     cnn_model *m = NULL;
-    CHECK_INT(0, cnn_model_create(&m, c, h, w, &mo));
+    CHECK_INT(0, cnn_model_create(&m, c, h, w, &mo, NULL, 0));
     CHECK_INT(0, add(m));
     CHECK_INT(0, cnn_model_build(m, N));
     size_t nx = (size_t)N * c * h * w;
@@ -218,7 +218,7 @@ static void dropout_check(void)
     mo.threads = 1;
     mo.input_grad = true;
     cnn_model *m = NULL;
-    CHECK_INT(0, cnn_model_create(&m, 50, 1, 1, &mo));
+    CHECK_INT(0, cnn_model_create(&m, 50, 1, 1, &mo, NULL, 0));
     CHECK_INT(0, cnn_model_add_dropout(m, "drop", 0.3f));
     CHECK_INT(0, cnn_model_build(m, N));
     float x[N * 50];

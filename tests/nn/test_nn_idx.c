@@ -56,7 +56,7 @@ static void test_good(bool gz)
     write_idx(pth("img"), gz, 0x08, 3, idims, IMG, sizeof IMG);
     write_idx(pth("lab"), gz, 0x08, 1, ldims, LAB, sizeof LAB);
     cnn_dataset *ds = NULL;
-    CHECK_INT(0, cnn_dataset_create(&ds));
+    CHECK_INT(0, cnn_dataset_create(&ds, NULL, 0));
     CHECK_INT(0, cnn_dataset_load_idx(ds, pth("img"), pth("lab")));
     CHECK_INT(5, cnn_dataset_count(ds));
     int r, c;
@@ -94,7 +94,7 @@ static void test_good(bool gz)
 static void expect_fail(const char *what, int code, const char *needle)
 {
     cnn_dataset *ds = NULL;
-    cnn_dataset_create(&ds);
+    cnn_dataset_create(&ds, NULL, 0);
     int rc = cnn_dataset_load_idx(ds, pth("img"), pth("lab"));
     CHECK_(rc == code, "%s: expected %d, got %d (%s)", what, code, rc, cnn_dataset_errmsg(ds));
     CHECK_STR_HAS(cnn_dataset_errmsg(ds), needle);
@@ -157,12 +157,12 @@ static void test_shape_mismatch(void)
     write_idx(pth("img"), false, 0x08, 3, idims, IMG, sizeof IMG);
     write_idx(pth("lab"), false, 0x08, 1, ldims, LAB, sizeof LAB);
     cnn_dataset *ds = NULL;
-    cnn_dataset_create(&ds);
+    cnn_dataset_create(&ds, NULL, 0);
     CHECK_INT(0, cnn_dataset_load_idx(ds, pth("img"), pth("lab")));
     cnn_model *m = NULL;
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = 1;
-    cnn_model_create(&m, 1, 4, 3, &mo);
+    cnn_model_create(&m, 1, 4, 3, &mo, NULL, 0);
     cnn_model_add_dense(m, "fc", NULL);
     cnn_model_build(m, 2);
     double l, a;
@@ -170,7 +170,7 @@ static void test_shape_mismatch(void)
     CHECK_STR_HAS(cnn_model_errmsg(m), "1x3x4");
     cnn_model_free(m);
     m = NULL;
-    cnn_model_create(&m, 1, 3, 4, &mo);
+    cnn_model_create(&m, 1, 3, 4, &mo, NULL, 0);
     cnn_model_add_dense(m, "fc", NULL);
     cnn_model_build(m, 2);
     CHECK_INT(0, cnn_model_evaluate_dataset(m, ds, &l, &a));

@@ -33,7 +33,7 @@ static void test_lecture_shapes(void)
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = 1;
     cnn_model *m = NULL;
-    CHECK_INT(0, cnn_model_create(&m, 3, 32, 32, &mo));
+    CHECK_INT(0, cnn_model_create(&m, 3, 32, 32, &mo, NULL, 0));
     cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
     c.filters = 6;
     c.padding = CNN_PAD_VALID;
@@ -46,7 +46,7 @@ static void test_lecture_shapes(void)
     cnn_model_free(m);
 
     m = NULL;
-    CHECK_INT(0, cnn_model_create(&m, 3, 227, 227, &mo));
+    CHECK_INT(0, cnn_model_create(&m, 3, 227, 227, &mo, NULL, 0));
     c.filters = 96;
     c.kernel_h = c.kernel_w = 11;
     c.stride_h = c.stride_w = 4;
@@ -72,7 +72,7 @@ static void test_dilation(void)
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = 1;
     cnn_model *m = NULL;
-    CHECK_INT(0, cnn_model_create(&m, 1, 1, 7, &mo));
+    CHECK_INT(0, cnn_model_create(&m, 1, 1, 7, &mo, NULL, 0));
     cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
     c.filters = 1;
     c.kernel_h = 1;
@@ -129,7 +129,7 @@ static void test_vs_naive(const conv_case *k)
     mo.threads = k->threads;
     cnn_model *m = NULL;
     const int N = 3;
-    CHECK_INT(0, cnn_model_create(&m, k->C, k->H, k->W, &mo));
+    CHECK_INT(0, cnn_model_create(&m, k->C, k->H, k->W, &mo, NULL, 0));
     cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
     c.filters = k->OC;
     c.kernel_h = k->KH;
@@ -174,9 +174,34 @@ static void test_vs_naive(const conv_case *k)
 static void test_bad_args(void)
 {
     cnn_model *m = NULL;
-    CHECK_INT(TBW_EINVAL, cnn_model_create(&m, 0, 28, 28, NULL));
+    char why[256];
+    CHECK_INT(TBW_EINVAL, cnn_model_create(&m, 0, 28, 28, NULL, why, sizeof why));
     CHECK_TRUE(m == NULL);
-    CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, NULL));
+    CHECK_STR_HAS(why, "input shape [0, 28, 28]");
+    cnn_model_opts bad = CNN_MODEL_OPTS_INIT;
+    bad.learning_rate = -1.0f;
+    CHECK_INT(TBW_EINVAL, cnn_model_create(&m, 1, 8, 8, &bad, why, sizeof why));
+    CHECK_STR_HAS(why, "learning_rate");
+    bad = (cnn_model_opts)CNN_MODEL_OPTS_INIT;
+    bad.beta2 = 1.0f;
+    CHECK_INT(TBW_EINVAL, cnn_model_create(&m, 1, 8, 8, &bad, why, sizeof why));
+    CHECK_STR_HAS(why, "beta2");
+    bad = (cnn_model_opts)CNN_MODEL_OPTS_INIT;
+    bad.threads = 5000;
+    CHECK_INT(TBW_EINVAL, cnn_model_create(&m, 1, 8, 8, &bad, why, sizeof why));
+    CHECK_STR_HAS(why, "threads");
+    CHECK_INT(TBW_ERANGE, cnn_model_create(&m, 65536, 65536, 2, NULL, why, sizeof why));
+    CHECK_STR_HAS(why, "2^31");
+    CHECK_INT(TBW_EINVAL, cnn_model_create(NULL, 1, 8, 8, NULL, why, sizeof why));
+    CHECK_STR_HAS(why, "out is NULL");
+    CHECK_INT(TBW_EINVAL, cnn_model_create(NULL, 1, 8, 8, NULL, NULL, 0)); /* no buffer: still refused */
+    cnn_dataset *ds = NULL;
+    CHECK_INT(TBW_EINVAL, cnn_dataset_create(NULL, why, sizeof why));
+    CHECK_STR_HAS(why, "out is NULL");
+    CHECK_INT(0, cnn_dataset_create(&ds, why, sizeof why));
+    CHECK_TRUE(why[0] == '\0');
+    cnn_dataset_free(ds);
+    CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, NULL, NULL, 0));
     cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
     c.kernel_h = c.kernel_w = 9;
     c.padding = CNN_PAD_VALID;

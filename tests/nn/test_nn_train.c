@@ -20,7 +20,7 @@ static cnn_model *tiny(int optimizer, float lr)
     mo.optimizer = optimizer;
     mo.learning_rate = lr;
     cnn_model *m = NULL;
-    if (cnn_model_create(&m, 2, 1, 1, &mo))
+    if (cnn_model_create(&m, 2, 1, 1, &mo, NULL, 0))
         return NULL;
     cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
     d.units = 2;
@@ -116,7 +116,7 @@ static cnn_model *small_cnn(int init, uint64_t seed, int threads, float lr)
     mo.seed = seed;
     mo.learning_rate = lr;
     cnn_model *m = NULL;
-    if (cnn_model_create(&m, 1, 12, 12, &mo))
+    if (cnn_model_create(&m, 1, 12, 12, &mo, NULL, 0))
         return NULL;
     cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
     c.filters = 8;
@@ -268,7 +268,7 @@ static void test_denormals_flushed(int threads)
     cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
     d.units = 4;
     d.bias_init = 0.0f;
-    CHECK_INT(0, cnn_model_create(&m, 8, 1, 1, &mo));
+    CHECK_INT(0, cnn_model_create(&m, 8, 1, 1, &mo, NULL, 0));
     CHECK_INT(0, cnn_model_add_dense(m, "fc", &d));
     CHECK_INT(0, cnn_model_build(m, 2));
     float x[16];

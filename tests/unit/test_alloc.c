@@ -102,7 +102,7 @@ static int op_flush(tbw_writer *w)
 static int op_graph(tbw_writer *w)
 {
     tbw_graph *g;
-    int rc = tbw_graph_create(&g);
+    int rc = tbw_graph_create(&g, NULL, 0);
     if (rc)
         return rc;
     size_t a;

@@ -15,7 +15,11 @@ static char *g_dir;
 static void test_graph_refusals(void)
 {
     tbw_graph *g;
-    CHECK_INT(0, tbw_graph_create(&g));
+    char why[256] = "stale";
+    CHECK_INT(TBW_EINVAL, tbw_graph_create(NULL, why, sizeof why));
+    CHECK(strstr(why, "out is NULL") != NULL);
+    CHECK_INT(0, tbw_graph_create(&g, why, sizeof why));
+    CHECK(why[0] == '\0');
     size_t a;
     CHECK_RC(0, tbw_graph_add_node(g, "a", "Const", NULL, 0, NULL, &a), tbw_graph_errmsg(g));
     CHECK_RC(TBW_EINVAL, tbw_graph_add_node(g, "a", "Const", NULL, 0, NULL, NULL), tbw_graph_errmsg(g));
