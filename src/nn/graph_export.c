@@ -121,15 +121,23 @@ static void export_bias(ctx *c, const cnn_layer_info *L, const int64_t *os, int 
     snprintf(c->prev, sizeof c->prev, "%s", name);
 }
 
-/* A conv layer: S/weights, S/Conv2D with its geometry, then the bias. */
-static void export_conv(ctx *c, const cnn_layer_info *L, const int64_t *os, int orank)
+/* S/weights and the op S/<op> that reads the previous output and them; the op becomes the output. */
+static size_t weighted_op(ctx *c, const cnn_layer_info *L, const char *op_name, const int64_t *os, int orank)
 {
     char wname[256], name[256];
     snprintf(wname, sizeof wname, "%s/weights", L->name);
     export_weights(c, L, wname);
     const char *in[2] = {c->prev, wname};
-    snprintf(name, sizeof name, "%s/Conv2D", L->name);
-    size_t op = node(c, name, "Conv2D", in, 2, DT_FLOAT, os, orank);
+    snprintf(name, sizeof name, "%s/%s", L->name, op_name);
+    size_t op = node(c, name, op_name, in, 2, DT_FLOAT, os, orank);
+    snprintf(c->prev, sizeof c->prev, "%s", name);
+    return op;
+}
+
+/* A conv layer: S/weights, S/Conv2D with its geometry, then the bias. */
+static void export_conv(ctx *c, const cnn_layer_info *L, const int64_t *os, int orank)
+{
+    size_t op = weighted_op(c, L, "Conv2D", os, orank);
     attr_ints(c, op, "strides", 1, 1, L->stride_h, L->stride_w);
     attr_ints(c, op, "dilations", 1, 1, L->dilation_h, L->dilation_w);
     attr_str(c, op, "padding", pad_name(L->padding));
@@ -138,7 +146,6 @@ static void export_conv(ctx *c, const cnn_layer_info *L, const int64_t *os, int 
         int64_t ep[8] = {0, 0, 0, 0, L->pad_top, L->pad_bottom, L->pad_left, L->pad_right};
         c->rc = tbw_graph_attr_int_list(c->g, op, "explicit_paddings", ep, 8);
     }
-    snprintf(c->prev, sizeof c->prev, "%s", name);
     if (L->nparams > 1)
         export_bias(c, L, os, orank, true);
 }
@@ -146,18 +153,12 @@ static void export_conv(ctx *c, const cnn_layer_info *L, const int64_t *os, int 
 /* A dense layer: S/weights, S/MatMul, then the bias. */
 static void export_dense(ctx *c, const cnn_layer_info *L, const int64_t *os, int orank)
 {
-    char wname[256], name[256];
-    snprintf(wname, sizeof wname, "%s/weights", L->name);
-    export_weights(c, L, wname);
-    const char *in[2] = {c->prev, wname};
-    snprintf(name, sizeof name, "%s/MatMul", L->name);
-    size_t op = node(c, name, "MatMul", in, 2, DT_FLOAT, os, orank);
+    size_t op = weighted_op(c, L, "MatMul", os, orank);
     if (!c->rc) {
         c->rc = tbw_graph_attr_bool(c->g, op, "transpose_a", false);
         if (!c->rc)
             c->rc = tbw_graph_attr_bool(c->g, op, "transpose_b", false);
     }
-    snprintf(c->prev, sizeof c->prev, "%s", name);
     if (L->nparams > 1)
         export_bias(c, L, os, orank, false);
 }
