@@ -17,8 +17,9 @@ extern "C" {
 
 /** Bytes a record adds around its payload (12 before, 4 after). */
 #define TBW_RECORD_OVERHEAD 16
-/** The largest payload a reader accepts (2 GiB); TensorBoard cannot parse a larger message. */
-#define TBW_RECORD_MAX_PAYLOAD ((uint64_t)1 << 31)
+/** The largest payload a reader accepts and the writer makes (2 GiB - 1, protobuf's limit):
+ *  TensorBoard cannot parse a larger message. */
+#define TBW_RECORD_MAX_PAYLOAD (((uint64_t)1 << 31) - 1)
 
 /** CRC-32C (Castagnoli) of data, continuing from crc (start with 0). */
 TBW_API uint32_t tbw_crc32c(uint32_t crc, const void *data, size_t len);

@@ -37,7 +37,11 @@ TBW_API int tbw_scalar(tbw_writer *w, const char *tag, int64_t step, double valu
  * (k*3 doubles). NaN and +-Inf are left out and counted in *nonfinite (may be
  * NULL). With no finite value every row is (0, 0, 0); when all finite values
  * are equal, every edge is that value and the last bucket holds the count.
- * k: 1..65536. Runs in O(n + k).
+ * k: 1..65536. Runs in O(n + k). Every edge is finite for any finite input,
+ * even a range wider than DBL_MAX (-1e308..1e308).
+ * Returns 0, TBW_EINVAL (x or out NULL, k out of range), TBW_ENOMEM, or, for
+ * doubles only, TBW_ERANGE when the range is so narrow (a few subnormals) that
+ * the bucket width rounds to 0.
  */
 TBW_API int tbw_histogram_buckets_f32(const float *x, size_t n, int k, double *out, size_t *nonfinite);
 TBW_API int tbw_histogram_buckets_f64(const double *x, size_t n, int k, double *out, size_t *nonfinite);
@@ -49,7 +53,7 @@ TBW_API int tbw_histogram_buckets_f64(const double *x, size_t n, int k, double *
  */
 TBW_API int tbw_histogram(tbw_writer *w, const char *tag, int64_t step, const float *x, size_t n,
                           int buckets, size_t *nonfinite);
-/** The same for doubles. */
+/** The same for doubles; TBW_ERANGE as for tbw_histogram_buckets_f64. */
 TBW_API int tbw_histogram_f64(tbw_writer *w, const char *tag, int64_t step, const double *x, size_t n,
                               int buckets, size_t *nonfinite);
 

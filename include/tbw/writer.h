@@ -99,12 +99,20 @@ TBW_API uint64_t tbw_writer_bytes_written(const tbw_writer *w);
  * value_fields: the encoded fields of a Summary.Value other than tag (1) and
  * metadata (9); metadata: an encoded SummaryMetadata, written on the tag's
  * first value in each file (may be NULL).
+ * Returns 0; TBW_EINVAL for a NULL, empty or non-UTF-8 tag, or for metadata
+ * naming another plugin than the tag's earlier metadata in this writer
+ * (TensorBoard keeps a tag's first plugin and would not show the rest);
+ * TBW_ERANGE if the event would be over TBW_RECORD_MAX_PAYLOAD bytes;
+ * or a write error.
  */
 TBW_API int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step,
                                    const uint8_t *value_fields, size_t value_len,
                                    const uint8_t *metadata, size_t metadata_len);
 
-/** Writes a raw Event with the given serialized oneof field (field number and bytes). */
+/** Writes a raw Event with the given serialized oneof field: field is 3..10 (file_version,
+ *  graph_def, summary, log_message, session_log, tagged_run_metadata, meta_graph_def,
+ *  source_metadata), bytes its encoding. TBW_EINVAL for another field, TBW_ERANGE past
+ *  TBW_RECORD_MAX_PAYLOAD. */
 TBW_API int tbw_writer_write_event_field(tbw_writer *w, int64_t step, int field, const uint8_t *bytes, size_t len);
 
 #ifdef __cplusplus

@@ -15,55 +15,63 @@ uint64_t tbw__str_hash(const char *tag, size_t len)
     return h ? h : 1; /* 0 is the empty-slot marker */
 }
 
-bool tbw__strset_has(const tbw__strset *s, const char *tag, size_t len, uint64_t h)
+void **tbw__strset_find(const tbw__strset *s, const char *tag, size_t len, uint64_t h)
 {
     if (s->cap == 0)
-        return false;
+        return NULL;
     size_t mask = s->cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         if (s->hashes[i] == 0)
-            return false;
+            return NULL;
         if (s->hashes[i] == h && strncmp(s->tags[i], tag, len) == 0 && s->tags[i][len] == '\0')
-            return true;
+            return &s->vals[i];
     }
 }
 
-static void insert_slot(uint64_t *hashes, char **tags, size_t cap, uint64_t h, char *tag)
+bool tbw__strset_has(const tbw__strset *s, const char *tag, size_t len, uint64_t h)
 {
-    size_t mask = cap - 1;
-    size_t i = h & mask;
-    while (hashes[i] != 0)
-        i = (i + 1) & mask;
-    hashes[i] = h;
-    tags[i] = tag;
+    return tbw__strset_find(s, tag, len, h) != NULL;
 }
 
-int tbw__strset_add(tbw__strset *s, const char *tag, size_t len, uint64_t h)
+static void insert_slot(tbw__strset *s, uint64_t h, char *tag, void *val)
+{
+    size_t mask = s->cap - 1;
+    size_t i = h & mask;
+    while (s->hashes[i] != 0)
+        i = (i + 1) & mask;
+    s->hashes[i] = h;
+    s->tags[i] = tag;
+    s->vals[i] = val;
+}
+
+int tbw__strset_add_val(tbw__strset *s, const char *tag, size_t len, uint64_t h, void *val)
 {
     if ((s->count + 1) * 2 > s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 64;
-        uint64_t *nh = calloc(ncap, sizeof *nh);
-        char **nt = calloc(ncap, sizeof *nt);
-        if (!nh || !nt) {
-            free(nh);
-            free(nt);
+        tbw__strset n = {.cap = s->cap ? s->cap * 2 : 64};
+        n.hashes = calloc(n.cap, sizeof *n.hashes);
+        n.tags = calloc(n.cap, sizeof *n.tags);
+        n.vals = calloc(n.cap, sizeof *n.vals);
+        if (!n.hashes || !n.tags || !n.vals) {
+            free(n.hashes);
+            free(n.tags);
+            free(n.vals);
             return TBW_ENOMEM;
         }
         for (size_t i = 0; i < s->cap; i++)
             if (s->hashes[i])
-                insert_slot(nh, nt, ncap, s->hashes[i], s->tags[i]);
+                insert_slot(&n, s->hashes[i], s->tags[i], s->vals[i]);
         free(s->hashes);
         free(s->tags);
-        s->hashes = nh;
-        s->tags = nt;
-        s->cap = ncap;
+        free(s->vals);
+        n.count = s->count;
+        *s = n;
     }
     char *copy = malloc(len + 1);
     if (!copy)
         return TBW_ENOMEM;
     memcpy(copy, tag, len);
     copy[len] = '\0';
-    insert_slot(s->hashes, s->tags, s->cap, h, copy);
+    insert_slot(s, h, copy, val);
     s->count++;
     return TBW_OK;
 }
@@ -73,8 +81,10 @@ void tbw__strset_clear(tbw__strset *s)
     for (size_t i = 0; i < s->cap; i++) {
         if (s->hashes[i]) {
             free(s->tags[i]);
+            free(s->vals[i]);
             s->hashes[i] = 0;
             s->tags[i] = NULL;
+            s->vals[i] = NULL;
         }
     }
     s->count = 0;
@@ -85,7 +95,9 @@ void tbw__strset_free(tbw__strset *s)
     tbw__strset_clear(s);
     free(s->hashes);
     free(s->tags);
+    free(s->vals);
     s->hashes = NULL;
     s->tags = NULL;
+    s->vals = NULL;
     s->cap = 0;
 }

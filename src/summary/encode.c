@@ -6,6 +6,7 @@
 #include "../writer/pbwire.h"
 #include "../writer/writer_internal.h"
 #include <tbw/common.h>
+#include <tbw/record.h>
 
 int tbw__meta_make(tbw__meta *m, const char *plugin_name, const uint8_t *content, size_t content_len)
 {
@@ -41,6 +42,11 @@ int tbw__write_tensor(tbw_writer *w, const char *tag, int64_t step, const Tensor
 {
     size_t tlen = tensorboard__tensor_proto__get_packed_size(tensor);
     size_t total = tbw__ld_len(tlen);
+    if (total > TBW_RECORD_MAX_PAYLOAD) /* refused before the copy is made */
+        return tbw__writer_fail(w, TBW_ERANGE,
+                                "the tensor for tag '%.64s' is %zu bytes; an event file record holds at most %llu "
+                                "(TensorBoard cannot read a larger one)",
+                                tag, tlen, (unsigned long long)TBW_RECORD_MAX_PAYLOAD);
     uint8_t *buf = malloc(total);
     if (!buf)
         return tbw__writer_fail(w, TBW_ENOMEM, "out of memory encoding a %zu-byte tensor for tag '%s'", tlen, tag);

@@ -23,8 +23,16 @@
  * Counts go into 4 interleaved tables so that runs of one bucket index do not
  * serialize on one memory location; counts is 4*k zeroed slots.
  */
+/*
+ * Bucket edges follow numpy.linspace over [lo, hi] in float64. Two double ranges need care, and
+ * float data never reaches either: hi - lo can overflow (-1e308..1e308), so the arithmetic then runs
+ * on halved values, which is exact and keeps every edge finite; and the bucket width can be
+ * subnormal, so its reciprocal overflows, and each index then comes from a division. Indices are
+ * clamped as doubles before the conversion, which is undefined for values out of range.
+ * Returns TBW_ERANGE only when the width rounds to 0 (a range of a few subnormals).
+ */
 #define DEFINE_BUCKETS(NAME, T, C)                                                                              \
-    static void NAME(const T *x, size_t n, int k, double *out, C *counts, size_t *nonfinite_out)                \
+    static int NAME(const T *x, size_t n, int k, double *out, C *counts, size_t *nonfinite_out)                 \
     {                                                                                                           \
         size_t bad = 0;                                                                                         \
         T lo_t = (T)INFINITY, hi_t = (T)-INFINITY;                                                              \
@@ -44,38 +52,45 @@
         if (nonfinite_out)                                                                                      \
             *nonfinite_out = bad;                                                                               \
         if (good == 0)                                                                                          \
-            return;                                                                                             \
+            return TBW_OK;                                                                                      \
         if (hi - lo == 0) {                                                                                     \
             for (int b = 0; b < k; b++) {                                                                       \
                 out[b * 3] = lo;                                                                                \
                 out[b * 3 + 1] = lo;                                                                            \
             }                                                                                                   \
             out[(k - 1) * 3 + 2] = (double)good;                                                                \
-            return;                                                                                             \
+            return TBW_OK;                                                                                      \
         }                                                                                                       \
-        double width = (hi - lo) / k;                                                                           \
+        double scale = isfinite(hi - lo) ? 1.0 : 0.5;                                                           \
+        double los = lo * scale;                                                                                \
+        double width = (hi * scale - los) / k;                                                                  \
+        if (!(width > 0))                                                                                       \
+            return TBW_ERANGE;                                                                                  \
         double inv = 1.0 / width;                                                                               \
+        bool divide = !isfinite(inv);                                                                           \
         int32_t last = k - 1;                                                                                   \
         for (size_t i = 0; i < n; i++) {                                                                        \
             double v = (double)x[i];                                                                            \
             if (!(v - v == 0))                                                                                  \
                 continue;                                                                                       \
-            double off = v - lo; /* >= 0, so truncation is floor */                                             \
-            double q = off * inv;                                                                               \
-            int32_t b = (int32_t)q;                                                                             \
+            double off = v * scale - los; /* >= 0, so truncation is floor */                                    \
+            double q = divide ? off / width : off * inv;                                                        \
+            int32_t b = q < (double)last ? (int32_t)q : last;                                                   \
             double frac = q - (double)b;                                                                        \
-            if ((frac < 1e-6 || frac > 1.0 - 1e-6) && off != 0)                                                \
-                b = (int32_t)(off / width);                                                                    \
-            b = b < last ? b : last;                                                                            \
+            if ((frac < 1e-6 || frac > 1.0 - 1e-6) && off != 0) {                                              \
+                double qd = off / width;                                                                        \
+                b = qd < (double)last ? (int32_t)qd : last;                                                     \
+            }                                                                                                   \
             counts[(size_t)b * 4 + (i & 3)]++;                                                                  \
         }                                                                                                       \
         for (int b = 0; b < k; b++) {                                                                           \
             /* numpy.linspace: start + i * step, with the last edge exactly hi. */                              \
-            out[b * 3] = lo + b * width;                                                                        \
-            out[b * 3 + 1] = b == k - 1 ? hi : lo + (b + 1) * width;                                            \
+            out[b * 3] = (los + b * width) / scale;                                                             \
+            out[b * 3 + 1] = b == k - 1 ? hi : (los + (b + 1) * width) / scale;                                 \
             const C *c = counts + (size_t)b * 4;                                                                \
             out[b * 3 + 2] = (double)c[0] + (double)c[1] + (double)c[2] + (double)c[3];                         \
         }                                                                                                       \
+        return TBW_OK;                                                                                          \
     }
 
 #if defined(__SSE2__)
@@ -296,23 +311,24 @@ static int bucketize(const void *x, bool f64, size_t n, int k, double *out, size
     } else {
         memset(stack_counts, 0, sizeof stack_counts);
     }
+    int rc = TBW_OK;
     if (wide) {
         if (f64)
-            buckets_f64_64(x, n, k, out, counts, nonfinite);
+            rc = buckets_f64_64(x, n, k, out, counts, nonfinite);
         else
-            buckets_f32_64(x, n, k, out, counts, nonfinite);
+            rc = buckets_f32_64(x, n, k, out, counts, nonfinite);
     } else if (f64) {
-        buckets_f64_32(x, n, k, out, counts, nonfinite);
+        rc = buckets_f64_32(x, n, k, out, counts, nonfinite);
     } else {
 #if defined(__SSE2__)
         buckets_f32_sse2(x, n, k, out, counts, nonfinite);
 #else
-        buckets_f32_32(x, n, k, out, counts, nonfinite);
+        rc = buckets_f32_32(x, n, k, out, counts, nonfinite);
 #endif
     }
     if (counts != stack_counts)
         free(counts);
-    return TBW_OK;
+    return rc;
 }
 
 int tbw_histogram_buckets_f32(const float *x, size_t n, int k, double *out, size_t *nonfinite)
@@ -349,6 +365,9 @@ static int write_histogram(tbw_writer *w, const char *tag, int64_t step, const v
     if (rc) {
         if (rows != stack_rows)
             free(rows);
+        if (rc == TBW_ERANGE)
+            return tbw__writer_fail(w, rc, "histogram '%s': the value range is too narrow to split into %d buckets",
+                                    tag, k);
         return tbw__writer_fail(w, rc, "histogram '%s': out of memory for %d buckets", tag, k);
     }
 

@@ -61,9 +61,19 @@ struct tbw_writer {
 
     int err;                 /* sticky write error, 0 if none */
     uint64_t dropped;
-    tbw__strset tags;
+    tbw__strset tags;        /* every tag this writer has logged, each with a tag_meta */
+    uint64_t file_gen;       /* which event file this is (1, 2, ...), for tag_meta.gen */
     char errmsg[TBW__ERRMSG_LEN];
 };
+
+/* What the writer remembers of a tag: the metadata it was last logged with, and the event file that
+   last received that metadata. TensorBoard reads the metadata from the first event of each tag in
+   each file, so an event carries it when gen is not the current file. */
+typedef struct tag_meta {
+    uint64_t gen;
+    size_t len;
+    uint8_t bytes[];
+} tag_meta;
 
 /* ------------------------------------------------------------------ */
 
@@ -225,7 +235,7 @@ static int open_next_file(tbw_writer *w)
     w->file_off = n;
     w->file_secs = secs;
     w->last_gone_check = wall;
-    tbw__strset_clear(&w->tags);
+    w->file_gen++; /* every tag's metadata goes again, once, into the new file */
     free(newest);
     return TBW_OK;
 fail:
@@ -269,6 +279,141 @@ static size_t frame_event_field(uint8_t *out, double wall, int64_t step, int fie
     return ev + TBW_RECORD_OVERHEAD;
 }
 
+/* Size of the record holding one Summary.Value event: the tag, the value's own fields and, when
+   meta_len is not (size_t)-1, the metadata field. */
+static size_t value_record_size(int64_t step, size_t tlen, size_t value_len, size_t meta_len)
+{
+    size_t val = tbw__ld_len(tlen) + value_len + (meta_len != (size_t)-1 ? tbw__ld_len(meta_len) : 0);
+    return event_header_size(step) + tbw__ld_len(tbw__ld_len(val)) + TBW_RECORD_OVERHEAD;
+}
+
+/* Frames one Summary.Value event at out (meta NULL: no metadata field); returns the record's size. */
+static size_t frame_value_event(uint8_t *out, double wall, int64_t step, const char *tag, size_t tlen,
+                                const uint8_t *value_fields, size_t value_len, const uint8_t *meta, size_t meta_len)
+{
+    size_t val = tbw__ld_len(tlen) + value_len + (meta ? tbw__ld_len(meta_len) : 0);
+    size_t sum = tbw__ld_len(val);
+    size_t ev = event_header_size(step) + tbw__ld_len(sum);
+    uint8_t *p = put_event_header(out + TBW__RECORD_HEADER, wall, step);
+    *p++ = 0x2A; /* Event.summary */
+    p = tbw__put_varint(p, sum);
+    *p++ = 0x0A; /* Summary.value */
+    p = tbw__put_varint(p, val);
+    p = tbw__put_ld(p, 0x0A, tag, tlen); /* Value.tag */
+    if (value_len)
+        memcpy(p, value_fields, value_len);
+    p += value_len;
+    if (meta)
+        tbw__put_ld(p, 0x4A, meta, meta_len); /* Value.metadata */
+    tbw__record_seal(out, ev);
+    return ev + TBW_RECORD_OVERHEAD;
+}
+
+/* A Summary.Value event as frame_value_event laid it out, read back from its payload. */
+typedef struct value_event {
+    double wall;
+    int64_t step;
+    const char *tag;
+    size_t tlen;
+    const uint8_t *value; /* the fields between the tag and the metadata */
+    size_t value_len;
+    bool has_meta;
+} value_event;
+
+static bool parse_value_event(const uint8_t *ev, size_t n, value_event *v)
+{
+    const uint8_t *p = ev, *end = ev + n, *val = NULL;
+    size_t val_len = 0;
+    tbw__field f;
+    memset(v, 0, sizeof *v);
+    while (p < end) {
+        if (!tbw__next_field(&p, end, &f))
+            return false;
+        if (f.num == 1 && f.wire == 1) {
+            uint64_t bits = tbw__load_le64(f.data);
+            memcpy(&v->wall, &bits, 8);
+        } else if (f.num == 2 && f.wire == 0) {
+            v->step = (int64_t)f.varint;
+        } else if (f.num == 5 && f.wire == 2) {
+            val = tbw__find_ld(f.data, f.len, 1, &val_len); /* Summary.value: the writer puts one */
+        } else {
+            return false; /* not a summary event */
+        }
+    }
+    if (!val)
+        return false;
+    p = val;
+    end = val + val_len;
+    if (!tbw__next_field(&p, end, &f) || f.num != 1 || f.wire != 2)
+        return false;
+    v->tag = (const char *)f.data;
+    v->tlen = f.len;
+    v->value = p;
+    v->value_len = (size_t)(end - p);
+    while (p < end) {
+        const uint8_t *at = p;
+        if (!tbw__next_field(&p, end, &f))
+            return false;
+        if (f.num == 9) {
+            v->value_len = (size_t)(at - v->value);
+            v->has_meta = true;
+            break;
+        }
+    }
+    return true;
+}
+
+/* After a deleted event file was replaced (lock held): the buffered events were encoded for the old
+   file, so the first event of each tag may lack the metadata the new file needs. Re-frames those
+   with the tag's remembered metadata, so TensorBoard still shows every buffered point. */
+static int remeta_buffer(tbw_writer *w)
+{
+    uint8_t *out = NULL;
+    size_t olen = 0, ocap = 0;
+    for (size_t off = 0; off < w->len;) {
+        const uint8_t *rec = w->buf + off;
+        size_t plen = (size_t)tbw__load_le64(rec);
+        size_t rlen = plen + TBW_RECORD_OVERHEAD, nlen = rlen;
+        value_event v;
+        tag_meta *tm = NULL;
+        if (parse_value_event(rec + TBW__RECORD_HEADER, plen, &v)) {
+            void **slot = tbw__strset_find(&w->tags, v.tag, v.tlen, tbw__str_hash(v.tag, v.tlen));
+            tm = slot ? *slot : NULL;
+            if (tm && tm->gen == w->file_gen)
+                tm = NULL; /* an earlier buffered event already carries it */
+            if (tm)
+                tm->gen = w->file_gen;
+            if (tm && (v.has_meta || tm->len == 0))
+                tm = NULL;
+            if (tm)
+                nlen = value_record_size(v.step, v.tlen, v.value_len, tm->len);
+        }
+        if (ocap - olen < nlen) {
+            size_t ncap = ocap ? ocap : w->len + 4096;
+            while (ncap - olen < nlen)
+                ncap *= 2;
+            uint8_t *nb = realloc(out, ncap);
+            if (!nb) {
+                free(out);
+                return TBW__FAIL(w, TBW_ENOMEM, "out of memory re-encoding the events buffered for %s", w->path);
+            }
+            out = nb;
+            ocap = ncap;
+        }
+        if (tm)
+            frame_value_event(out + olen, v.wall, v.step, v.tag, v.tlen, v.value, v.value_len, tm->bytes, tm->len);
+        else
+            memcpy(out + olen, rec, rlen);
+        olen += nlen;
+        off += rlen;
+    }
+    free(w->buf);
+    w->buf = out;
+    w->len = olen;
+    w->cap = ocap;
+    return TBW_OK;
+}
+
 /* ---- buffer and flushing ------------------------------------------ */
 
 static int grow(tbw_writer *w, size_t need)
@@ -298,6 +443,8 @@ static int check_gone(tbw_writer *w)
         return TBW_OK;
     char *old = strdup(w->path ? w->path : "");
     int rc = open_next_file(w);
+    if (!rc && w->len)
+        rc = remeta_buffer(w);
     if (rc) {
         free(old);
         w->err = rc;
@@ -509,6 +656,65 @@ static int after_put_locked(tbw_writer *w, double wall)
     return flush_locked(w, false);
 }
 
+/* The plugin_name in SummaryMetadata bytes (plugin_data, field 1, then its field 1), or NULL. */
+static const uint8_t *plugin_of(const uint8_t *meta, size_t len, size_t *plen)
+{
+    size_t pdl = 0;
+    const uint8_t *pd = tbw__find_ld(meta, len, 1, &pdl);
+    *plen = 0;
+    return pd ? tbw__find_ld(pd, pdl, 1, plen) : NULL;
+}
+
+static tag_meta *new_tag_meta(const uint8_t *meta, size_t len, uint64_t gen)
+{
+    tag_meta *tm = malloc(sizeof *tm + len);
+    if (tm) {
+        tm->gen = gen;
+        tm->len = len;
+        if (len)
+            memcpy(tm->bytes, meta, len);
+    }
+    return tm;
+}
+
+/* The tag's entry, made on its first use in this writer (lock held). Later metadata for the tag
+   replaces what is remembered, unless it names another plugin: TensorBoard keeps a tag's first
+   plugin, so the other kind of data would never be shown. */
+static int tag_entry(tbw_writer *w, const char *tag, size_t tlen, uint64_t h, const uint8_t *meta, size_t mlen,
+                     tag_meta **out)
+{
+    void **slot = tbw__strset_find(&w->tags, tag, tlen, h);
+    if (!slot) {
+        if (tlen == 0 || !tbw__utf8_valid(tag, tlen))
+            return TBW__FAIL(w, TBW_EINVAL, "tag is empty or not valid UTF-8");
+        tag_meta *tm = new_tag_meta(meta, meta ? mlen : 0, 0);
+        if (!tm || tbw__strset_add_val(&w->tags, tag, tlen, h, tm)) {
+            free(tm);
+            return TBW__FAIL(w, TBW_ENOMEM, "out of memory remembering tag '%s'", tag);
+        }
+        *out = tm;
+        return TBW_OK;
+    }
+    tag_meta *tm = *slot;
+    if (meta && (tm->len != mlen || memcmp(tm->bytes, meta, mlen) != 0)) {
+        size_t was_len, now_len;
+        const uint8_t *was = plugin_of(tm->bytes, tm->len, &was_len), *now = plugin_of(meta, mlen, &now_len);
+        if (was && (!now || was_len != now_len || memcmp(was, now, was_len) != 0))
+            return TBW__FAIL(w, TBW_EINVAL,
+                             "tag '%s' already holds %.*s data in this run; TensorBoard would not show %.*s data "
+                             "under it: use another tag",
+                             tag, (int)was_len, (const char *)was, now ? (int)now_len : 5,
+                             now ? (const char *)now : "other");
+        tag_meta *n = new_tag_meta(meta, mlen, tm->gen);
+        if (!n)
+            return TBW__FAIL(w, TBW_ENOMEM, "out of memory remembering tag '%s'", tag);
+        free(tm);
+        *slot = tm = n;
+    }
+    *out = tm;
+    return TBW_OK;
+}
+
 int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const uint8_t *value_fields, size_t value_len,
                            const uint8_t *metadata, size_t metadata_len)
 {
@@ -519,6 +725,15 @@ int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const u
     if ((value_len && !value_fields) || (metadata_len && !metadata))
         return tbw__writer_fail(w, TBW_EINVAL, "NULL value or metadata bytes with a nonzero length");
     size_t tlen = strlen(tag);
+    /* Refused here, before any buffer grows: a record the readers would refuse. */
+    size_t most = SIZE_MAX;
+    if (tlen < TBW_RECORD_MAX_PAYLOAD && value_len < TBW_RECORD_MAX_PAYLOAD && metadata_len < TBW_RECORD_MAX_PAYLOAD)
+        most = value_record_size(step, tlen, value_len, metadata ? metadata_len : (size_t)-1) - TBW_RECORD_OVERHEAD;
+    if (most > TBW_RECORD_MAX_PAYLOAD)
+        return tbw__writer_fail(w, TBW_ERANGE,
+                                "the event for tag '%.64s' would be over %llu bytes, the most an event file record "
+                                "holds (TensorBoard cannot read a larger one)",
+                                tag, (unsigned long long)TBW_RECORD_MAX_PAYLOAD);
     uint64_t h = tbw__str_hash(tag, tlen);
     pthread_mutex_lock(&w->mu);
     int rc = w->err;
@@ -529,44 +744,20 @@ int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const u
         rc = TBW__FAIL(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
         goto out;
     }
-    /* Reserve room as if the metadata goes along; reserving may rotate to a new
-       file, which starts a new tag set, so the tag is looked up afterwards. */
-    size_t meta_field = metadata ? tbw__ld_len(metadata_len) : 0;
-    size_t most = tbw__ld_len(tbw__ld_len(tlen) + value_len + meta_field);
-    rc = reserve_locked(w, event_header_size(step) + tbw__ld_len(most) + TBW_RECORD_OVERHEAD);
+    /* Reserve room as if the metadata goes along; reserving may rotate to a new file, which needs
+       every tag's metadata again, so the tag is looked up afterwards. */
+    rc = reserve_locked(w, most + TBW_RECORD_OVERHEAD);
     if (rc)
         goto out;
-    bool first_in_file = !tbw__strset_has(&w->tags, tag, tlen, h);
-    if (first_in_file) {
-        if (tlen == 0 || !tbw__utf8_valid(tag, tlen)) {
-            rc = TBW__FAIL(w, TBW_EINVAL, "tag is empty or not valid UTF-8");
-            goto out;
-        }
-        rc = tbw__strset_add(&w->tags, tag, tlen, h);
-        if (rc) {
-            TBW__FAIL(w, rc, "out of memory remembering tag '%s'", tag);
-            goto out;
-        }
-    }
-    bool with_meta = first_in_file && metadata;
-    size_t val = tbw__ld_len(tlen) + value_len + (with_meta ? meta_field : 0);
-    size_t sum = tbw__ld_len(val);
-    size_t ev = event_header_size(step) + tbw__ld_len(sum);
-    size_t rec = ev + TBW_RECORD_OVERHEAD;
-    uint8_t *base = w->buf + w->len;
-    uint8_t *p = put_event_header(base + TBW__RECORD_HEADER, wall, step);
-    *p++ = 0x2A; /* Event.summary */
-    p = tbw__put_varint(p, sum);
-    *p++ = 0x0A; /* Summary.value */
-    p = tbw__put_varint(p, val);
-    p = tbw__put_ld(p, 0x0A, tag, tlen); /* Value.tag */
-    if (value_len)
-        memcpy(p, value_fields, value_len);
-    p += value_len;
+    tag_meta *tm = NULL;
+    rc = tag_entry(w, tag, tlen, h, metadata, metadata_len, &tm);
+    if (rc)
+        goto out;
+    bool with_meta = metadata && tm->gen != w->file_gen;
     if (with_meta)
-        p = tbw__put_ld(p, 0x4A, metadata, metadata_len); /* Value.metadata */
-    tbw__record_seal(base, ev);
-    w->len += rec;
+        tm->gen = w->file_gen;
+    w->len += frame_value_event(w->buf + w->len, wall, step, tag, tlen, value_fields, value_len,
+                                with_meta ? metadata : NULL, metadata_len);
     rc = after_put_locked(w, wall);
 out:
     pthread_mutex_unlock(&w->mu);
@@ -577,8 +768,16 @@ int tbw_writer_write_event_field(tbw_writer *w, int64_t step, int field, const u
 {
     if (!w)
         return TBW_EINVAL;
-    if (field < 1 || field > 15 || (len && !bytes))
-        return tbw__writer_fail(w, TBW_EINVAL, "bad event field %d or NULL bytes", field);
+    /* Event's oneof: file_version (3) to source_metadata (10); 1 and 2 are wall_time and step. */
+    if (field < 3 || field > 10)
+        return tbw__writer_fail(w, TBW_EINVAL, "event field %d is not one of Event's 3..10 (file_version .. "
+                                "source_metadata)", field);
+    if (len && !bytes)
+        return tbw__writer_fail(w, TBW_EINVAL, "event field %d: NULL bytes with length %zu", field, len);
+    if (len > TBW_RECORD_MAX_PAYLOAD - 32)
+        return tbw__writer_fail(w, TBW_ERANGE,
+                                "event field %d would be %zu bytes; an event file record holds at most %llu", field,
+                                len, (unsigned long long)TBW_RECORD_MAX_PAYLOAD);
     pthread_mutex_lock(&w->mu);
     int rc = w->err;
     if (rc)

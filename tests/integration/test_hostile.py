@@ -1,0 +1,103 @@
+"""Judges what the hostile-input cases wrote with real TensorBoard, under both loaders.
+
+Each program in tests/hostile runs with TBW_HOSTILE_DIR set; every case that writes a run also writes
+_expect/<case>.json with exactly the points TensorBoard must show for it. A run that TensorBoard
+shows without an expectation, a missing or extra tag, step or value, all fail.
+"""
+import json
+import math
+import os
+import struct
+import subprocess
+
+import pytest
+
+from conftest import BUILD, build_path
+from tbserver import TensorBoard
+
+PROGRAMS = ["hostile_writer"]
+PLUGINS = ["scalars", "histograms", "images", "audio", "text"]
+
+
+def f32(x):
+    return struct.unpack("<f", struct.pack("<f", x))[0] if math.isfinite(x) else x
+
+
+def norm(v):
+    """Values as a comparable key: float32-rounded, NaN made equal to NaN."""
+    if v is None:
+        return None
+    v = f32(float(v))
+    return "NaN" if math.isnan(v) else v
+
+
+@pytest.fixture(scope="module")
+def hostile_log(tmp_path_factory):
+    base = tmp_path_factory.mktemp("hostile")
+    for prog in PROGRAMS:
+        r = subprocess.run([build_path("tests", "hostile", prog)], env={**os.environ, "TBW_HOSTILE_DIR": str(base)},
+                           capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, f"{prog} failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    expected = {}
+    for name in sorted(os.listdir(base / "_expect")):
+        doc = json.loads((base / "_expect" / name).read_text())
+        run = expected.setdefault(doc["run"], {})
+        for plugin, tag, step, value in doc["points"]:
+            run.setdefault(plugin, {}).setdefault(tag, []).append((step, norm(value)))
+    for run in expected.values():
+        for tags in run.values():
+            for pts in tags.values():
+                pts.sort(key=lambda p: p[0])
+    assert len(expected) >= 10, "the hostile programs wrote too few expectations"
+    return base, expected
+
+
+def shown(tb):
+    """{run: {plugin: {tag: [(step, value)]}}} for every run TensorBoard lists with any tag."""
+    out = {}
+    for plugin in PLUGINS:
+        index = tb.json(f"/data/plugin/{plugin}/tags")
+        for run, tags in index.items():
+            for tag in (tags if isinstance(tags, list) else tags.keys()):
+                if plugin == "scalars":
+                    pts = [(s, norm(v)) for _, s, v in tb.json("/data/plugin/scalars/scalars", run=run, tag=tag)]
+                elif plugin == "histograms":
+                    pts = [(s, None) for _, s, _ in tb.json("/data/plugin/histograms/histograms", run=run, tag=tag)]
+                elif plugin == "text":
+                    pts = [(e["step"], None) for e in tb.json("/data/plugin/text/text", run=run, tag=tag)]
+                else:
+                    pts = [(e["step"], None)
+                           for e in tb.json(f"/data/plugin/{plugin}/{plugin}", run=run, tag=tag, sample=0)]
+                out.setdefault(run, {}).setdefault(plugin, {})[tag] = sorted(pts, key=lambda p: p[0])
+    return out
+
+
+@pytest.mark.parametrize("load_fast", ["false", "true"], ids=["python-loader", "fast-loader"])
+def test_tensorboard_shows_exactly_what_each_hostile_case_expects(hostile_log, load_fast):
+    base, expected = hostile_log
+    want = {run: plugins for run, plugins in expected.items() if any(plugins.values())}
+    tb = TensorBoard(base, load_fast)
+    try:
+        got = {}
+
+        def settled():
+            nonlocal got
+            got = shown(tb)
+            return got == want
+
+        try:
+            tb.wait_for(settled, "every hostile case's expected points", timeout=90)
+        except AssertionError:
+            pass
+        problems = []
+        for run in sorted(set(want) | set(got)):
+            if run not in expected:
+                problems.append(f"{run}: shown, but the case wrote no expectation")
+                continue
+            w, g = want.get(run, {}), got.get(run, {})
+            for plugin in sorted(set(w) | set(g)):
+                if w.get(plugin, {}) != g.get(plugin, {}):
+                    problems.append(f"{run} [{plugin}]: expected {w.get(plugin, {})}, shown {g.get(plugin, {})}")
+        assert not problems, f"load_fast={load_fast}:\n" + "\n".join(problems)
+    finally:
+        tb.close()
