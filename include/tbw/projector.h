@@ -7,7 +7,8 @@
  * sprite.png and bookmarks.json as given, and rewrites dir/projector_config.pbtxt
  * (to a temporary file, then renamed over it) so that it lists every embedding
  * added to dir, in name order. Adding an embedding under an existing tensor
- * name replaces it. All paths in the config are relative, use "/", and stay
+ * name replaces it; distinct names never share a directory (a name whose
+ * readable directory name is taken gets "-2", "-3", ... appended). All paths in the config are relative, use "/", and stay
  * inside dir, as TensorBoard 2.21 requires.
  *
  * Write the embeddings before TensorBoard first scans the log directory: it
@@ -15,8 +16,9 @@
  *
  * Metadata: one column is written without a header, several with a header
  * row (the projector's rule). A tab, newline, carriage return or backslash
- * inside a label is written as \t, \n, \r or \\, and an empty label as "(empty)",
- * so no label can shift the rows.
+ * inside a label is written as \t, \n, \r or \\, and a blank label (empty, or
+ * only whitespace as JavaScript's trim() sees it: " ", U+00A0, "\v", ...) as
+ * "(empty)", so no label can shift the rows. Blank column names are refused.
  */
 #ifndef TBW_PROJECTOR_H
 #define TBW_PROJECTOR_H

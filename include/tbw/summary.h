@@ -69,6 +69,10 @@ typedef enum tbw_layout {
     TBW_LAYOUT_CHW = 1  /**< channels, height, width (planar, as the CNN engine stores it) */
 } tbw_layout;
 
+/** The most pixels an image (or a grid) may have per side: larger ones are refused with TBW_ERANGE
+ *  before anything is allocated, as are images whose raw pixels exceed TBW_RECORD_MAX_PAYLOAD. */
+#define TBW_IMAGE_MAX_SIDE 32768
+
 /** n images of one size, stored back to back. channels: 1 (gray), 3 (RGB) or 4 (RGBA). */
 typedef struct tbw_image_batch {
     const void *data;
@@ -81,6 +85,8 @@ typedef struct tbw_image_batch {
  * Logs up to max_outputs images of the batch (like tf.summary.image with
  * max_outputs) as PNGs in one summary. max_outputs: 0 means 3.
  * The PNG zlib level is the writer's opts.png_level.
+ * Returns 0, TBW_EINVAL (a bad field; the message names it), TBW_ERANGE (over
+ * TBW_IMAGE_MAX_SIDE or a record's size), TBW_ENOMEM, or a write error.
  */
 TBW_API int tbw_images(tbw_writer *w, const char *tag, int64_t step, const tbw_image_batch *batch,
                        size_t max_outputs);
@@ -91,6 +97,8 @@ TBW_API int tbw_images(tbw_writer *w, const char *tag, int64_t step, const tbw_i
  * each tile's own min..max to 0..255 (for filters and activations; a constant
  * tile becomes mid-gray); otherwise values are converted as in tbw_images.
  * *out is allocated by the library; free it with tbw_free().
+ * Returns 0, TBW_EINVAL, TBW_ERANGE (the batch or the grid over
+ * TBW_IMAGE_MAX_SIDE per side, or over TBW_RECORD_MAX_PAYLOAD bytes) or TBW_ENOMEM.
  */
 TBW_API int tbw_image_grid(const tbw_image_batch *batch, size_t cols, size_t pad, uint8_t pad_value,
                            bool normalize, uint8_t **out, size_t *out_height, size_t *out_width,

@@ -8,24 +8,36 @@
 #include "../common/util.h"
 #include "../writer/writer_internal.h"
 #include "encode.h"
+#include <tbw/record.h>
 #include <tbw/summary.h>
 
-static int check_batch(const tbw_image_batch *b, size_t *img_elems)
+/* Checks the batch; on failure why says which condition failed. The size limits apply before
+   anything is allocated: at most TBW_IMAGE_MAX_SIDE pixels per side, and one image's raw pixels
+   within an event record (its PNG can be no larger than about that). */
+static int check_batch(const tbw_image_batch *b, size_t *img_elems, char *why, size_t cap)
 {
-    if (!b || !b->data || b->n == 0 || b->height == 0 || b->width == 0)
-        return TBW_EINVAL;
+    if (!b || !b->data)
+        return snprintf(why, cap, "the batch or its data is NULL"), TBW_EINVAL;
+    if (b->n == 0 || b->height == 0 || b->width == 0)
+        return snprintf(why, cap, "n, height and width must be >= 1 (got %zu, %zu, %zu)", b->n, b->height, b->width),
+               TBW_EINVAL;
     if (b->channels != 1 && b->channels != 3 && b->channels != 4)
-        return TBW_EINVAL;
+        return snprintf(why, cap, "channels must be 1, 3 or 4 (got %zu)", b->channels), TBW_EINVAL;
     if (b->type != TBW_PIXEL_U8 && b->type != TBW_PIXEL_F32)
-        return TBW_EINVAL;
+        return snprintf(why, cap, "unknown pixel type %d", (int)b->type), TBW_EINVAL;
     if (b->layout != TBW_LAYOUT_HWC && b->layout != TBW_LAYOUT_CHW)
-        return TBW_EINVAL;
-    if (b->height > 0x7FFFFFFF || b->width > 0x7FFFFFFF / 4)
-        return TBW_ERANGE;
+        return snprintf(why, cap, "unknown layout %d", (int)b->layout), TBW_EINVAL;
+    if (b->height > TBW_IMAGE_MAX_SIDE || b->width > TBW_IMAGE_MAX_SIDE)
+        return snprintf(why, cap, "%zux%zu px is over the %d px per side an image may have", b->width, b->height,
+                        TBW_IMAGE_MAX_SIDE),
+               TBW_ERANGE;
     size_t e, total;
-    if (!tbw__mul(b->height, b->width, &e) || !tbw__mul(e, b->channels, &e) || !tbw__mul(e, b->n, &total) ||
-        !tbw__mul(total, 4, &total))
-        return TBW_ERANGE;
+    if (!tbw__mul(b->height, b->width, &e) || !tbw__mul(e, b->channels, &e) || e > TBW_RECORD_MAX_PAYLOAD)
+        return snprintf(why, cap, "one %zux%zux%zu image is over the %llu bytes an event record holds", b->width,
+                        b->height, b->channels, (unsigned long long)TBW_RECORD_MAX_PAYLOAD),
+               TBW_ERANGE;
+    if (!tbw__mul(e, b->n, &total) || !tbw__mul(total, 4, &total))
+        return snprintf(why, cap, "a batch of %zu such images is too large to address", b->n), TBW_ERANGE;
     *img_elems = e;
     return TBW_OK;
 }
@@ -76,12 +88,10 @@ int tbw_images(tbw_writer *w, const char *tag, int64_t step, const tbw_image_bat
     if (rc)
         return rc;
     size_t img_elems;
-    rc = check_batch(batch, &img_elems);
+    char why[192];
+    rc = check_batch(batch, &img_elems, why, sizeof why);
     if (rc)
-        return tbw__writer_fail(w, rc,
-                                "images '%s': the batch needs data, n >= 1, height and width >= 1, "
-                                "1, 3 or 4 channels and a known pixel type and layout",
-                                tag);
+        return tbw__writer_fail(w, rc, "images '%s': %s", tag, why);
     size_t k = max_outputs ? max_outputs : 3;
     if (k > batch->n)
         k = batch->n;
@@ -144,7 +154,8 @@ int tbw_image_grid(const tbw_image_batch *b, size_t cols, size_t pad, uint8_t pa
         return TBW_EINVAL;
     *out = NULL;
     size_t img_elems;
-    int rc = check_batch(b, &img_elems);
+    char why[192];
+    int rc = check_batch(b, &img_elems, why, sizeof why);
     if (rc)
         return rc;
     if (cols == 0)
@@ -157,7 +168,8 @@ int tbw_image_grid(const tbw_image_batch *b, size_t cols, size_t pad, uint8_t pa
         return TBW_ERANGE;
     gh += pad;
     gw += pad;
-    if (gh > 0x7FFFFFFF || gw > 0x7FFFFFFF / 4 || !tbw__mul(gh, gw, &total) || !tbw__mul(total, b->channels, &total))
+    if (gh > TBW_IMAGE_MAX_SIDE || gw > TBW_IMAGE_MAX_SIDE || !tbw__mul(gh, gw, &total) ||
+        !tbw__mul(total, b->channels, &total) || total > TBW_RECORD_MAX_PAYLOAD)
         return TBW_ERANGE;
     uint8_t *g = malloc(total);
     if (!g)

@@ -60,10 +60,44 @@ static void put_quoted(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* A label for the TSV: escapes that keep every row on one line, one cell per tab. */
+/* Length of the JavaScript whitespace (String.prototype.trim's set) that starts s, 0 if none. */
+static size_t js_space(const unsigned char *s)
+{
+    if (s[0] == ' ' || (s[0] >= 0x09 && s[0] <= 0x0D))
+        return 1;
+    if (s[0] == 0xC2 && s[1] == 0xA0) /* U+00A0 */
+        return 2;
+    if (s[0] == 0xE1 && s[1] == 0x9A && s[2] == 0x80) /* U+1680 */
+        return 3;
+    if (s[0] == 0xE2 && s[1] == 0x80 && ((s[2] >= 0x80 && s[2] <= 0x8A) || s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF))
+        return 3; /* U+2000..200A, U+2028, U+2029, U+202F */
+    if (s[0] == 0xE2 && s[1] == 0x81 && s[2] == 0x9F) /* U+205F */
+        return 3;
+    if (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) /* U+3000 */
+        return 3;
+    if (s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) /* U+FEFF */
+        return 3;
+    return 0;
+}
+
+/* Whether s is empty or only whitespace as the projector's trim() sees it. */
+static bool blank(const char *s)
+{
+    if (!s)
+        return true;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t k; *p; p += k)
+        if ((k = js_space(p)) == 0)
+            return false;
+    return true;
+}
+
+/* A label for the TSV: escapes that keep every row on one line, one cell per tab. A blank label is
+   written as "(empty)": the projector skips lines that trim() to nothing, which would move every
+   later label onto the wrong point. */
 static void put_label(FILE *f, const char *s)
 {
-    if (!s || !s[0]) {
+    if (blank(s)) {
         fputs("(empty)", f);
         return;
     }
@@ -106,10 +140,9 @@ static int validate(tbw__err er, const tbw_embedding *e)
             return tbw__fail(er, TBW_EINVAL, "embedding '%s': %zu metadata columns need column_names (the header row)",
                              name, e->n_columns);
         for (size_t c = 0; e->n_columns > 1 && c < e->n_columns; c++)
-            if (!e->column_names[c] || !e->column_names[c][0] ||
-                !tbw__utf8_valid(e->column_names[c], strlen(e->column_names[c])))
+            if (blank(e->column_names[c]) || !tbw__utf8_valid(e->column_names[c], strlen(e->column_names[c])))
                 return tbw__fail(er, TBW_EINVAL,
-                                 "embedding '%s': column name %zu is empty or not valid UTF-8", name, c);
+                                 "embedding '%s': column name %zu is blank or not valid UTF-8", name, c);
         size_t cells = e->n * e->n_columns;
         for (size_t i = 0; i < cells; i++)
             if (e->labels[i] && !tbw__utf8_valid(e->labels[i], strlen(e->labels[i])))
@@ -142,8 +175,8 @@ static int validate(tbw__err er, const tbw_embedding *e)
     return TBW_OK;
 }
 
-/* A directory name for the tensor name: safe characters plus a hash, so that
-   different names never share a directory. */
+/* A readable directory name for the tensor name: up to 48 safe characters and a 32-bit hash. Two
+   names can still share it; choose_dir tells them apart. */
 static void dir_name(const char *name, char *out, size_t cap)
 {
     uint64_t h = 1469598103934665603ull;
@@ -158,6 +191,61 @@ static void dir_name(const char *name, char *out, size_t cap)
         out[k++] = ok ? c : '_';
     }
     snprintf(out + k, cap - k, "-%08x", (unsigned)(h ^ (h >> 32)));
+}
+
+/* The tensor_name line write_block puts in embedding.pbtxt for name, in a malloc'd string. */
+static char *name_line(const char *name)
+{
+    char *line = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&line, &len);
+    if (!f)
+        return NULL;
+    fputs("  tensor_name: ", f);
+    put_quoted(f, name);
+    fputc('\n', f);
+    if (fclose(f) != 0) {
+        free(line);
+        return NULL;
+    }
+    return line;
+}
+
+/* Whether embeddings/<sub> is free for name: absent, without a readable embedding.pbtxt, or holding
+   name's own embedding. */
+static bool dir_is_for(const char *edir, const char *sub, const char *line)
+{
+    char path[4200], got[8192];
+    snprintf(path, sizeof path, "%s/%s/embedding.pbtxt", edir, sub);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return true;
+    bool mine = fgets(got, sizeof got, f) && fgets(got, sizeof got, f) && strcmp(got, line) == 0;
+    fclose(f);
+    return mine;
+}
+
+/* The directory under edir for name: its readable name, or that name with "-2", "-3", ... when
+   another tensor name already holds it, so that no add ever replaces another name's files. */
+static int choose_dir(tbw__err er, const char *edir, const char *name, char *sub, size_t cap)
+{
+    char base[64];
+    dir_name(name, base, sizeof base);
+    char *line = name_line(name);
+    if (!line)
+        return tbw__fail(er, TBW_ENOMEM, "out of memory naming the directory of embedding '%s'", name);
+    for (int i = 1; i <= 1000; i++) {
+        if (i == 1)
+            snprintf(sub, cap, "%s", base);
+        else
+            snprintf(sub, cap, "%s-%d", base, i);
+        if (dir_is_for(edir, sub, line)) {
+            free(line);
+            return TBW_OK;
+        }
+    }
+    free(line);
+    return tbw__fail(er, TBW_EIO, "embedding '%s': 1000 directories named %s-* belong to other names", name, base);
 }
 
 static int write_tensor_tsv(tbw__err er, const char *path, const tbw_embedding *e)
@@ -351,9 +439,10 @@ int tbw_projector_add(const char *dir, const tbw_embedding *e, char *errmsg, siz
     if (rc)
         return rc;
     char sub[80], edir[3100], stage[4096], final[4096], old[4096], path[4200];
-    dir_name(e->tensor_name, sub, sizeof sub);
     snprintf(edir, sizeof edir, "%s/embeddings", dir);
     rc = tbw__mkdir_p(er, edir);
+    if (!rc)
+        rc = choose_dir(er, edir, e->tensor_name, sub, sizeof sub);
     if (rc)
         return rc;
     /* Stage everything in a fresh directory, then move it into place. */

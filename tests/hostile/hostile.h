@@ -22,7 +22,7 @@ static char hostile_base_[512];
 static bool hostile_temp_;
 
 /* Sets the base directory; call in main before check_main. */
-static void hostile_setup(void)
+static inline void hostile_setup(void)
 {
     const char *env = getenv("TBW_HOSTILE_DIR");
     if (env && *env) {
@@ -41,21 +41,21 @@ static void hostile_setup(void)
     mkdir(d, 0777);
 }
 
-static int hostile_rm_(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static inline int hostile_rm_(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;
     return remove(path);
 }
 
 /* Removes the base directory if it was a temporary one; call after check_main. */
-static void hostile_teardown(void)
+static inline void hostile_teardown(void)
 {
     if (hostile_temp_)
         nftw(hostile_base_, hostile_rm_, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* <base>/<name>: the run directory of the case named name (a static buffer: one per process). */
-static const char *hostile_run(const char *name)
+static inline const char *hostile_run(const char *name)
 {
     static char path[700];
     snprintf(path, sizeof path, "%s/%s", hostile_base_, name);
@@ -63,7 +63,7 @@ static const char *hostile_run(const char *name)
 }
 
 /* How many event files the run directory holds. */
-static int hostile_event_files(const char *run_dir)
+static inline int hostile_event_files(const char *run_dir)
 {
     DIR *d = opendir(run_dir);
     int n = 0;
@@ -81,13 +81,13 @@ typedef struct hostile_clock {
     double t;
 } hostile_clock;
 
-static double hostile_tick_(void *ctx)
+static inline double hostile_tick_(void *ctx)
 {
     hostile_clock *c = ctx;
     return c->t += 1.0;
 }
 
-static tbw_writer *hostile_writer(const char *name, tbw_writer_opts *opts, hostile_clock *clk)
+static inline tbw_writer *hostile_writer(const char *name, tbw_writer_opts *opts, hostile_clock *clk)
 {
     tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
     if (opts)
@@ -121,13 +121,13 @@ typedef struct hostile_expect {
     int n;
 } hostile_expect;
 
-static void expect_init(hostile_expect *e, const char *run)
+static inline void expect_init(hostile_expect *e, const char *run)
 {
     e->run = run;
     e->n = 0;
 }
 
-static void expect_point_(hostile_expect *e, const char *plugin, const char *tag, int64_t step, double v, bool hv)
+static inline void expect_point_(hostile_expect *e, const char *plugin, const char *tag, int64_t step, double v, bool hv)
 {
     if (e->n == HOSTILE_MAX_POINTS) {
         CHECK_(false, "too many expected points for %s", e->run);
@@ -137,18 +137,18 @@ static void expect_point_(hostile_expect *e, const char *plugin, const char *tag
 }
 
 /* A scalar point TensorBoard must show (value compared after rounding to float32). */
-static void expect_scalar(hostile_expect *e, const char *tag, int64_t step, double v)
+static inline void expect_scalar(hostile_expect *e, const char *tag, int64_t step, double v)
 {
     expect_point_(e, "scalars", tag, step, v, true);
 }
 
 /* A step of a histogram, image, audio or text tag ("histograms", "images", "audio", "text"). */
-static void expect_step(hostile_expect *e, const char *plugin, const char *tag, int64_t step)
+static inline void expect_step(hostile_expect *e, const char *plugin, const char *tag, int64_t step)
 {
     expect_point_(e, plugin, tag, step, 0, false);
 }
 
-static void json_str_(FILE *f, const char *s)
+static inline void json_str_(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
@@ -163,7 +163,7 @@ static void json_str_(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void json_num_(FILE *f, double v)
+static inline void json_num_(FILE *f, double v)
 {
     if (isnan(v))
         fputs("NaN", f);
@@ -174,7 +174,7 @@ static void json_num_(FILE *f, double v)
 }
 
 /* Writes <base>/_expect/<run>.json: {"run": ..., "points": [[plugin, tag, step, value|null], ...]}. */
-static void expect_write(const hostile_expect *e)
+static inline void expect_write(const hostile_expect *e)
 {
     char path[800];
     snprintf(path, sizeof path, "%s/_expect/%s.json", hostile_base_, e->run);
@@ -203,7 +203,7 @@ static void expect_write(const hostile_expect *e)
 }
 
 /* The case writes nothing TensorBoard would show under its run name. */
-static void expect_nothing(const char *run)
+static inline void expect_nothing(const char *run)
 {
     hostile_expect e;
     expect_init(&e, run);

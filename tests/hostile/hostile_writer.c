@@ -299,7 +299,38 @@ TEST(metadata_that_changes_within_one_plugin_is_accepted)
     expect_write(&e);
 }
 
+TEST(image_of_100000_by_100000_px_is_refused_before_allocating)
+{
+    static uint8_t px[16];
+    tbw_image_batch b = {px, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 100000, 100000, 1};
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    CHECK_RC(TBW_ERANGE, tbw_images(w, "big", 0, &b, 1), tbw_writer_errmsg(w));
+    CHECK_STR_HAS(tbw_writer_errmsg(w), "100000x100000 px is over the 32768 px per side");
+    uint8_t *g = NULL;
+    size_t gh, gw, gc;
+    CHECK_INT(TBW_ERANGE, tbw_image_grid(&b, 0, 0, 0, false, &g, &gh, &gw, &gc));
+    CHECK(g == NULL);
+    /* under the side limit but over a record: 30000 x 30000 x 4 bytes */
+    tbw_image_batch b2 = {px, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 30000, 30000, 4};
+    CHECK_RC(TBW_ERANGE, tbw_images(w, "big", 0, &b2, 1), tbw_writer_errmsg(w));
+    CHECK_STR_HAS(tbw_writer_errmsg(w), "over the 2147483647 bytes an event record holds");
+    /* a grid of small tiles that would be too wide */
+    tbw_image_batch tiles = {px, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 100000, 1, 1, 1};
+    CHECK_INT(TBW_ERANGE, tbw_image_grid(&tiles, 100000, 0, 0, false, &g, &gh, &gw, &gc));
+    tbw_image_batch none = {px, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 4, 4, 2};
+    CHECK_RC(TBW_EINVAL, tbw_images(w, "two", 0, &none, 1), tbw_writer_errmsg(w));
+    CHECK_STR_HAS(tbw_writer_errmsg(w), "channels must be 1, 3 or 4 (got 2)");
+    tbw_image_batch ok = {px, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 4, 4, 1};
+    CHECK_RC(0, tbw_images(w, "small", 2, &ok, 1), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    hostile_expect e;
+    expect_init(&e, HERE);
+    expect_step(&e, "images", "small", 2);
+    expect_write(&e);
+}
+
 static const check_case tests[] = {
+    CASE(image_of_100000_by_100000_px_is_refused_before_allocating),
     CASE(histogram_f64_range_wider_than_dbl_max_gives_finite_edges),
     CASE(histogram_f64_subnormal_bucket_width_gives_finite_edges),
     CASE(histogram_f64_range_of_one_subnormal_is_refused_with_erange),

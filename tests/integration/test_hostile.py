@@ -12,10 +12,14 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, build_path
+from conftest import build_path
 from tbserver import TensorBoard
 
-PROGRAMS = ["hostile_writer"]
+def programs():
+    d = build_path("tests", "hostile")
+    found = sorted(p for p in d.iterdir() if p.name.startswith("hostile_") and p.is_file() and os.access(p, os.X_OK))
+    assert len(found) >= 2, f"no hostile programs in {d}"
+    return found
 PLUGINS = ["scalars", "histograms", "images", "audio", "text"]
 
 
@@ -34,8 +38,8 @@ def norm(v):
 @pytest.fixture(scope="module")
 def hostile_log(tmp_path_factory):
     base = tmp_path_factory.mktemp("hostile")
-    for prog in PROGRAMS:
-        r = subprocess.run([build_path("tests", "hostile", prog)], env={**os.environ, "TBW_HOSTILE_DIR": str(base)},
+    for prog in programs():
+        r = subprocess.run([prog], env={**os.environ, "TBW_HOSTILE_DIR": str(base)},
                            capture_output=True, text=True, timeout=900)
         assert r.returncode == 0, f"{prog} failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
     expected = {}
