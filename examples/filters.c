@@ -62,12 +62,17 @@ static void gabor(float *w, int k, float theta, float wavelength, float sigma)
         w[i] -= sum / (float)(k * k);
 }
 
-static int run_bank(tbw_writer *w, const bank *b, const float *x, size_t n_img, int step)
+/* Convolves n_img rows x cols images with the bank and logs its kernels and feature maps. Prints
+   what failed. */
+static int run_bank(tbw_writer *w, const bank *b, const float *x, size_t n_img, int rows, int cols, int step)
 {
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     cnn_model *m;
-    if (cnn_model_create(&m, 1, 28, 28, &mo, NULL, 0))
+    char why[256];
+    if (cnn_model_create(&m, 1, rows, cols, &mo, why, sizeof why)) {
+        fprintf(stderr, "error: %s\n", why);
         return 1;
+    }
     cnn_conv2d_opts co = CNN_CONV2D_OPTS_INIT;
     co.filters = b->n;
     co.kernel_h = co.kernel_w = b->k;
@@ -91,11 +96,15 @@ static int run_bank(tbw_writer *w, const bank *b, const float *x, size_t n_img, 
     size_t gh, gw, gc;
     /* The kernels, each scaled to its own range and enlarged. */
     tbw_image_batch kb = {b->w, TBW_PIXEL_F32, TBW_LAYOUT_CHW, (size_t)b->n, (size_t)b->k, (size_t)b->k, 1};
-    if (tbw_image_grid(&kb, (size_t)b->n, 1, 0, true, &g, &gh, &gw, &gc))
+    int grc = tbw_image_grid(&kb, (size_t)b->n, 1, 0, true, &g, &gh, &gw, &gc);
+    if (grc) {
+        fprintf(stderr, "error: %s kernels: %s\n", b->name, tbw_strerror(grc));
         goto done;
+    }
     size_t sc = 84 / (size_t)b->k, H = gh * sc, W = gw * sc;
     uint8_t *big = malloc(H * W);
     if (!big) {
+        fprintf(stderr, "error: out of memory\n");
         tbw_free(g);
         goto done;
     }
@@ -107,18 +116,26 @@ static int run_bank(tbw_writer *w, const bank *b, const float *x, size_t n_img, 
     tbw_image_batch bb = {big, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, H, W, 1};
     int wrc = tbw_images(w, tag, step, &bb, 1);
     free(big);
-    if (wrc)
+    if (wrc) {
+        fprintf(stderr, "error: %s\n", tbw_writer_errmsg(w));
         goto done;
+    }
     /* Feature maps: one row per image, one column per kernel, each map normalized. */
-    tbw_image_batch fb = {L.output, TBW_PIXEL_F32, TBW_LAYOUT_CHW, n_img * (size_t)b->n, 28, 28, 1};
-    if (tbw_image_grid(&fb, (size_t)b->n, 2, 255, true, &g, &gh, &gw, &gc))
+    tbw_image_batch fb = {L.output, TBW_PIXEL_F32, TBW_LAYOUT_CHW, n_img * (size_t)b->n, (size_t)rows, (size_t)cols,
+                          1};
+    grc = tbw_image_grid(&fb, (size_t)b->n, 2, 255, true, &g, &gh, &gw, &gc);
+    if (grc) {
+        fprintf(stderr, "error: %s feature maps of %dx%d images: %s\n", b->name, rows, cols, tbw_strerror(grc));
         goto done;
+    }
     snprintf(tag, sizeof tag, "%s/feature_maps", b->name);
     tbw_image_batch mb = {g, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, gh, gw, gc};
     wrc = tbw_images(w, tag, step, &mb, 1);
     tbw_free(g);
-    if (wrc)
+    if (wrc) {
+        fprintf(stderr, "error: %s\n", tbw_writer_errmsg(w));
         goto done;
+    }
     rc = 0;
 done:
     cnn_model_free(m);
@@ -157,23 +174,36 @@ int main(int argc, char **argv)
         snprintf(img, sizeof img, "%s/t10k-images-idx3-ubyte", data);
         snprintf(lab, sizeof lab, "%s/t10k-labels-idx1-ubyte", data);
     }
-    cnn_dataset *ds;
-    if (cnn_dataset_create(&ds, NULL, 0) || cnn_dataset_load_idx(ds, img, lab)) {
+    cnn_dataset *ds = NULL;
+    char msg[512];
+    if (cnn_dataset_create(&ds, msg, sizeof msg) || cnn_dataset_load_idx(ds, img, lab)) {
         fprintf(stderr, "error: %s\n  (Fashion-MNIST: sudo apt-get install dataset-fashion-mnist, or --data DIR)\n",
-                cnn_dataset_errmsg(ds));
+                ds ? cnn_dataset_errmsg(ds) : msg);
         cnn_dataset_free(ds);
         return 1;
     }
-    float *x = malloc((size_t)n_img * 784 * sizeof *x);
-    cnn_dataset_batch(ds, 0, (size_t)n_img, x, NULL);
-    tbw_writer *w;
-    char msg[512];
-    if (tbw_writer_open(&w, logdir, NULL, msg, sizeof msg)) {
-        fprintf(stderr, "error: %s\n", msg);
+    int rows, cols;
+    cnn_dataset_dims(ds, &rows, &cols);
+    if ((size_t)n_img > cnn_dataset_count(ds))
+        n_img = (long)cnn_dataset_count(ds);
+    float *x = malloc((size_t)n_img * (size_t)rows * (size_t)cols * sizeof *x);
+    if (!x || cnn_dataset_batch(ds, 0, (size_t)n_img, x, NULL)) {
+        fprintf(stderr, "error: %s\n", x ? cnn_dataset_errmsg(ds) : "out of memory for the images");
+        free(x);
+        cnn_dataset_free(ds);
         return 1;
     }
-    tbw_image_batch in = {x, TBW_PIXEL_F32, TBW_LAYOUT_CHW, (size_t)n_img, 28, 28, 1};
+    tbw_writer *w;
+    if (tbw_writer_open(&w, logdir, NULL, msg, sizeof msg)) {
+        fprintf(stderr, "error: %s\n", msg);
+        free(x);
+        cnn_dataset_free(ds);
+        return 1;
+    }
+    tbw_image_batch in = {x, TBW_PIXEL_F32, TBW_LAYOUT_CHW, (size_t)n_img, (size_t)rows, (size_t)cols, 1};
     int rc = tbw_images(w, "input", 0, &in, (size_t)n_img);
+    if (rc)
+        fprintf(stderr, "error: %s\n", tbw_writer_errmsg(w));
     float lap[9], cur[49], gab[8 * 81];
     laplacian(lap);
     curve(cur);
@@ -185,10 +215,10 @@ int main(int argc, char **argv)
                      {"gabor", 9, 8, 1, gab},
                      {"laplacian_dilated", 3, 1, 2, lap}};
     for (int i = 0; !rc && i < 4; i++)
-        rc = run_bank(w, &banks[i], x, (size_t)n_img, 0);
-    if (rc)
-        fprintf(stderr, "error: %s\n", tbw_writer_errmsg(w));
+        rc = run_bank(w, &banks[i], x, (size_t)n_img, rows, cols, 0);
     int crc = tbw_writer_close(w);
+    if (crc)
+        fprintf(stderr, "error: %s\n", tbw_strerror(crc));
     free(x);
     cnn_dataset_free(ds);
     if (rc || crc)

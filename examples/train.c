@@ -80,7 +80,8 @@ static cnn_dataset *load_split(const char *dir, const char *prefix)
         }                                                                                                       \
     } while (0)
 
-static int build_model(cnn_model **out, const train_opts *o)
+/* The net for rows x cols images (28 x 28 for MNIST; any size the data has). */
+static int build_model(cnn_model **out, const train_opts *o, int rows, int cols)
 {
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.seed = o->seed;
@@ -88,14 +89,14 @@ static int build_model(cnn_model **out, const train_opts *o)
     mo.threads = o->threads;
     cnn_model *m;
     char why[256];
-    if (cnn_model_create(&m, 1, 28, 28, &mo, why, sizeof why)) {
+    if (cnn_model_create(&m, 1, rows, cols, &mo, why, sizeof why)) {
         fprintf(stderr, "error: cannot create the model: %s\n", why);
         return 1;
     }
     cnn_conv2d_opts c1 = CNN_CONV2D_OPTS_INIT;
     cnn_pool_opts p = CNN_POOL_OPTS_INIT;
     /* With one conv layer it has 64 filters and is pooled twice, as in the lecture's
-       sweep, so the fully connected part always sees 7x7x64 features. */
+       sweep, so the fully connected part always sees (rows/4)x(cols/4)x64 features (7x7x64). */
     if (o->conv_layers == 1)
         c1.filters = 64;
     TRY(cnn_model_add_conv2d(m, "conv1", &c1), cnn_model_errmsg(m));
@@ -196,6 +197,7 @@ typedef struct {
     float *x;
     int32_t *y;
     size_t n;
+    int rows, cols; /* every image of both splits */
 } test_images;
 
 static int log_embedding(const char *run_dir, cnn_model *m, const test_images *t, int n, size_t B, bool fashion)
@@ -214,7 +216,8 @@ static int log_embedding(const char *run_dir, cnn_model *m, const test_images *t
     size_t d = (size_t)L.out_c * L.out_h * L.out_w;
     float *emb = malloc((size_t)n * d * sizeof *emb);
     const char **names = malloc((size_t)n * sizeof *names);
-    uint8_t *thumbs = malloc((size_t)n * 784);
+    const size_t px = (size_t)t->rows * (size_t)t->cols;
+    uint8_t *thumbs = malloc((size_t)n * px);
     int rc = 1;
     if (!emb || !names || !thumbs) {
         fprintf(stderr, "error: out of memory for the projector\n");
@@ -222,7 +225,7 @@ static int log_embedding(const char *run_dir, cnn_model *m, const test_images *t
     }
     for (size_t s = 0; s < (size_t)n; s += B) {
         size_t k = (size_t)n - s < B ? (size_t)n - s : B;
-        if (cnn_model_forward(m, x + s * 784, k, false)) {
+        if (cnn_model_forward(m, x + s * px, k, false)) {
             fprintf(stderr, "error: projector: %s\n", cnn_model_errmsg(m));
             goto done;
         }
@@ -231,14 +234,14 @@ static int log_embedding(const char *run_dir, cnn_model *m, const test_images *t
     }
     for (int i = 0; i < n; i++) {
         names[i] = (fashion ? fashion_names : digit_names)[labels[i] % 10];
-        for (int p = 0; p < 784; p++)
-            thumbs[(size_t)i * 784 + (size_t)p] = (uint8_t)lrintf(x[(size_t)i * 784 + (size_t)p] * 255.0f);
+        for (size_t p = 0; p < px; p++)
+            thumbs[(size_t)i * px + p] = (uint8_t)lrintf(x[(size_t)i * px + p] * 255.0f);
     }
     char tname[128];
     snprintf(tname, sizeof tname, "%s activations", L.name);
     tbw_embedding e = {.tensor_name = tname, .data = emb, .n = (size_t)n, .d = d, .n_columns = 1,
                        .n_label_rows = (size_t)n, .labels = names, .thumbnails = thumbs, .n_thumbnails = (size_t)n,
-                       .thumb_h = 28, .thumb_w = 28, .thumb_c = 1};
+                       .thumb_h = (size_t)t->rows, .thumb_w = (size_t)t->cols, .thumb_c = 1};
     char msg[512];
     if (tbw_projector_add(run_dir, &e, msg, sizeof msg)) {
         fprintf(stderr, "error: projector: %s\n", msg);
@@ -370,23 +373,34 @@ static int open_data(train_ctx *c)
     if (o->limit_test > 0 && (size_t)o->limit_test < c->ntest)
         c->ntest = (size_t)o->limit_test;
     test_images *t = &c->timg;
+    int trows, tcols;
+    cnn_dataset_dims(c->train, &t->rows, &t->cols);
+    cnn_dataset_dims(c->test, &trows, &tcols);
+    if (trows != t->rows || tcols != t->cols) {
+        fprintf(stderr, "error: the training images are %dx%d but the test images %dx%d (%s)\n", t->rows, t->cols,
+                trows, tcols, o->data_dir);
+        return 1;
+    }
+    const size_t px = (size_t)t->rows * (size_t)t->cols;
     t->n = c->ntest > (size_t)o->embed ? c->ntest : (size_t)o->embed;
     if (t->n > cnn_dataset_count(c->test))
         t->n = cnn_dataset_count(c->test);
-    t->x = malloc(t->n * 784 * sizeof *t->x);
+    t->x = malloc(t->n * px * sizeof *t->x);
     t->y = malloc(t->n * sizeof *t->y);
     if (!t->x || !t->y) {
         fprintf(stderr, "error: out of memory for %zu test images\n", t->n);
         return 1;
     }
-    cnn_dataset_shuffle(c->test, 0, 0);
-    cnn_dataset_batch(c->test, 0, t->n, t->x, t->y);
+    if (cnn_dataset_shuffle(c->test, 0, 0) || cnn_dataset_batch(c->test, 0, t->n, t->x, t->y)) {
+        fprintf(stderr, "error: test images: %s\n", cnn_dataset_errmsg(c->test));
+        return 1;
+    }
     if (c->ntrain < (size_t)o->batch) {
         fprintf(stderr, "error: %zu training images are fewer than one batch of %d\n", c->ntrain, o->batch);
         return 1;
     }
     c->per_epoch = c->ntrain / (size_t)o->batch;
-    c->x = malloc((size_t)o->batch * 784 * sizeof *c->x);
+    c->x = malloc((size_t)o->batch * px * sizeof *c->x);
     c->y = malloc((size_t)o->batch * sizeof *c->y);
     if (!c->x || !c->y) {
         fprintf(stderr, "error: out of memory\n");
@@ -463,7 +477,7 @@ static int train_open(train_ctx *c)
     /* The engine's own threads run the GEMMs side by side, one image each, which beats
        OpenBLAS's threading on these small matrices (docs/engine.md): BLAS gets 1 thread. */
     openblas_set_num_threads(1);
-    if (open_data(c) || build_model(&c->m, c->o) || resume_model(c) || open_log(c))
+    if (open_data(c) || build_model(&c->m, c->o, c->timg.rows, c->timg.cols) || resume_model(c) || open_log(c))
         return 1;
     return 0;
 }
@@ -480,7 +494,8 @@ static int log_step(train_ctx *c, long i, double lr, double loss, double acc)
         TRY(tbw_scalar(w, "accuracy", i, acc), tbw_writer_errmsg(w));
         if (o->lr_final > 0)
             TRY(tbw_scalar(w, "learning_rate", i, lr), tbw_writer_errmsg(w));
-        tbw_image_batch ib = {c->x, TBW_PIXEL_F32, TBW_LAYOUT_CHW, (size_t)o->batch, 28, 28, 1};
+        tbw_image_batch ib = {c->x, TBW_PIXEL_F32, TBW_LAYOUT_CHW, (size_t)o->batch, (size_t)c->timg.rows,
+                              (size_t)c->timg.cols, 1};
         TRY(tbw_images(w, "input", i, &ib, 3), tbw_writer_errmsg(w));
         c->res->train_loss = loss;
         c->res->train_accuracy = acc;

@@ -18,7 +18,7 @@
 
 typedef struct {
     char *tag;
-    const char *kind;
+    char *kind; /* owned: a plugin name outlives the event it came from */
     long points;
     int64_t first_step, last_step;
     double min, max, last;
@@ -158,8 +158,10 @@ static tag_stat *find_tag(run_stats *rs, const char *tag)
 static void add_value(run_stats *rs, const tbw_event *ev, const tbw_value *v)
 {
     tag_stat *t = find_tag(rs, v->tag);
-    if (!t->kind)
-        t->kind = kind_of(v);
+    if (!t->kind) {
+        const char *k = kind_of(v);
+        t->kind = k ? xstrdup(k) : NULL;
+    }
     if (t->points == 0)
         t->first_step = ev->step;
     t->last_step = ev->step;
@@ -260,8 +262,10 @@ static void print_run(const char *name, const run_info *ri, const run_stats *rs)
 
 static void free_run(run_info *ri, run_stats *rs)
 {
-    for (size_t t = 0; t < rs->n; t++)
+    for (size_t t = 0; t < rs->n; t++) {
         free(rs->tags[t].tag);
+        free(rs->tags[t].kind);
+    }
     free(rs->tags);
     for (size_t f = 0; f < ri->nfiles; f++)
         free(ri->files[f]);

@@ -267,8 +267,10 @@ TBW_API int cnn_model_save(cnn_model *m, const char *path);
 
 /** Restores what cnn_model_save wrote. The model must be built with the same layers.
  *  Nothing changes unless the whole file checks out.
- *  @return 0, TBW_ENOTFOUND, TBW_EIO, TBW_ECORRUPT (foreign file, bad CRC), TBW_ETRUNCATED,
- *  TBW_EMISMATCH (other names, shapes or optimizer). */
+ *  Every field is checked for its meaning as well as its CRC: the step must be 0..2^53, the
+ *  generator's state nonzero, every weight and optimizer slot finite, Adam's second moments >= 0.
+ *  @return 0, TBW_ENOTFOUND, TBW_EIO, TBW_ECORRUPT (foreign file, bad CRC, a field out of range),
+ *  TBW_ETRUNCATED, TBW_EMISMATCH (other names, shapes or optimizer). */
 TBW_API int cnn_model_load(cnn_model *m, const char *path);
 
 /** Creates an empty dataset. errmsg/errmsg_len: optional buffer (NULL, 0 for none) for a one-line

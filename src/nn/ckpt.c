@@ -6,6 +6,7 @@
 #include "../common/file.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,12 @@ typedef struct ck_tensor {
     int rank;
     int dims[4];
     size_t count;
+    bool nonneg; /* Adam's second moments: never negative */
 } ck_tensor;
+
+/* The largest step a checkpoint may hold: every step is exact as a double, and Adam's bias
+   correction stays finite long after. */
+#define CKPT_MAX_STEP ((int64_t)1 << 53)
 
 /* Enumerates the tensors in file order: all parameters, then slot 1, then slot 2. Returns false past the end. */
 static bool nth_tensor(const cnn_model *m, size_t k, ck_tensor *t)
@@ -54,6 +60,7 @@ static bool nth_tensor(const cnn_model *m, size_t k, ck_tensor *t)
             t->src = base + off;
             t->dst = base + off;
             t->count = cnt;
+            t->nonneg = group == 2;
             if (which) {
                 t->rank = 1;
                 t->dims[0] = (int)cnt;
@@ -202,10 +209,17 @@ static int walk(cnn_model *m, const char *path, const uint8_t *p, size_t len, ui
     size_t pos = 40;
     if (len < pos)
         return TBW__FAIL(m, TBW_ECORRUPT, "load %s: payload too short", path);
+    /* A CRC only says the bytes are the ones written: every field is checked for what it means. */
+    uint64_t step = get64(p), rng[4], rng_or = 0;
+    for (int i = 0; i < 4; i++)
+        rng_or |= rng[i] = get64(p + 8 + 8 * i);
+    if (step > (uint64_t)CKPT_MAX_STEP)
+        return TBW__FAIL(m, TBW_ECORRUPT, "load %s: step %lld is outside 0..2^53", path, (long long)step);
+    if (rng_or == 0)
+        return TBW__FAIL(m, TBW_ECORRUPT, "load %s: the random generator's state is all zero", path);
     if (apply) {
-        m->step = (int64_t)get64(p);
-        for (int i = 0; i < 4; i++)
-            m->rng.s[i] = get64(p + 8 + 8 * i);
+        m->step = (int64_t)step;
+        memcpy(m->rng.s, rng, sizeof rng);
     }
     ck_tensor t;
     size_t k = 0;
@@ -249,6 +263,15 @@ static int walk(cnn_model *m, const char *path, const uint8_t *p, size_t len, ui
             for (size_t i = 0; i < t.count; i++) {
                 uint32_t u = get32(p + pos + 4 * i);
                 memcpy(&t.dst[i], &u, 4);
+            }
+        } else {
+            for (size_t i = 0; i < t.count; i++) {
+                uint32_t u = get32(p + pos + 4 * i);
+                float v;
+                memcpy(&v, &u, 4);
+                if (!isfinite(v) || (t.nonneg && v < 0))
+                    return TBW__FAIL(m, TBW_ECORRUPT, "load %s: '%s' value %zu is %g, not a %s number", path, t.name,
+                                     i, (double)v, t.nonneg ? "finite non-negative" : "finite");
             }
         }
         pos += 4 * t.count;

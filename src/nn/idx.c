@@ -69,6 +69,39 @@ static int read_exact(cnn_dataset *ds, gzFile f, const char *path, void *buf, si
     return TBW_OK;
 }
 
+/* Reads the total data bytes a header declared into a new buffer that grows as the bytes arrive, so
+   a header that claims gigabytes costs no more memory than the data the file really holds. */
+static int read_data(cnn_dataset *ds, gzFile f, const char *path, size_t total, uint8_t **out)
+{
+    size_t cap = total < ((size_t)1 << 20) ? total : (size_t)1 << 20, got = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return TBW__FAIL(ds, TBW_ENOMEM, "%s: cannot allocate %zu bytes", path, cap);
+    for (;;) {
+        int rc = read_exact(ds, f, path, buf + got, cap - got, "data");
+        if (rc) {
+            if (rc == TBW_ETRUNCATED)
+                rc = TBW__FAIL(ds, TBW_ETRUNCATED, "%s: file truncated: the header declares %zu data bytes, the "
+                               "file ends or breaks within the first %zu", path, total, cap);
+            free(buf);
+            return rc;
+        }
+        got = cap;
+        if (got == total)
+            break;
+        size_t ncap = cap > total / 2 ? total : cap * 2;
+        uint8_t *nb = realloc(buf, ncap);
+        if (!nb) {
+            free(buf);
+            return TBW__FAIL(ds, TBW_ENOMEM, "%s: cannot allocate %zu bytes", path, ncap);
+        }
+        buf = nb;
+        cap = ncap;
+    }
+    *out = buf;
+    return TBW_OK;
+}
+
 /* Loads one ubyte IDX file of the given rank; dims receives the sizes, *data the payload. */
 static int load_idx(cnn_dataset *ds, const char *path, int want_rank, uint32_t dims[3], uint8_t **data, size_t *len)
 {
@@ -118,12 +151,7 @@ static int load_idx(cnn_dataset *ds, const char *path, int want_rank, uint32_t d
         rc = TBW__FAIL(ds, TBW_ECORRUPT, "%s: a dimension is zero", path);
         goto fail;
     }
-    buf = malloc(total);
-    if (!buf) {
-        rc = TBW__FAIL(ds, TBW_ENOMEM, "%s: cannot allocate %zu bytes", path, total);
-        goto fail;
-    }
-    rc = read_exact(ds, f, path, buf, total, "data");
+    rc = read_data(ds, f, path, total, &buf);
     if (rc)
         goto fail;
     uint8_t extra;
