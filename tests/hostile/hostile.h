@@ -210,6 +210,59 @@ static inline void expect_nothing(const char *run)
     expect_write(&e);
 }
 
+/* The expectation for a run written by a program: every point its event files hold, read back with
+   tbw's reader, under the plugin named in each tag's first metadata. TensorBoard must then show
+   exactly these, so the reader's view is checked against TensorBoard's, not trusted. Tags and
+   plugin names are copied into storage that lives for the process. */
+static inline void expect_from_events(hostile_expect *e, const char *run_dir)
+{
+    static char names[HOSTILE_MAX_POINTS][2][128];
+    DIR *d = opendir(run_dir);
+    CHECK(d != NULL);
+    struct dirent *de;
+    char plugins[64][2][128];
+    int np = 0;
+    while (d && (de = readdir(d)) != NULL) {
+        if (!strstr(de->d_name, "tfevents"))
+            continue;
+        char path[1200], msg[256];
+        snprintf(path, sizeof path, "%s/%s", run_dir, de->d_name);
+        tbw_reader *r;
+        CHECK_RC(0, tbw_reader_open(&r, path, msg, sizeof msg), msg);
+        const tbw_event *ev;
+        int rc;
+        while (r && (rc = tbw_reader_next(r, &ev)) == 1) {
+            for (size_t i = 0; i < ev->n_values; i++) {
+                const tbw_value *v = &ev->values[i];
+                int k = 0;
+                while (k < np && strcmp(plugins[k][0], v->tag) != 0)
+                    k++;
+                if (k == np && np < 64 && v->plugin_name[0]) {
+                    snprintf(plugins[np][0], 128, "%s", v->tag);
+                    snprintf(plugins[np][1], 128, "%s", v->plugin_name);
+                    np++;
+                }
+                if (k == np || e->n == HOSTILE_MAX_POINTS)
+                    continue;
+                const char *plugin = plugins[k][1];
+                bool known = strcmp(plugin, "scalars") == 0 || strcmp(plugin, "histograms") == 0 ||
+                             strcmp(plugin, "images") == 0 || strcmp(plugin, "audio") == 0 ||
+                             strcmp(plugin, "text") == 0;
+                if (!known)
+                    continue;
+                snprintf(names[e->n][0], 128, "%s", plugin);
+                snprintf(names[e->n][1], 128, "%s", v->tag);
+                expect_point_(e, names[e->n][0], names[e->n][1], ev->step, v->scalar,
+                              strcmp(plugin, "scalars") == 0);
+            }
+        }
+        CHECK_INT(0, r ? rc : 0);
+        tbw_reader_close(r);
+    }
+    if (d)
+        closedir(d);
+}
+
 #define HOSTILE_MAIN(table)                                                                                     \
     int main(int argc, char **argv)                                                                             \
     {                                                                                                           \
