@@ -273,9 +273,12 @@ static void free_run(run_info *ri, run_stats *rs)
     free(ri->dir);
 }
 
-int main(int argc, char **argv)
+/* The whole program; main calls it once, the fuzz target once per input. */
+static int inspect(int argc, char **argv)
 {
     bool check = false, quiet = false, csv = false;
+    g_walk = (walk_state){0};
+    optind = 1;
     static const struct option longopts[] = {
         {"check", no_argument, NULL, 'c'}, {"quiet", no_argument, NULL, 'q'}, {"csv", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -354,3 +357,10 @@ int main(int argc, char **argv)
     }
     return 0;
 }
+
+#ifndef TBW_INSPECT_NO_MAIN
+int main(int argc, char **argv)
+{
+    return inspect(argc, argv);
+}
+#endif

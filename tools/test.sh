@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test suite: the C unit tests (also under ASan+UBSan), and the
+# Runs every test suite: the C unit tests (also under ASan+UBSan), the libFuzzer
+# targets (corpus replay and a short run each), and the
 # integration tests against real TensorBoard 2.21.0 (the HTTP API under both
 # loaders, the training workflow, kill -9 and resume, and the UI in chromium). Installs what is missing
 # first. Ends with one line "N passed, N failed" summing every suite; exits
@@ -52,6 +53,12 @@ if [[ "${TBW_SKIP_ASAN:-0}" != 1 ]]; then
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ninja -C "$ASAN" >&2 &&
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 run_meson_suite "$ASAN" "unit tests under ASan+UBSan" ||
         add 0 1
+fi
+
+if [[ "${TBW_SKIP_FUZZ:-0}" != 1 ]]; then
+    echo "== fuzz targets: corpus replay and ${TBW_FUZZ_SECS:-60} s each" >&2
+    read -r p f < <(tools/fuzz.sh "${TBW_FUZZ_SECS:-60}" | tee /dev/stderr | tail -1 | awk '{print $1, $3}')
+    add "${p:-0}" "${f:-1}"
 fi
 
 echo "== integration tests (real TensorBoard)" >&2
