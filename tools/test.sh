@@ -55,6 +55,11 @@ if [[ "${TBW_SKIP_ASAN:-0}" != 1 ]]; then
         add 0 1
 fi
 
+echo "== kill -9 at ${TBW_KILLS:-250} random points (writers, rotation, projector, checkpoints)" >&2
+read -r p f < <("$TBW_BUILD/tests/crash/killpoints" --kills "${TBW_KILLS:-250}" --seed "$RANDOM" \
+    --inspect "$TBW_BUILD/tools/tbw-inspect" | tee /dev/stderr | tail -1 | awk '{print $1, $3}')
+add "${p:-0}" "${f:-1}"
+
 if [[ "${TBW_SKIP_FUZZ:-0}" != 1 ]]; then
     echo "== fuzz targets: corpus replay and ${TBW_FUZZ_SECS:-60} s each" >&2
     read -r p f < <(tools/fuzz.sh "${TBW_FUZZ_SECS:-60}" | tee /dev/stderr | tail -1 | awk '{print $1, $3}')
