@@ -13,6 +13,7 @@
 #include "../common/util.h"
 #include "../record/record.h"
 #include "event.pb-c.h"
+#include "pbscan.h"
 
 
 struct tbw_reader {
@@ -434,6 +435,11 @@ int tbw_reader_next(tbw_reader *r, const tbw_event **out)
     }
     if (!tbw__record_payload_ok(r->buf, (size_t)len))
         return TBW__FAIL(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": data CRC mismatch", r->path, start);
+    const char *why;
+    size_t bad;
+    if (!tbw__pb_scan(&tensorboard__event__descriptor, r->buf, (size_t)len, &why, &bad))
+        return TBW__FAIL(r, TBW_ECORRUPT, "%s: corrupt at offset %" PRIu64 ": not a valid Event (%s at payload byte %zu)",
+                         r->path, start, why, bad);
     r->oom = false;
     r->ev = tensorboard__event__unpack(&r->alloc, (size_t)len, r->buf);
     if (!r->ev && r->oom)
