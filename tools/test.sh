@@ -60,6 +60,12 @@ read -r p f < <("$TBW_BUILD/tests/crash/killpoints" --kills "${TBW_KILLS:-250}" 
     --inspect "$TBW_BUILD/tools/tbw-inspect" | tee /dev/stderr | tail -1 | awk '{print $1, $3}')
 add "${p:-0}" "${f:-1}"
 
+if [[ "${TBW_SKIP_OLDCPU:-0}" != 1 ]]; then
+    echo "== the C programs on emulated older CPUs (qemu: no AVX-512; no SSE4.2)" >&2
+    read -r p f < <(tools/oldcpu.sh "$TBW_BUILD" | tee /dev/stderr | tail -1 | awk '{print $1, $3}')
+    add "${p:-0}" "${f:-1}"
+fi
+
 if [[ "${TBW_SKIP_FUZZ:-0}" != 1 ]]; then
     echo "== fuzz targets: corpus replay and ${TBW_FUZZ_SECS:-60} s each" >&2
     read -r p f < <(tools/fuzz.sh "${TBW_FUZZ_SECS:-60}" | tee /dev/stderr | tail -1 | awk '{print $1, $3}')
