@@ -55,9 +55,10 @@ if [[ "${TBW_SKIP_ASAN:-0}" != 1 ]]; then
         add 0 1
 fi
 
-echo "== kill -9 at ${TBW_KILLS:-250} random points (writers, rotation, projector, checkpoints)" >&2
+echo "== kill -9 at ${TBW_KILLS:-250} random points (writers, rotation, projector, checkpoints, training)" >&2
 read -r p f < <("$TBW_BUILD/tests/crash/killpoints" --kills "${TBW_KILLS:-250}" --seed "$RANDOM" \
-    --inspect "$TBW_BUILD/tools/tbw-inspect" | tee /dev/stderr | tail -1 | awk '{print $1, $3}')
+    --inspect "$TBW_BUILD/tools/tbw-inspect" --mnist "$TBW_BUILD/examples/mnist_cnn" | tee /dev/stderr |
+    tail -1 | awk '{print $1, $3}')
 add "${p:-0}" "${f:-1}"
 
 if [[ "${TBW_SKIP_OLDCPU:-0}" != 1 ]]; then

@@ -2,7 +2,7 @@
  * Crash consistency, measured: kills a worker with SIGKILL at random points during real work and
  * checks what it leaves behind.
  *
- *   killpoints [--kills N] [--seed S] [--inspect PATH] [--dir DIR]
+ *   killpoints [--kills N] [--seed S] [--inspect PATH] [--dir DIR] [--mnist PATH]
  *
  * The kills cycle through five kinds of work, each in a fresh directory:
  *   foreground   a foreground writer logging scalars, flushing every 7 events
@@ -10,6 +10,7 @@
  *   rotation     a foreground writer with 2 KiB files, so kills land in file switches
  *   projector    tbw_projector_add of one embedding, again and again, each version distinct
  *   checkpoint   a training step and cnn_model_save, again and again
+ *   training     mnist_cnn (with --mnist PATH) on small 12x12 IDX data, checkpointing every 5 steps
  * The worker reports each completed flush, add or save on a pipe before going on; the kill comes
  * after a random delay of 0-40 ms. Afterwards:
  *   writers      every step a flush reported is in the files exactly once, no record is corrupt
@@ -17,7 +18,9 @@
  *                (if given) passes;
  *   projector    the config names the embedding and its tensors are one whole version: the last
  *                reported one or the one being written, never a mix or a torn file;
- *   checkpoint   the file loads, and its step is the last reported save or the one being written.
+ *   checkpoint   the file loads, and its step is the last reported save or the one being written;
+ *   training     mnist_cnn --resume finishes the run (or, killed before its first checkpoint,
+ *                refuses to mix runs, as documented), and tbw-inspect --check passes.
  * Prints one line per kind and "N passed, N failed" (one per kill) last.
  */
 #include <dirent.h>
@@ -37,8 +40,9 @@
 #include <tbw/cnn.h>
 #include <tbw/tbw.h>
 
-enum { FOREGROUND, BACKGROUND, ROTATION, PROJECTOR, CHECKPOINT, KINDS };
-static const char *const kind_name[KINDS] = {"foreground", "background", "rotation", "projector", "checkpoint"};
+enum { FOREGROUND, BACKGROUND, ROTATION, PROJECTOR, CHECKPOINT, TRAINING, KINDS };
+static const char *const kind_name[KINDS] = {"foreground", "background", "rotation", "projector", "checkpoint",
+                                             "training"};
 
 static void report(int fd, int64_t v)
 {
@@ -122,7 +126,65 @@ static void work_checkpoint(const char *dir, int fd)
     }
 }
 
+static const char *mnist, *data_dir;
+
+static char **train_argv(const char *dir, bool resume)
+{
+    static char *argv[32];
+    int k = 0;
+    argv[k++] = (char *)mnist;
+    const char *fixed[] = {"--data", data_dir, "--steps", "30", "--batch", "8", "--checkpoint-every", "5",
+                           "--summary-every", "1", "--embed", "16", "--threads", "1", "--quiet", "--logdir"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        argv[k++] = (char *)fixed[i];
+    argv[k++] = (char *)dir;
+    if (resume)
+        argv[k++] = "--resume";
+    argv[k] = NULL;
+    return argv;
+}
+
+static void work_training(const char *dir)
+{
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execv(mnist, train_argv(dir, false));
+    _exit(11);
+}
+
+static void put_be32(FILE *f, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    fwrite(b, 1, 4, f);
+}
+
+/* 64 training and 32 test images of 12x12, in MNIST's file layout. */
+static void write_data(const char *dir)
+{
+    mkdir(dir, 0777);
+    const char *prefix[2] = {"train", "t10k"};
+    for (int s = 0; s < 2; s++) {
+        uint32_t n = s ? 32 : 64;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix[s]);
+        FILE *f = fopen(path, "wb");
+        put_be32(f, 0x803), put_be32(f, n), put_be32(f, 12), put_be32(f, 12);
+        for (uint32_t i = 0; i < n * 144; i++)
+            fputc((int)((i * 7 + (i / 144) % 10 * 20) & 0xFF), f);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix[s]);
+        f = fopen(path, "wb");
+        put_be32(f, 0x801), put_be32(f, n);
+        for (uint32_t i = 0; i < n; i++)
+            fputc((int)(i % 10), f);
+        fclose(f);
+    }
+}
+
 /* ---- the checks (parent) ---- */
+
+static bool run_inspect(const char *inspect, const char *dir);
 
 static bool check_writer(const char *dir, int64_t reported, const char *inspect, char *why, size_t cap)
 {
@@ -167,23 +229,26 @@ static bool check_writer(const char *dir, int64_t reported, const char *inspect,
                      (long long)reported);
             ok = false;
         }
-    if (ok && inspect && files) { /* no file at all: killed before the writer made one */
-        pid_t pid = fork();
-        if (pid == 0) {
-            int null = open("/dev/null", O_WRONLY);
-            dup2(null, 1);
-            dup2(null, 2);
-            execl(inspect, inspect, "--check", dir, (char *)NULL);
-            _exit(127);
-        }
-        int st;
-        waitpid(pid, &st, 0);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            snprintf(why, cap, "tbw-inspect --check %.300s failed (status %d)", dir, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-            ok = false;
-        }
+    if (ok && inspect && files && !run_inspect(inspect, dir)) { /* no file: killed before the writer made one */
+        snprintf(why, cap, "tbw-inspect --check %.300s failed", dir);
+        ok = false;
     }
     return ok;
+}
+
+static bool run_inspect(const char *inspect, const char *dir)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(inspect, inspect, "--check", dir, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 static bool check_projector(const char *dir, int64_t reported, char *why, size_t cap)
@@ -251,6 +316,42 @@ static bool check_checkpoint(const char *dir, int64_t reported, char *why, size_
     return ok;
 }
 
+static bool check_training(const char *dir, const char *inspect, char *why, size_t cap)
+{
+    char out_path[1200];
+    snprintf(out_path, sizeof out_path, "%s/resume.out", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(mnist, train_argv(dir, true));
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    char out[4096] = "";
+    FILE *f = fopen(out_path, "r");
+    if (f) {
+        size_t n = fread(out, 1, sizeof out - 1, f);
+        out[n] = '\0';
+        fclose(f);
+    }
+    unlink(out_path);
+    char ckpt[1200];
+    snprintf(ckpt, sizeof ckpt, "%s/model.ckpt", dir);
+    struct stat sb;
+    bool has_ckpt = stat(ckpt, &sb) == 0;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (!has_ckpt && strstr(out, "has no checkpoint to resume from"))
+            return true; /* killed before the first checkpoint: refusing to mix runs is right */
+        return snprintf(why, cap, "resume failed: %.400s", out), false;
+    }
+    if (inspect && !run_inspect(inspect, dir))
+        return snprintf(why, cap, "tbw-inspect --check fails after the resumed run"), false;
+    return true;
+}
+
 static uint64_t rng_state = 88172645463325252ull;
 static uint64_t next_rand(void)
 {
@@ -268,6 +369,7 @@ int main(int argc, char **argv)
                                              {"seed", required_argument, NULL, 's'},
                                              {"inspect", required_argument, NULL, 'i'},
                                              {"dir", required_argument, NULL, 'd'},
+                                             {"mnist", required_argument, NULL, 'm'},
                                              {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -276,8 +378,9 @@ int main(int argc, char **argv)
         case 's': rng_state = strtoull(optarg, NULL, 10) * 2654435761u + 1; break;
         case 'i': inspect = optarg; break;
         case 'd': base = optarg; break;
+        case 'm': mnist = optarg; break;
         default:
-            fprintf(stderr, "usage: killpoints [--kills N] [--seed S] [--inspect PATH] [--dir DIR]\n");
+            fprintf(stderr, "usage: killpoints [--kills N] [--seed S] [--inspect PATH] [--dir DIR] [--mnist PATH]\n");
             return 2;
         }
     }
@@ -287,8 +390,14 @@ int main(int argc, char **argv)
         return 2;
     }
     long pass[KINDS] = {0}, fail[KINDS] = {0}, landed[KINDS] = {0};
+    static char data[1100];
+    snprintf(data, sizeof data, "%s/_data", base);
+    data_dir = data;
+    if (mnist)
+        write_data(data);
+    const int nkinds = mnist ? KINDS : TRAINING;
     for (long k = 0; k < kills; k++) {
-        int kind = (int)(k % KINDS);
+        int kind = (int)(k % nkinds);
         char dir[1024];
         snprintf(dir, sizeof dir, "%s/%s-%ld", base, kind_name[kind], k);
         mkdir(dir, 0777);
@@ -304,12 +413,15 @@ int main(int argc, char **argv)
                 work_writer(dir, kind, fds[1]);
             else if (kind == PROJECTOR)
                 work_projector(dir, fds[1]);
-            else
+            else if (kind == CHECKPOINT)
                 work_checkpoint(dir, fds[1]);
+            else
+                work_training(dir);
             _exit(10);
         }
         close(fds[1]);
-        struct timespec d = {0, (long)(next_rand() % 40000000ull)};
+        uint64_t ns = next_rand() % (kind == TRAINING ? 800000000ull : 40000000ull);
+        struct timespec d = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
         nanosleep(&d, NULL);
         kill(pid, SIGKILL);
         int st;
@@ -320,7 +432,10 @@ int main(int argc, char **argv)
         close(fds[0]);
         char why[512] = "";
         bool ok;
-        if (!WIFSIGNALED(st)) {
+        if (kind == TRAINING) {
+            landed[kind] += WIFSIGNALED(st);
+            ok = check_training(dir, inspect, why, sizeof why);
+        } else if (!WIFSIGNALED(st)) {
             snprintf(why, sizeof why, "the worker exited by itself with status %d", WEXITSTATUS(st));
             ok = false;
         } else if (kind <= ROTATION) {
@@ -330,7 +445,7 @@ int main(int argc, char **argv)
         } else {
             ok = check_checkpoint(dir, reported, why, sizeof why);
         }
-        landed[kind] += reported > 0;
+        landed[kind] += kind != TRAINING && reported > 0;
         if (ok) {
             pass[kind]++;
             char cmd[1200];
@@ -344,14 +459,19 @@ int main(int argc, char **argv)
         }
     }
     long p = 0, f = 0;
-    for (int kind = 0; kind < KINDS; kind++) {
-        printf("%-10s %ld kills: %ld consistent, %ld not (%ld after at least one reported flush/add/save)\n",
-               kind_name[kind], pass[kind] + fail[kind], pass[kind], fail[kind], landed[kind]);
+    for (int kind = 0; kind < nkinds; kind++) {
+        printf("%-10s %ld kills: %ld consistent, %ld not (%ld %s)\n", kind_name[kind], pass[kind] + fail[kind],
+               pass[kind], fail[kind], landed[kind],
+               kind == TRAINING ? "killed mid-run" : "after at least one reported flush/add/save");
         p += pass[kind];
         f += fail[kind];
     }
-    if (base == tmp && f == 0)
-        rmdir(tmp);
+    if (base == tmp && f == 0) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+        if (system(cmd) != 0)
+            fprintf(stderr, "killpoints: cannot remove %s\n", tmp);
+    }
     printf("%ld passed, %ld failed\n", p, f);
     return f ? 1 : 0;
 }
