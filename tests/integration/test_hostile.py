@@ -90,7 +90,7 @@ def test_tensorboard_shows_exactly_what_each_hostile_case_expects(hostile_log, l
             return got == want
 
         try:
-            tb.wait_for(settled, "every hostile case's expected points", timeout=90)
+            tb.wait_for(settled, "every hostile case's expected points", timeout=300)
         except AssertionError:
             pass
         problems = []
