@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../../src/common/arena.h"
-#include "check.h"
+#include "../check.h"
 
 static int is_zero(const void *p, size_t n)
 {
@@ -36,7 +36,7 @@ static int intact(uint32_t *const *ptrs)
     return 1;
 }
 
-static void test_alignment(void)
+TEST(arena_allocations_honour_every_power_of_two_alignment_and_refuse_the_rest)
 {
     tbw__arena a;
     tbw__arena_init(&a, 0);
@@ -58,7 +58,7 @@ static void test_alignment(void)
     CHECK(a.block == NULL);
 }
 
-static void test_zero_and_distinct(void)
+TEST(arena_allocations_are_zeroed_and_disjoint_and_zeroed_again_after_a_free)
 {
     tbw__arena a;
     tbw__arena_init(&a, 64);
@@ -78,7 +78,7 @@ static void test_zero_and_distinct(void)
     tbw__arena_free(&a); /* freeing an empty arena is harmless */
 }
 
-static void test_growth_keeps_pointers(void)
+TEST(arena_growth_keeps_earlier_allocations_in_place_and_gives_a_big_request_its_own_block)
 {
     tbw__arena a;
     tbw__arena_init(&a, 32);
@@ -110,7 +110,7 @@ static void test_growth_keeps_pointers(void)
     tbw__arena_free(&a);
 }
 
-static void test_overflow(void)
+TEST(arena_refuses_sizes_that_overflow_and_stays_usable)
 {
     tbw__arena a;
     tbw__arena_init(&a, 0);
@@ -140,7 +140,7 @@ static void test_overflow(void)
     tbw__arena_free(&a);
 }
 
-static void test_plan_is_enough(void)
+TEST(a_planned_arena_serves_every_planned_allocation_from_one_block)
 {
     struct obj {
         double d;
@@ -163,12 +163,11 @@ static void test_plan_is_enough(void)
     tbw__arena_free(&a);
 }
 
-int main(void)
-{
-    test_alignment();
-    test_zero_and_distinct();
-    test_growth_keeps_pointers();
-    test_overflow();
-    test_plan_is_enough();
-    return check_done();
-}
+static const check_case tests[] = {
+    CASE(arena_allocations_honour_every_power_of_two_alignment_and_refuse_the_rest),
+    CASE(arena_allocations_are_zeroed_and_disjoint_and_zeroed_again_after_a_free),
+    CASE(arena_growth_keeps_earlier_allocations_in_place_and_gives_a_big_request_its_own_block),
+    CASE(arena_refuses_sizes_that_overflow_and_stays_usable),
+    CASE(a_planned_arena_serves_every_planned_allocation_from_one_block),
+};
+CHECK_MAIN(tests)

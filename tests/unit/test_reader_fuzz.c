@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../check.h"
 #include "testutil.h"
 #include <tbw/tbw.h>
+
+static char *g_dir;
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint64_t next(void)
@@ -18,11 +20,10 @@ static uint64_t next(void)
     return rng;
 }
 
-int main(void)
+TEST(reader_on_3000_mutated_files_returns_events_an_end_or_a_status_with_a_message)
 {
-    char *dir = tu_tempdir("fuzz");
     char run[600], msg[256], path[1200], mpath[1300];
-    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(run, sizeof run, "%s/run", g_dir);
     tbw_writer *w;
     CHECK_RC(0, tbw_writer_open(&w, run, NULL, msg, sizeof msg), msg);
     float x[64];
@@ -40,7 +41,7 @@ int main(void)
     tu_event_files(run, path, sizeof path);
     size_t len = 0;
     unsigned char *orig = tu_read_file(path, &len);
-    snprintf(mpath, sizeof mpath, "%s/mutant.tfevents", dir);
+    snprintf(mpath, sizeof mpath, "%s/mutant.tfevents", g_dir);
     unsigned char *buf = malloc(len + 64);
     long events = 0, ends = 0, corrupt = 0, truncated = 0, other = 0;
     for (int iter = 0; iter < 3000; iter++) {
@@ -93,7 +94,17 @@ int main(void)
     CHECK(corrupt > 100 && truncated > 100);
     free(buf);
     free(orig);
-    tu_rmtree(dir);
-    free(dir);
-    return check_done();
+}
+
+static const check_case tests[] = {
+    CASE(reader_on_3000_mutated_files_returns_events_an_end_or_a_status_with_a_message),
+};
+
+int main(int argc, char **argv)
+{
+    g_dir = tu_tempdir("fuzz");
+    int rc = check_main(argc, argv, tests, CHECK_COUNT(tests));
+    tu_rmtree(g_dir);
+    free(g_dir);
+    return rc;
 }

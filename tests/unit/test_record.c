@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../../src/record/crc32c.h"
-#include "check.h"
+#include "../check.h"
 #include "testutil.h"
 #include <tbw/tbw.h>
 
@@ -13,7 +13,7 @@ static double fixed_clock(void *ctx)
     return *(const double *)ctx;
 }
 
-static void test_crc(void)
+TEST(crc32c_and_its_mask_match_known_answers_on_every_path_length_and_alignment)
 {
     CHECK_U64(0xE3069283u, tbw__crc32c_sw(0, "123456789", 9));
     CHECK_U64(0xE3069283u, tbw_crc32c(0, "123456789", 9));
@@ -42,7 +42,7 @@ static const unsigned char version_record[] = {
     0x18, 0, 0, 0, 0, 0, 0, 0, 0xa3, 0x7f, 0x4b, 0x22, 0x09, 0x00, 0x00, 0x80, 0x38, 0x99, 0xd6, 0xd7, 0x41,
     0x1a, 0x0d, 'b', 'r', 'a', 'i', 'n', '.', 'E', 'v', 'e', 'n', 't', ':', '2', 0x12, 0x4b, 0x36, 0xab};
 
-static void test_framing(void)
+TEST(framing_the_version_event_gives_tensorflows_record_bytes)
 {
     unsigned char out[64];
     tbw_record_frame(version_record + 12, 24, out);
@@ -55,7 +55,7 @@ static const unsigned char tf_scalar_data[] = {
     'a', 'c', 'c', 'u', 'r', 'a', 'c', 'y', 0x42, 0x0a, 0x08, 0x01, 0x12, 0x00, 0x22, 0x04, 0xa4, 0x70,
     0x7d, 0x3f, 0x4a, 0x0b, 0x0a, 0x09, 0x0a, 0x07, 's', 'c', 'a', 'l', 'a', 'r', 's'};
 
-static void test_tf_scalar_bytes(void)
+TEST(scalar_event_file_equals_tensorflows_bytes_for_accuracy_at_step_77)
 {
     CHECK_INT(50, sizeof tf_scalar_data);
     char *dir = tu_tempdir("record");
@@ -91,10 +91,9 @@ static void test_tf_scalar_bytes(void)
     free(dir);
 }
 
-int main(void)
-{
-    test_crc();
-    test_framing();
-    test_tf_scalar_bytes();
-    return check_done();
-}
+static const check_case tests[] = {
+    CASE(crc32c_and_its_mask_match_known_answers_on_every_path_length_and_alignment),
+    CASE(framing_the_version_event_gives_tensorflows_record_bytes),
+    CASE(scalar_event_file_equals_tensorflows_bytes_for_accuracy_at_step_77),
+};
+CHECK_MAIN(tests)

@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../check.h"
 #include "testutil.h"
 #include <tbw/tbw.h>
 
 #define THREADS 4
 #define PER_THREAD 50000
+
+static char *g_dir;
 
 typedef struct {
     tbw_writer *w;
@@ -34,8 +36,12 @@ static void *worker(void *arg)
     return NULL;
 }
 
-static void run(const char *dir, bool background)
+/* THREADS threads log scalars and a shared histogram to one writer in run g_dir/<name>, then the file is
+   read back: each event once, whole, in each thread's order. */
+static void run(const char *name, bool background)
 {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/%s", g_dir, name);
     tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
     o.background = background;
     tbw_writer *w;
@@ -85,15 +91,26 @@ static void run(const char *dir, bool background)
     CHECK_INT(THREADS + 1, metas); /* one per tag */
 }
 
-int main(void)
+TEST(events_from_threads_sharing_a_foreground_writer_arrive_once_whole_and_in_order)
 {
-    char *dir = tu_tempdir("threads");
-    char a[600], b[600];
-    snprintf(a, sizeof a, "%s/fg", dir);
-    snprintf(b, sizeof b, "%s/bg", dir);
-    run(a, false);
-    run(b, true);
-    tu_rmtree(dir);
-    free(dir);
-    return check_done();
+    run("fg", false);
+}
+
+TEST(events_from_threads_sharing_a_background_writer_arrive_once_whole_and_in_order)
+{
+    run("bg", true);
+}
+
+static const check_case tests[] = {
+    CASE(events_from_threads_sharing_a_foreground_writer_arrive_once_whole_and_in_order),
+    CASE(events_from_threads_sharing_a_background_writer_arrive_once_whole_and_in_order),
+};
+
+int main(int argc, char **argv)
+{
+    g_dir = tu_tempdir("threads");
+    int rc = check_main(argc, argv, tests, CHECK_COUNT(tests));
+    tu_rmtree(g_dir);
+    free(g_dir);
+    return rc;
 }
