@@ -34,6 +34,15 @@ print(p, f)
 PY
 }
 
+# Runs a command that ends with "N passed, N failed": its output goes to stderr, and "N N" to
+# stdout. (Not tee /dev/stderr: reopening a redirected log file would truncate it.)
+run_counted() {
+    local out
+    out=$("$@")
+    printf '%s\n' "$out" >&2
+    printf '%s\n' "$out" | tail -1 | awk '{print $1, $3}'
+}
+
 run_meson_suite() { # build-dir label
     echo "== $2" >&2
     meson test -C "$1" --print-errorlogs --num-processes 2 >&2
@@ -56,20 +65,19 @@ if [[ "${TBW_SKIP_ASAN:-0}" != 1 ]]; then
 fi
 
 echo "== kill -9 at ${TBW_KILLS:-250} random points (writers, rotation, projector, checkpoints, training)" >&2
-read -r p f < <("$TBW_BUILD/tests/crash/killpoints" --kills "${TBW_KILLS:-250}" --seed "$RANDOM" \
-    --inspect "$TBW_BUILD/tools/tbw-inspect" --mnist "$TBW_BUILD/examples/mnist_cnn" | tee /dev/stderr |
-    tail -1 | awk '{print $1, $3}')
+read -r p f < <(run_counted "$TBW_BUILD/tests/crash/killpoints" --kills "${TBW_KILLS:-250}" --seed "$RANDOM" \
+    --inspect "$TBW_BUILD/tools/tbw-inspect" --mnist "$TBW_BUILD/examples/mnist_cnn")
 add "${p:-0}" "${f:-1}"
 
 if [[ "${TBW_SKIP_OLDCPU:-0}" != 1 ]]; then
     echo "== the C programs on emulated older CPUs (qemu: no AVX-512; no SSE4.2)" >&2
-    read -r p f < <(tools/oldcpu.sh "$TBW_BUILD" | tee /dev/stderr | tail -1 | awk '{print $1, $3}')
+    read -r p f < <(run_counted tools/oldcpu.sh "$TBW_BUILD")
     add "${p:-0}" "${f:-1}"
 fi
 
 if [[ "${TBW_SKIP_FUZZ:-0}" != 1 ]]; then
     echo "== fuzz targets: corpus replay and ${TBW_FUZZ_SECS:-60} s each" >&2
-    read -r p f < <(tools/fuzz.sh "${TBW_FUZZ_SECS:-60}" | tee /dev/stderr | tail -1 | awk '{print $1, $3}')
+    read -r p f < <(run_counted tools/fuzz.sh "${TBW_FUZZ_SECS:-60}")
     add "${p:-0}" "${f:-1}"
 fi
 
