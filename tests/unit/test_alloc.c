@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../check.h"
 #include "testutil.h"
 #include <tbw/tbw.h>
 
@@ -146,11 +146,19 @@ static int op_pr_layout(tbw_writer *w)
     return rc ? rc : tbw_custom_scalars_layout(w, &cat, 1);
 }
 
-/* Opens a writer, runs op, closes; with the Nth allocation failing. */
-static int attempt(op_fn op, long n, int *failed_open)
+/* Each case starts counting afresh: the runner itself allocates before it forks the case. */
+static void reset_counters(void)
+{
+    g_countdown = -1;
+    g_calls = 0;
+    g_run = 0;
+}
+
+/* Opens a writer in its own run g_dir/<slug>-r<k>, runs op, closes; with the Nth allocation failing. */
+static int attempt(const char *slug, op_fn op, long n, int *failed_open)
 {
     char run[600], msg[256];
-    snprintf(run, sizeof run, "%s/r%d", g_dir, g_run++);
+    snprintf(run, sizeof run, "%s/%s-r%d", g_dir, slug, g_run++);
     tbw_writer *w = NULL;
     tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
     o.max_queue = 1;
@@ -170,13 +178,13 @@ static int attempt(op_fn op, long n, int *failed_open)
     return rc;
 }
 
-static void sweep(const char *name, op_fn op)
+static void sweep(const char *name, const char *slug, op_fn op)
 {
     int failed_open;
     long n;
     int statuses_ok = 1;
     for (n = 0; n < 10000; n++) {
-        int rc = attempt(op, n, &failed_open);
+        int rc = attempt(slug, op, n, &failed_open);
         if (rc == 0)
             break;
         if (rc != TBW_ENOMEM)
@@ -185,14 +193,13 @@ static void sweep(const char *name, op_fn op)
     CHECK_(statuses_ok, "%s: a failed allocation came back as something other than TBW_ENOMEM", name);
     CHECK_(n < 10000, "%s never succeeded", name);
     printf("%s: succeeded once %ld allocations were allowed\n", name, n);
-
-    /* The reader under the same treatment, on the file the last run wrote. */
 }
 
-static void reader_sweep(void)
+/* The reader under the same treatment, on the file the last run of slug wrote. */
+static void reader_sweep(const char *slug)
 {
     char run[600], path[1200], msg[256];
-    snprintf(run, sizeof run, "%s/r%d", g_dir, g_run - 1);
+    snprintf(run, sizeof run, "%s/%s-r%d", g_dir, slug, g_run - 1);
     if (tu_event_files(run, path, sizeof path) < 1) {
         CHECK(0);
         return;
@@ -217,8 +224,62 @@ static void reader_sweep(void)
     CHECK(n < 10000);
 }
 
-static void projector_sweep(void)
+/* An operation under failing allocations, then the reader on the file it wrote. */
+static void sweep_then_read(const char *name, const char *slug, op_fn op)
 {
+    reset_counters();
+    sweep(name, slug, op);
+    reader_sweep(slug);
+}
+
+TEST(writing_and_reading_a_scalar_report_every_failed_allocation_as_enomem)
+{
+    sweep_then_read("scalar", "scalar", op_scalar);
+}
+
+TEST(writing_and_reading_a_histogram_report_every_failed_allocation_as_enomem)
+{
+    sweep_then_read("histogram", "histogram", op_histogram);
+}
+
+TEST(writing_and_reading_images_report_every_failed_allocation_as_enomem)
+{
+    sweep_then_read("images", "images", op_image);
+}
+
+TEST(writing_and_reading_audio_report_every_failed_allocation_as_enomem)
+{
+    sweep_then_read("audio", "audio", op_audio);
+}
+
+TEST(writing_and_reading_text_and_a_text_table_report_every_failed_allocation_as_enomem)
+{
+    sweep_then_read("text", "text", op_text);
+}
+
+TEST(flushing_a_scalar_and_reading_it_report_every_failed_allocation_as_enomem)
+{
+    sweep_then_read("flush", "flush", op_flush);
+}
+
+TEST(writing_and_reading_a_graph_report_every_failed_allocation_as_enomem)
+{
+    sweep_then_read("graph", "graph", op_graph);
+}
+
+TEST(writing_and_reading_hparams_report_every_failed_allocation_as_enomem)
+{
+    sweep_then_read("hparams", "hparams", op_hparams);
+}
+
+TEST(writing_and_reading_a_pr_curve_and_a_layout_report_every_failed_allocation_as_enomem)
+{
+    sweep_then_read("pr curve and layout", "pr-layout", op_pr_layout);
+}
+
+TEST(adding_a_projector_embedding_reports_every_failed_allocation_as_enomem)
+{
+    reset_counters();
     float x[6] = {1, 2, 3, 4, 5, 6};
     const char *labels[3] = {"a", "b", "c"};
     uint8_t th[3 * 4] = {0};
@@ -243,21 +304,24 @@ static void projector_sweep(void)
     printf("projector: succeeded once %ld allocations were allowed\n", n);
 }
 
-int main(void)
+static const check_case tests[] = {
+    CASE(writing_and_reading_a_scalar_report_every_failed_allocation_as_enomem),
+    CASE(writing_and_reading_a_histogram_report_every_failed_allocation_as_enomem),
+    CASE(writing_and_reading_images_report_every_failed_allocation_as_enomem),
+    CASE(writing_and_reading_audio_report_every_failed_allocation_as_enomem),
+    CASE(writing_and_reading_text_and_a_text_table_report_every_failed_allocation_as_enomem),
+    CASE(flushing_a_scalar_and_reading_it_report_every_failed_allocation_as_enomem),
+    CASE(writing_and_reading_a_graph_report_every_failed_allocation_as_enomem),
+    CASE(writing_and_reading_hparams_report_every_failed_allocation_as_enomem),
+    CASE(writing_and_reading_a_pr_curve_and_a_layout_report_every_failed_allocation_as_enomem),
+    CASE(adding_a_projector_embedding_reports_every_failed_allocation_as_enomem),
+};
+
+int main(int argc, char **argv)
 {
     g_dir = tu_tempdir("alloc");
-    struct {
-        const char *name;
-        op_fn op;
-    } ops[] = {{"scalar", op_scalar}, {"histogram", op_histogram}, {"images", op_image},
-               {"audio", op_audio},   {"text", op_text},           {"flush", op_flush},
-               {"graph", op_graph},   {"hparams", op_hparams},     {"pr curve and layout", op_pr_layout}};
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        sweep(ops[i].name, ops[i].op);
-        reader_sweep();
-    }
-    projector_sweep();
+    int rc = check_main(argc, argv, tests, CHECK_COUNT(tests));
     tu_rmtree(g_dir);
     free(g_dir);
-    return check_done();
+    return rc;
 }

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "../check.h"
 #include "testutil.h"
 #include <tbw/tbw.h>
 
@@ -64,7 +64,7 @@ static double nan_clock(void *ctx)
     return (*calls)++ == 0 ? 1700000000.0 : NAN;
 }
 
-static void test_bad_paths_and_options(void)
+TEST(writer_open_refuses_a_file_a_path_through_a_file_an_empty_path_and_bad_options)
 {
     char file[600], msg[256];
     snprintf(file, sizeof file, "%s/afile", g_dir);
@@ -88,9 +88,14 @@ static void test_bad_paths_and_options(void)
     o = (tbw_writer_opts)TBW_WRITER_OPTS_INIT;
     o.png_level = 12;
     CHECK_RC(TBW_EINVAL, tbw_writer_open(&w, g_dir, &o, msg, sizeof msg), msg);
-    /* A clock that goes NaN: the event is refused, the file stays valid. */
+}
+
+/* A clock that goes NaN: the event is refused, the file stays valid. */
+TEST(a_clock_gone_nan_gets_the_event_refused_and_the_writer_still_closes_cleanly)
+{
+    char msg[256];
     int calls = 0;
-    o = (tbw_writer_opts)TBW_WRITER_OPTS_INIT;
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
     o.clock = nan_clock;
     o.clock_ctx = &calls;
     char run[700];
@@ -100,13 +105,16 @@ static void test_bad_paths_and_options(void)
     CHECK_RC(TBW_EINVAL, tbw_scalar(nw, "x", 0, 1.0), tbw_writer_errmsg(nw));
     CHECK(strstr(tbw_writer_errmsg(nw), "wall time must be finite") != NULL);
     CHECK_RC(0, tbw_writer_close(nw), "close");
-    /* NULL handles are refused, not dereferenced. */
+}
+
+TEST(null_writer_handles_are_refused_not_dereferenced)
+{
     CHECK_INT(TBW_EINVAL, tbw_scalar(NULL, "x", 0, 1));
     CHECK_INT(TBW_OK, tbw_writer_close(NULL));
     CHECK_INT(TBW_EINVAL, tbw_writer_flush(NULL));
 }
 
-static void test_readonly_dir(void)
+TEST(writer_open_in_a_read_only_directory_fails_with_permission_denied)
 {
     char ro[600], run[700];
     snprintf(ro, sizeof ro, "%s/readonly", g_dir);
@@ -215,14 +223,14 @@ static void check_full_disk(const char *run, size_t limit, const char *what)
     CHECK_INT(res[0], events);  /* everything a flush reported is there */
 }
 
-static void test_full_disk_rlimit(void)
+TEST(a_disk_full_by_rlimit_fsize_keeps_every_flushed_event_and_enospc_sticks)
 {
     char run[600];
     snprintf(run, sizeof run, "%s/fsize", g_dir);
     check_full_disk(run, 20000, "RLIMIT_FSIZE 20000");
 }
 
-static void test_full_disk_tmpfs(void)
+TEST(a_full_64k_tmpfs_keeps_every_flushed_event_and_enospc_sticks)
 {
     char mnt[600];
     snprintf(mnt, sizeof mnt, "%s/tmpfs", g_dir);
@@ -239,7 +247,7 @@ static void test_full_disk_tmpfs(void)
     umount(mnt);
 }
 
-static void test_deleted_file(bool background)
+static void deleted_file(bool background)
 {
     char run[600], msg[256];
     snprintf(run, sizeof run, "%s/deleted%d", g_dir, (int)background);
@@ -266,7 +274,17 @@ static void test_deleted_file(bool background)
     CHECK_INT(0, bad);
 }
 
-static void test_kill9(void)
+TEST(an_event_file_deleted_while_open_is_reported_once_and_replaced_in_foreground_mode)
+{
+    deleted_file(false);
+}
+
+TEST(an_event_file_deleted_while_open_is_reported_once_and_replaced_in_background_mode)
+{
+    deleted_file(true);
+}
+
+TEST(kill_9_mid_run_leaves_every_flushed_event_readable_and_nothing_corrupt)
 {
     char run[600];
     snprintf(run, sizeof run, "%s/kill9", g_dir);
@@ -317,7 +335,7 @@ static void test_kill9(void)
     CHECK_INT(0, bad);
 }
 
-static void test_reader_damage(void)
+TEST(reader_calls_a_cut_tail_truncated_until_it_is_complete_and_damaged_data_or_length_corrupt)
 {
     char run[600], msg[256];
     snprintf(run, sizeof run, "%s/damage", g_dir);
@@ -385,61 +403,84 @@ static void test_reader_damage(void)
     CHECK(strstr(tbw_reader_errmsg(r), "length CRC") != NULL);
     tbw_reader_close(r);
     free(orig);
+}
+
+TEST(reader_open_of_a_missing_file_is_not_found)
+{
+    tbw_reader *r;
+    char msg[256];
     CHECK_RC(TBW_ENOTFOUND, tbw_reader_open(&r, "/nonexistent/file", msg, sizeof msg), msg);
 }
 
-static void test_queue_policies(void)
+/* policy 0: TBW_QUEUE_BLOCK, 1: TBW_QUEUE_DROP. */
+static void queue_policy(int policy)
 {
     float big[200];
     for (int i = 0; i < 200; i++)
         big[i] = (float)i;
-    for (int policy = 0; policy < 2; policy++) {
-        char run[600], msg[256];
-        snprintf(run, sizeof run, "%s/queue%d", g_dir, policy);
-        tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
-        o.background = true;
-        o.queue_bytes = 4096;
-        o.max_queue = 1;
-        o.policy = policy ? TBW_QUEUE_DROP : TBW_QUEUE_BLOCK;
-        tbw_writer *w;
-        CHECK_RC(0, tbw_writer_open(&w, run, &o, msg, sizeof msg), msg);
-        long ok = 0, refused = 0, other = 0;
-        for (long i = 0; i < 200000 && (policy == 0 ? i < 20000 : refused == 0 || i < 20000); i++) {
-            int rc = tbw_histogram(w, "h", i, big, 200, 100, NULL);
-            if (rc == 0)
-                ok++;
-            else if (rc == TBW_EFULL)
-                refused++;
-            else
-                other++;
-        }
-        CHECK_INT(0, other);
-        CHECK_INT(refused, tbw_writer_dropped(w));
-        if (policy)
-            CHECK(refused > 0);
+    char run[600], msg[256];
+    snprintf(run, sizeof run, "%s/queue%d", g_dir, policy);
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.background = true;
+    o.queue_bytes = 4096;
+    o.max_queue = 1;
+    o.policy = policy ? TBW_QUEUE_DROP : TBW_QUEUE_BLOCK;
+    tbw_writer *w;
+    CHECK_RC(0, tbw_writer_open(&w, run, &o, msg, sizeof msg), msg);
+    long ok = 0, refused = 0, other = 0;
+    for (long i = 0; i < 200000 && (policy == 0 ? i < 20000 : refused == 0 || i < 20000); i++) {
+        int rc = tbw_histogram(w, "h", i, big, 200, 100, NULL);
+        if (rc == 0)
+            ok++;
+        else if (rc == TBW_EFULL)
+            refused++;
         else
-            CHECK_INT(0, refused);
-        CHECK_RC(0, tbw_writer_close(w), "close");
-        int bad = -1;
-        CHECK_INT(ok, count_events(run, &bad));
-        CHECK_INT(0, bad);
+            other++;
     }
+    CHECK_INT(0, other);
+    CHECK_INT(refused, tbw_writer_dropped(w));
+    if (policy)
+        CHECK(refused > 0);
+    else
+        CHECK_INT(0, refused);
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    int bad = -1;
+    CHECK_INT(ok, count_events(run, &bad));
+    CHECK_INT(0, bad);
 }
 
-int main(void)
+TEST(a_full_queue_under_the_block_policy_waits_and_refuses_nothing)
+{
+    queue_policy(0);
+}
+
+TEST(a_full_queue_under_the_drop_policy_refuses_events_and_counts_them_as_dropped)
+{
+    queue_policy(1);
+}
+
+static const check_case tests[] = {
+    CASE(writer_open_refuses_a_file_a_path_through_a_file_an_empty_path_and_bad_options),
+    CASE(a_clock_gone_nan_gets_the_event_refused_and_the_writer_still_closes_cleanly),
+    CASE(null_writer_handles_are_refused_not_dereferenced),
+    CASE(writer_open_in_a_read_only_directory_fails_with_permission_denied),
+    CASE(a_disk_full_by_rlimit_fsize_keeps_every_flushed_event_and_enospc_sticks),
+    CASE(a_full_64k_tmpfs_keeps_every_flushed_event_and_enospc_sticks),
+    CASE(an_event_file_deleted_while_open_is_reported_once_and_replaced_in_foreground_mode),
+    CASE(an_event_file_deleted_while_open_is_reported_once_and_replaced_in_background_mode),
+    CASE(kill_9_mid_run_leaves_every_flushed_event_readable_and_nothing_corrupt),
+    CASE(reader_calls_a_cut_tail_truncated_until_it_is_complete_and_damaged_data_or_length_corrupt),
+    CASE(reader_open_of_a_missing_file_is_not_found),
+    CASE(a_full_queue_under_the_block_policy_waits_and_refuses_nothing),
+    CASE(a_full_queue_under_the_drop_policy_refuses_events_and_counts_them_as_dropped),
+};
+
+int main(int argc, char **argv)
 {
     g_dir = tu_tempdir("faults");
-    chmod(g_dir, 0755);
-    test_bad_paths_and_options();
-    test_readonly_dir();
-    test_full_disk_rlimit();
-    test_full_disk_tmpfs();
-    test_deleted_file(false);
-    test_deleted_file(true);
-    test_kill9();
-    test_reader_damage();
-    test_queue_policies();
+    chmod(g_dir, 0755); /* the read-only case's unprivileged child must reach its directory */
+    int rc = check_main(argc, argv, tests, CHECK_COUNT(tests));
     tu_rmtree(g_dir);
     free(g_dir);
-    return check_done();
+    return rc;
 }

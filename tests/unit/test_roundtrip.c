@@ -5,7 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "check.h"
+#include "../check.h"
 #include "testutil.h"
 #include <tbw/tbw.h>
 
@@ -75,7 +75,7 @@ static void on_scalar(const tbw_event *ev, const tbw_value *v, void *ctx)
     (*seen)++;
 }
 
-static void test_scalars(void)
+TEST(scalars_read_back_as_float_tensors_with_metadata_on_the_first_value_only)
 {
     tbw_writer *w = open_run("scalars");
     for (size_t i = 0; i < NSCALAR; i++)
@@ -87,7 +87,7 @@ static void test_scalars(void)
 }
 
 /* ---- histograms ---- */
-static void test_histogram_buckets(void)
+TEST(histogram_buckets_split_empty_constant_and_spread_input_and_count_non_finite_values_apart)
 {
     double rows[30 * 3];
     size_t bad = 99;
@@ -149,7 +149,7 @@ static void on_histo(const tbw_event *ev, const tbw_value *v, void *ctx)
     (*seen)++;
 }
 
-static void test_histograms(void)
+TEST(histograms_read_back_as_30_by_3_double_tensors_and_a_negative_bucket_count_is_refused)
 {
     tbw_writer *w = open_run("histograms");
     float x[1001];
@@ -252,10 +252,9 @@ static void on_image(const tbw_event *ev, const tbw_value *v, void *ctx)
     (void)ev;
 }
 
-static void test_images(void)
+/* The same pixels as u8 HWC in g_img, and as float CHW in chw. */
+static void make_pixels(float chw[4][3][6][5])
 {
-    /* The same pixels given as u8 HWC, and as float CHW. */
-    float chw[4][3][6][5];
     for (int n = 0; n < 4; n++)
         for (int y = 0; y < 6; y++)
             for (int x = 0; x < 5; x++)
@@ -264,6 +263,12 @@ static void test_images(void)
                     g_img[n][y][x][c] = v;
                     chw[n][c][y][x] = (float)v / 255.0f;
                 }
+}
+
+TEST(images_given_as_u8_hwc_or_float_chw_read_back_as_the_same_png_pixels)
+{
+    float chw[4][3][6][5];
+    make_pixels(chw);
     tbw_writer *w = open_run("images");
     tbw_image_batch b = {g_img, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 4, 6, 5, 3};
     CHECK_RC(0, tbw_images(w, "input", 1, &b, 3), tbw_writer_errmsg(w));
@@ -276,7 +281,13 @@ static void test_images(void)
     int seen = 0;
     read_run("images", on_image, &seen);
     CHECK_INT(2, seen);
+}
 
+TEST(image_grid_places_padded_tiles_and_normalizes_each_tile_onto_0_255)
+{
+    float chw[4][3][6][5];
+    make_pixels(chw);
+    tbw_image_batch b = {g_img, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 4, 6, 5, 3};
     /* Grid: 4 tiles, 2 per row, pad 1. */
     uint8_t *g;
     size_t gh, gw, gc;
@@ -328,7 +339,7 @@ static void on_audio(const tbw_event *ev, const tbw_value *v, void *ctx)
     (void)ev;
 }
 
-static void test_audio(void)
+TEST(audio_clips_read_back_as_wav_with_their_labels_and_clamped_samples_and_a_zero_rate_is_refused)
 {
     float a[100], b[100];
     for (int i = 0; i < 100; i++) {
@@ -369,7 +380,7 @@ static void on_text(const tbw_event *ev, const tbw_value *v, void *ctx)
     (void)ev;
 }
 
-static void test_text(void)
+TEST(text_and_tables_read_back_and_bad_utf8_or_empty_tags_are_refused)
 {
     tbw_writer *w = open_run("text");
     CHECK_RC(0, tbw_text(w, "notes", 0, "# Title\n**bold** — ünïcödé"), tbw_writer_errmsg(w));
@@ -386,7 +397,7 @@ static void test_text(void)
 }
 
 /* ---- resume and rotation ---- */
-static void test_resume_and_rotation(bool background)
+static void resume_and_rotation(bool background)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/resume%d", g_dir, (int)background);
@@ -449,7 +460,7 @@ static void test_resume_and_rotation(bool background)
 
 /* Two writers opened on one directory in the same second get different files,
    and the later one's name sorts after the earlier one's. */
-static void test_two_writers_same_second(void)
+TEST(two_writers_opened_on_one_directory_at_once_get_distinct_files_in_open_order)
 {
     char dir[600], msg[256];
     snprintf(dir, sizeof dir, "%s/two", g_dir);
@@ -464,19 +475,34 @@ static void test_two_writers_same_second(void)
     CHECK_INT(2, tu_event_files(dir, NULL, 0));
 }
 
-int main(void)
+TEST(resumed_writer_logs_the_restart_and_rotates_into_ordered_self_describing_files_in_foreground_mode)
+{
+    resume_and_rotation(false);
+}
+
+TEST(resumed_writer_logs_the_restart_and_rotates_into_ordered_self_describing_files_in_background_mode)
+{
+    resume_and_rotation(true);
+}
+
+static const check_case tests[] = {
+    CASE(two_writers_opened_on_one_directory_at_once_get_distinct_files_in_open_order),
+    CASE(scalars_read_back_as_float_tensors_with_metadata_on_the_first_value_only),
+    CASE(histogram_buckets_split_empty_constant_and_spread_input_and_count_non_finite_values_apart),
+    CASE(histograms_read_back_as_30_by_3_double_tensors_and_a_negative_bucket_count_is_refused),
+    CASE(images_given_as_u8_hwc_or_float_chw_read_back_as_the_same_png_pixels),
+    CASE(image_grid_places_padded_tiles_and_normalizes_each_tile_onto_0_255),
+    CASE(audio_clips_read_back_as_wav_with_their_labels_and_clamped_samples_and_a_zero_rate_is_refused),
+    CASE(text_and_tables_read_back_and_bad_utf8_or_empty_tags_are_refused),
+    CASE(resumed_writer_logs_the_restart_and_rotates_into_ordered_self_describing_files_in_foreground_mode),
+    CASE(resumed_writer_logs_the_restart_and_rotates_into_ordered_self_describing_files_in_background_mode),
+};
+
+int main(int argc, char **argv)
 {
     g_dir = tu_tempdir("roundtrip");
-    test_two_writers_same_second();
-    test_scalars();
-    test_histogram_buckets();
-    test_histograms();
-    test_images();
-    test_audio();
-    test_text();
-    test_resume_and_rotation(false);
-    test_resume_and_rotation(true);
+    int rc = check_main(argc, argv, tests, CHECK_COUNT(tests));
     tu_rmtree(g_dir);
     free(g_dir);
-    return check_done();
+    return rc;
 }

@@ -6,13 +6,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "check.h"
+#include "../check.h"
 #include "testutil.h"
 #include <tbw/tbw.h>
 
 static char *g_dir;
 
-static void test_graph_refusals(void)
+TEST(graph_builder_refuses_bad_nodes_inputs_and_attrs_and_a_fixed_graph_reads_back_as_one_event)
 {
     tbw_graph *g;
     char why[256] = "stale";
@@ -66,7 +66,7 @@ static void test_graph_refusals(void)
     tbw_graph_free(g);
 }
 
-static void test_hparams_refusals(void)
+TEST(hparams_refuse_bad_types_intervals_duplicates_and_values_and_write_nothing)
 {
     char run[600], msg[256];
     snprintf(run, sizeof run, "%s/hp", g_dir);
@@ -93,7 +93,7 @@ static void test_hparams_refusals(void)
     CHECK_INT(40, len);
 }
 
-static void test_layout_refusals(void)
+TEST(custom_scalars_layout_refuses_a_bad_tag_regex_and_an_empty_chart)
 {
     char run[600], msg[256];
     snprintf(run, sizeof run, "%s/layout", g_dir);
@@ -110,7 +110,7 @@ static void test_layout_refusals(void)
     CHECK_RC(0, tbw_writer_close(w), "close");
 }
 
-static void test_pr_curve_values(void)
+TEST(pr_curve_reads_back_the_known_counts_precision_and_recall_and_refuses_bad_input)
 {
     char run[600], msg[256];
     snprintf(run, sizeof run, "%s/pr", g_dir);
@@ -157,7 +157,7 @@ static int file_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
-static void test_projector_refusals(void)
+TEST(projector_refuses_bad_embeddings_without_touching_its_files_and_replaces_by_name)
 {
     char dir[600], cfg[700], msg[512];
     snprintf(dir, sizeof dir, "%s/proj", g_dir);
@@ -236,15 +236,19 @@ static void test_projector_refusals(void)
     CHECK(!file_exists("/nonexistent"));
 }
 
-int main(void)
+static const check_case tests[] = {
+    CASE(graph_builder_refuses_bad_nodes_inputs_and_attrs_and_a_fixed_graph_reads_back_as_one_event),
+    CASE(hparams_refuse_bad_types_intervals_duplicates_and_values_and_write_nothing),
+    CASE(custom_scalars_layout_refuses_a_bad_tag_regex_and_an_empty_chart),
+    CASE(pr_curve_reads_back_the_known_counts_precision_and_recall_and_refuses_bad_input),
+    CASE(projector_refuses_bad_embeddings_without_touching_its_files_and_replaces_by_name),
+};
+
+int main(int argc, char **argv)
 {
     g_dir = tu_tempdir("structured");
-    test_graph_refusals();
-    test_hparams_refusals();
-    test_layout_refusals();
-    test_pr_curve_values();
-    test_projector_refusals();
+    int rc = check_main(argc, argv, tests, CHECK_COUNT(tests));
     tu_rmtree(g_dir);
     free(g_dir);
-    return check_done();
+    return rc;
 }

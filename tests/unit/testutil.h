@@ -1,7 +1,9 @@
 /* Helpers shared by the unit tests: temp dirs, reading files, finding the one
-   event file of a run. */
+   event file of a run. The checks and the case runner are tests/check.h's. */
 #ifndef TBW_TESTUTIL_H
 #define TBW_TESTUTIL_H
+
+#include "../check.h"
 
 #include <dirent.h>
 #include <stdio.h>
