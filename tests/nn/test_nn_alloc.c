@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nn_check.h"
+#include "../check.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t s);
@@ -23,8 +23,16 @@ void *__wrap_realloc(void *p, size_t n);
 void __wrap_free(void *p);
 char *__wrap_strdup(const char *s);
 
+/* Per case: the runner allocates in the parent before it forks (and the child inherits the counts), so
+ * every case starts from reset_counters(). */
 static long g_countdown = -1; /* fail when it reaches 0; -1 = never */
 static long g_live;           /* allocations made through the wrappers and not yet freed */
+
+static void reset_counters(void)
+{
+    g_countdown = -1;
+    g_live = 0;
+}
 
 static int should_fail(void)
 {
@@ -151,6 +159,7 @@ out:
 
 static void sweep(int algo)
 {
+    reset_counters();
     char msg[512];
     long baseline = g_live;
     int failures = 0;
@@ -168,7 +177,30 @@ static void sweep(int algo)
     CHECK_INT(0, scenario(algo, msg, sizeof msg));
 }
 
-int main(void)
+TEST(every_failed_allocation_under_auto_conv_returns_enomem_and_leaks_nothing)
+{
+    sweep(CNN_CONV_AUTO);
+}
+
+TEST(every_failed_allocation_under_im2col_conv_returns_enomem_and_leaks_nothing)
+{
+    sweep(CNN_CONV_IM2COL);
+}
+
+TEST(every_failed_allocation_under_direct_conv_returns_enomem_and_leaks_nothing)
+{
+    if (!cnn_conv_direct_available())
+        return; /* no AVX-512F: the direct path cannot be built */
+    sweep(CNN_CONV_DIRECT);
+}
+
+static const check_case tests[] = {
+    CASE(every_failed_allocation_under_auto_conv_returns_enomem_and_leaks_nothing),
+    CASE(every_failed_allocation_under_im2col_conv_returns_enomem_and_leaks_nothing),
+    CASE(every_failed_allocation_under_direct_conv_returns_enomem_and_leaks_nothing),
+};
+
+int main(int argc, char **argv)
 {
     if (!mkdtemp(g_dir))
         return 1;
@@ -176,13 +208,10 @@ int main(void)
     snprintf(g_labels, sizeof g_labels, "%s/labels-idx1-ubyte", g_dir);
     snprintf(g_ckpt, sizeof g_ckpt, "%s/model.ckpt", g_dir);
     write_idx();
-    sweep(CNN_CONV_AUTO);
-    sweep(CNN_CONV_IM2COL);
-    if (cnn_conv_direct_available())
-        sweep(CNN_CONV_DIRECT);
+    int rc = check_main(argc, argv, tests, CHECK_COUNT(tests));
     unlink(g_images);
     unlink(g_labels);
     unlink(g_ckpt);
     rmdir(g_dir);
-    return check_report();
+    return rc;
 }

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "nn_check.h"
+#include "../check.h"
+#include "nn_data.h"
 
 static cnn_model *net(int filters, int optimizer)
 {
@@ -78,10 +79,12 @@ static void copy_prefix(const char *src, const char *dst, long n, long flip_at)
     fclose(b);
 }
 
-static void roundtrip(const char *dir, int optimizer)
+static char g_dir[] = "/tmp/tbw-ckpt-XXXXXX";
+
+static void roundtrip(int optimizer)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/model-%d.ckpt", dir, optimizer);
+    snprintf(path, sizeof path, "%s/model-%d.ckpt", g_dir, optimizer);
     cnn_model *full = net(8, optimizer), *first = net(8, optimizer), *second = net(8, optimizer);
     CHECK_TRUE(full && first && second);
     if (!full || !first || !second)
@@ -107,81 +110,128 @@ done:
     cnn_model_free(second);
 }
 
-static void bad_files(const char *dir)
+TEST(adam_resumed_from_a_checkpoint_matches_an_uninterrupted_run_bit_for_bit)
 {
-    char good[512], bad[512];
-    snprintf(good, sizeof good, "%s/good.ckpt", dir);
-    snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
-    cnn_model *m = net(8, CNN_OPT_ADAM), *ref = net(8, CNN_OPT_ADAM);
-    train(m, 3);
-    CHECK_INT(0, cnn_model_save(m, good));
-    train(ref, 3);
-    long n = fsize(good);
-    CHECK_TRUE(n > 100);
+    roundtrip(CNN_OPT_ADAM);
+}
 
-    copy_prefix(good, bad, n, n / 2); /* flipped payload byte */
-    CHECK_INT(TBW_ECORRUPT, cnn_model_load(ref, bad));
+TEST(sgd_resumed_from_a_checkpoint_matches_an_uninterrupted_run_bit_for_bit)
+{
+    roundtrip(CNN_OPT_SGD);
+}
+
+/* Writes good.ckpt from *saved, an Adam model of 8 filters after 3 steps. *ref (when asked for) gets the
+ * same 3 steps and is the model the refused loads must leave untouched. Returns the file's size. */
+static char g_good[512], g_bad[512];
+
+static long save_good(cnn_model **saved, cnn_model **ref)
+{
+    *saved = net(8, CNN_OPT_ADAM);
+    train(*saved, 3);
+    CHECK_INT(0, cnn_model_save(*saved, g_good));
+    if (!ref)
+        return 0;
+    *ref = net(8, CNN_OPT_ADAM);
+    train(*ref, 3);
+    long n = fsize(g_good);
+    CHECK_TRUE(n > 100);
+    return n;
+}
+
+TEST(a_flipped_payload_byte_fails_the_crc_and_leaves_the_model_untouched)
+{
+    cnn_model *m, *ref;
+    long n = save_good(&m, &ref);
+    copy_prefix(g_good, g_bad, n, n / 2); /* flipped payload byte */
+    CHECK_INT(TBW_ECORRUPT, cnn_model_load(ref, g_bad));
     CHECK_STR_HAS(cnn_model_errmsg(ref), "CRC");
     CHECK_TRUE(same_weights(m, ref)); /* unchanged */
-
-    copy_prefix(good, bad, n - 10, -1);
-    CHECK_INT(TBW_ETRUNCATED, cnn_model_load(ref, bad));
-    CHECK_STR_HAS(cnn_model_errmsg(ref), "truncated");
-    copy_prefix(good, bad, 20, -1);
-    CHECK_INT(TBW_ETRUNCATED, cnn_model_load(ref, bad));
-
-    copy_prefix(good, bad, n, 0); /* foreign magic */
-    CHECK_INT(TBW_ECORRUPT, cnn_model_load(ref, bad));
-    CHECK_STR_HAS(cnn_model_errmsg(ref), "magic");
-    FILE *f = fopen(bad, "wb");
-    fputs("hello, this is not a checkpoint at all", f);
-    fclose(f);
-    CHECK_INT(TBW_ECORRUPT, cnn_model_load(ref, bad));
-
-    char missing[512];
-    snprintf(missing, sizeof missing, "%s/none.ckpt", dir);
-    CHECK_INT(TBW_ENOTFOUND, cnn_model_load(ref, missing));
-
-    cnn_model *other = net(4, CNN_OPT_ADAM); /* other shapes */
-    CHECK_INT(TBW_EMISMATCH, cnn_model_load(other, good));
-    CHECK_STR_HAS(cnn_model_errmsg(other), "conv1/weights");
-    CHECK_STR_HAS(cnn_model_errmsg(other), "shape");
-    cnn_model_free(other);
-    other = net(8, CNN_OPT_SGD);
-    CHECK_INT(TBW_EMISMATCH, cnn_model_load(other, good));
-    CHECK_STR_HAS(cnn_model_errmsg(other), "optimizer");
-    cnn_model_free(other);
-    CHECK_TRUE(same_weights(m, ref));
-
-    char nodir[512];
-    snprintf(nodir, sizeof nodir, "%s/no/such/dir/x.ckpt", dir);
-    CHECK_TRUE(cnn_model_save(m, nodir) < 0);
-    CHECK_STR_HAS(cnn_model_errmsg(m), "temporary");
-    unlink(bad);
-    unlink(good);
     cnn_model_free(m);
     cnn_model_free(ref);
 }
 
-int main(void)
+TEST(truncated_foreign_and_missing_files_fail_with_their_own_code_and_leave_the_model_untouched)
 {
-    char dir[] = "/tmp/tbw-ckpt-XXXXXX";
-    if (!mkdtemp(dir)) {
+    cnn_model *m, *ref;
+    long n = save_good(&m, &ref);
+    copy_prefix(g_good, g_bad, n - 10, -1);
+    CHECK_INT(TBW_ETRUNCATED, cnn_model_load(ref, g_bad));
+    CHECK_STR_HAS(cnn_model_errmsg(ref), "truncated");
+    copy_prefix(g_good, g_bad, 20, -1);
+    CHECK_INT(TBW_ETRUNCATED, cnn_model_load(ref, g_bad));
+
+    copy_prefix(g_good, g_bad, n, 0); /* foreign magic */
+    CHECK_INT(TBW_ECORRUPT, cnn_model_load(ref, g_bad));
+    CHECK_STR_HAS(cnn_model_errmsg(ref), "magic");
+    FILE *f = fopen(g_bad, "wb");
+    fputs("hello, this is not a checkpoint at all", f);
+    fclose(f);
+    CHECK_INT(TBW_ECORRUPT, cnn_model_load(ref, g_bad));
+
+    char missing[512];
+    snprintf(missing, sizeof missing, "%s/none.ckpt", g_dir);
+    CHECK_INT(TBW_ENOTFOUND, cnn_model_load(ref, missing));
+    CHECK_TRUE(same_weights(m, ref));
+    cnn_model_free(m);
+    cnn_model_free(ref);
+}
+
+TEST(a_checkpoint_of_other_shapes_or_another_optimizer_is_refused_as_a_mismatch)
+{
+    cnn_model *m;
+    save_good(&m, NULL);
+    cnn_model *other = net(4, CNN_OPT_ADAM); /* other shapes */
+    CHECK_INT(TBW_EMISMATCH, cnn_model_load(other, g_good));
+    CHECK_STR_HAS(cnn_model_errmsg(other), "conv1/weights");
+    CHECK_STR_HAS(cnn_model_errmsg(other), "shape");
+    cnn_model_free(other);
+    other = net(8, CNN_OPT_SGD);
+    CHECK_INT(TBW_EMISMATCH, cnn_model_load(other, g_good));
+    CHECK_STR_HAS(cnn_model_errmsg(other), "optimizer");
+    cnn_model_free(other);
+    cnn_model_free(m);
+}
+
+TEST(saving_into_a_missing_directory_fails_naming_the_temporary_file)
+{
+    cnn_model *m = net(8, CNN_OPT_ADAM);
+    train(m, 3);
+    char nodir[512];
+    snprintf(nodir, sizeof nodir, "%s/no/such/dir/x.ckpt", g_dir);
+    CHECK_TRUE(cnn_model_save(m, nodir) < 0);
+    CHECK_STR_HAS(cnn_model_errmsg(m), "temporary");
+    cnn_model_free(m);
+}
+
+static const check_case tests[] = {
+    CASE(adam_resumed_from_a_checkpoint_matches_an_uninterrupted_run_bit_for_bit),
+    CASE(sgd_resumed_from_a_checkpoint_matches_an_uninterrupted_run_bit_for_bit),
+    CASE(a_flipped_payload_byte_fails_the_crc_and_leaves_the_model_untouched),
+    CASE(truncated_foreign_and_missing_files_fail_with_their_own_code_and_leave_the_model_untouched),
+    CASE(a_checkpoint_of_other_shapes_or_another_optimizer_is_refused_as_a_mismatch),
+    CASE(saving_into_a_missing_directory_fails_naming_the_temporary_file),
+};
+
+int main(int argc, char **argv)
+{
+    if (!mkdtemp(g_dir)) {
         CHECK_TRUE(!"mkdtemp failed");
-        return check_report();
+        return check_main(argc, argv, tests, CHECK_COUNT(tests));
     }
+    snprintf(g_good, sizeof g_good, "%s/good.ckpt", g_dir);
+    snprintf(g_bad, sizeof g_bad, "%s/bad.ckpt", g_dir);
     for (int i = 0; i < 8 * 100; i++)
         X[i] = (float)test_uniform();
     for (int i = 0; i < 8; i++)
         Y[i] = i;
-    roundtrip(dir, CNN_OPT_ADAM);
-    roundtrip(dir, CNN_OPT_SGD);
-    bad_files(dir);
+    int rc = check_main(argc, argv, tests, CHECK_COUNT(tests));
     char p[600];
     for (int o = 0; o < 2; o++) {
-        snprintf(p, sizeof p, "%s/model-%d.ckpt", dir, o);
+        snprintf(p, sizeof p, "%s/model-%d.ckpt", g_dir, o);
         unlink(p);
     }
-    rmdir(dir);
-    return check_report();
+    unlink(g_good);
+    unlink(g_bad);
+    rmdir(g_dir);
+    return rc;
 }

@@ -1,7 +1,8 @@
 /* The conv layer's work splits (im2col chunks of the batch, or one image per GEMM on the engine's threads
  * when BLAS runs on one thread) give the same forward outputs and gradients as one chunk holding the
  * whole batch. Links the static library for the internal hook. */
-#include "nn_check.h"
+#include "../check.h"
+#include "nn_data.h"
 #include "nn_internal.h"
 
 #include <cblas.h>
@@ -90,7 +91,7 @@ static void compare(cnn_model *a, cnn_model *b, size_t n)
     CHECK_NEAR(0.0, max_rel_diff(cnn_model_input_grad(a), cnn_model_input_grad(b), n * 2 * 11 * 9), 1e-5);
 }
 
-static void test_chunks(int threads, size_t chunk, size_t n)
+static void chunks_match_whole(int threads, size_t chunk, size_t n)
 {
     cnn_model *whole = two_conv_net(threads), *split = two_conv_net(threads);
     CHECK_TRUE(whole && split);
@@ -105,7 +106,7 @@ done:
 
 /* The 2x2 stride-2 max pool fast path against the definition, with many ties (first in row-major order
  * wins, as in TensorFlow) and an odd width whose last column is dropped. Gradients go to the winner. */
-static void test_max2x2(void)
+TEST(max_pool_2x2_fast_path_takes_the_first_maximum_and_sends_its_gradient_to_it)
 {
     enum { C = 3, H = 6, W = 9, OH = 3, OW = 4, N = 2 };
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
@@ -206,7 +207,7 @@ static void block_case(int C, int H, int W, int k_h, int k_w, int dil_h, int dil
     cnn_model_free(m);
 }
 
-static void test_block_layout(void)
+TEST(one_copy_per_tap_im2col_and_col2im_match_the_row_by_row_loops)
 {
     block_case(3, 7, 6, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
     block_case(2, 14, 14, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0);
@@ -249,7 +250,7 @@ static cnn_model *fused_net(int threads)
     return m;
 }
 
-static void test_conv_relu_pool_fused(int threads)
+static void conv_relu_pool_fused(int threads)
 {
     use(1);
     cnn_model *m = fused_net(threads), *ref = fused_net(threads);
@@ -410,15 +411,26 @@ static void direct_refused(const cnn_conv2d_opts *c, const char *msg)
     cnn_model_free(m);
 }
 
-static void test_direct(void)
+/* the kernels need AVX-512F; without it CNN_CONV_DIRECT must refuse clearly */
+TEST(direct_convolution_is_refused_on_a_cpu_without_avx512f)
 {
-    if (!cnn__direct_cpu()) {
-        /* the kernels need AVX-512F; CNN_CONV_DIRECT must then refuse clearly */
-        dcase d = {2, 5, 5, 4, 3, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 1, 2, false};
-        CHECK_TRUE(direct_net(&d, CNN_CONV_DIRECT) == NULL);
+    if (cnn__direct_cpu())
+        return; /* nothing to refuse here */
+    dcase d = {2, 5, 5, 4, 3, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 1, 2, false};
+    CHECK_TRUE(direct_net(&d, CNN_CONV_DIRECT) == NULL);
+}
+
+static bool direct_kernels_run(void)
+{
+    if (!cnn__direct_cpu())
         fprintf(stderr, "note: no AVX-512F on this CPU, direct kernels not exercised\n");
+    return cnn__direct_cpu();
+}
+
+TEST(direct_kernels_match_im2col_outputs_and_gradients_over_two_steps)
+{
+    if (!direct_kernels_run())
         return;
-    }
     const dcase cases[] = {
         /* C  H   W  OC kh kw dh dw padding          pt pb pl pr thr n  relu_pool */
         {32, 14, 14, 64, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 5, true}, /* the lecture's conv2 */
@@ -434,22 +446,34 @@ static void test_direct(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         direct_case(cases[i]);
+}
 
-    /* what the direct kernels refuse, by name */
+/* what the direct kernels refuse, by name */
+TEST(direct_convolution_names_the_stride_or_padding_it_refuses)
+{
+    if (!direct_kernels_run())
+        return;
     cnn_conv2d_opts strided = CNN_CONV2D_OPTS_INIT, wide = CNN_CONV2D_OPTS_INIT;
     strided.stride_w = 2;
     wide.kernel_h = wide.kernel_w = 3;
     wide.padding = CNN_PAD_EXPLICIT;
     wide.pad_top = 3;
     direct_refused(&strided, "layer 'conv': direct convolution does not support a stride other than 1");
-    direct_refused(&wide, "layer 'conv': direct convolution does not support padding wider than the dilated kernel");
+    direct_refused(&wide,
+                   "layer 'conv': direct convolution does not support padding wider than the dilated kernel");
+}
+
+/* AUTO takes im2col for a stride of 2 and the direct kernels for a 32x5x5 reduction */
+TEST(auto_takes_im2col_for_a_stride_of_2_and_direct_for_a_large_reduction)
+{
+    if (!direct_kernels_run())
+        return;
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     cnn_model *m = NULL;
-    cnn_conv2d_opts c;
+    cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
+    c.stride_w = 2;
     cnn_dense_opts f = CNN_DENSE_OPTS_INIT;
     f.units = 2;
-    /* AUTO takes im2col for a stride of 2 and the direct kernels for a 32x5x5 reduction */
-    c = strided;
     CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, &mo, NULL, 0));
     cnn_conv2d_opts plain = CNN_CONV2D_OPTS_INIT;
     CHECK_INT(0, cnn_model_add_conv2d(m, "strided", &c) | cnn_model_add_conv2d(m, "plain", &plain) |
@@ -461,31 +485,68 @@ static void test_direct(void)
     cnn_model_layer_info(m, 1, &li); /* 32x5x5 = 800 taps */
     CHECK_TRUE(li.conv_algo && strcmp(li.conv_algo, "direct") == 0);
     cnn_model_free(m);
-    /* an unknown algorithm is a bad option */
+}
+
+TEST(an_unknown_conv_algorithm_is_a_bad_option)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    cnn_model *m = NULL;
     mo.conv_algo = 3;
     CHECK_INT(TBW_EINVAL, cnn_model_create(&m, 1, 8, 8, &mo, NULL, 0));
 }
 
-int main(void)
+TEST(fused_conv_relu_pool_on_one_engine_thread_matches_the_definitions_and_the_unfused_gradients)
 {
-    test_direct();
-    for (int threads = 1; threads <= 3; threads++)
-        test_conv_relu_pool_fused(threads);
-    test_block_layout();
-    test_max2x2();
+    conv_relu_pool_fused(1);
+}
+
+TEST(fused_conv_relu_pool_on_two_engine_threads_matches_the_definitions_and_the_unfused_gradients)
+{
+    conv_relu_pool_fused(2);
+}
+
+TEST(fused_conv_relu_pool_on_three_engine_threads_matches_the_definitions_and_the_unfused_gradients)
+{
+    conv_relu_pool_fused(3);
+}
+
+/* im2col chunks of 1, 2, 3 and 4 images (on a batch of 7, 7, 5 and 1) against one chunk of the whole
+ * batch, with threaded BLAS on both */
+TEST(im2col_chunks_of_the_batch_match_one_chunk_of_the_whole_batch)
+{
     blas_a = blas_b = 2;
     for (int threads = 1; threads <= 3; threads++) {
-        test_chunks(threads, 1, BATCH);
-        test_chunks(threads, 2, BATCH);
-        test_chunks(threads, 3, 5);
-        test_chunks(threads, 4, 1);
+        chunks_match_whole(threads, 1, BATCH);
+        chunks_match_whole(threads, 2, BATCH);
+        chunks_match_whole(threads, 3, 5);
+        chunks_match_whole(threads, 4, 1);
     }
-    /* one image per GEMM on the engine's threads against the whole-batch chunk */
+}
+
+/* one image per GEMM on the engine's threads (BLAS on one thread) against the whole-batch chunk */
+TEST(one_image_per_gemm_on_the_engine_threads_matches_one_chunk_of_the_whole_batch)
+{
+    blas_a = 2;
     blas_b = 1;
     for (int threads = 1; threads <= 3; threads++) {
-        test_chunks(threads, BATCH, BATCH);
-        test_chunks(threads, BATCH, 2);
-        test_chunks(threads, BATCH, 1);
+        chunks_match_whole(threads, BATCH, BATCH);
+        chunks_match_whole(threads, BATCH, 2);
+        chunks_match_whole(threads, BATCH, 1);
     }
-    return check_report();
 }
+
+static const check_case tests[] = {
+    CASE(direct_convolution_is_refused_on_a_cpu_without_avx512f),
+    CASE(direct_kernels_match_im2col_outputs_and_gradients_over_two_steps),
+    CASE(direct_convolution_names_the_stride_or_padding_it_refuses),
+    CASE(auto_takes_im2col_for_a_stride_of_2_and_direct_for_a_large_reduction),
+    CASE(an_unknown_conv_algorithm_is_a_bad_option),
+    CASE(fused_conv_relu_pool_on_one_engine_thread_matches_the_definitions_and_the_unfused_gradients),
+    CASE(fused_conv_relu_pool_on_two_engine_threads_matches_the_definitions_and_the_unfused_gradients),
+    CASE(fused_conv_relu_pool_on_three_engine_threads_matches_the_definitions_and_the_unfused_gradients),
+    CASE(one_copy_per_tap_im2col_and_col2im_match_the_row_by_row_loops),
+    CASE(max_pool_2x2_fast_path_takes_the_first_maximum_and_sends_its_gradient_to_it),
+    CASE(im2col_chunks_of_the_batch_match_one_chunk_of_the_whole_batch),
+    CASE(one_image_per_gemm_on_the_engine_threads_matches_one_chunk_of_the_whole_batch),
+};
+CHECK_MAIN(tests)

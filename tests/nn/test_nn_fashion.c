@@ -4,17 +4,17 @@
 
 #include <unistd.h>
 
-#include "nn_check.h"
+#include "../check.h"
 
 #define DIR_ "/usr/share/datasets/fashion-mnist/"
 
-int main(void)
+TEST(the_fashion_mnist_test_split_loads_as_10000_balanced_28x28_images_of_full_range_pixels)
 {
     const char *img = DIR_ "t10k-images-idx3-ubyte.gz", *lab = DIR_ "t10k-labels-idx1-ubyte.gz";
     if (access(img, R_OK) != 0 || access(lab, R_OK) != 0) {
         fprintf(stderr, "%s: Fashion-MNIST is missing: apt-get install dataset-fashion-mnist\n", __FILE__);
         CHECK_TRUE(!"dataset present (apt-get install dataset-fashion-mnist)");
-        return check_report();
+        return;
     }
     cnn_dataset *ds = NULL;
     CHECK_INT(0, cnn_dataset_create(&ds, NULL, 0));
@@ -46,5 +46,9 @@ int main(void)
     CHECK_TRUE(nonzero > 1000000);
     CHECK_INT(255, mx);
     cnn_dataset_free(ds);
-    return check_report();
 }
+
+static const check_case tests[] = {
+    CASE(the_fashion_mnist_test_split_loads_as_10000_balanced_28x28_images_of_full_range_pixels),
+};
+CHECK_MAIN(tests)

@@ -5,7 +5,8 @@
 
 #include <stdlib.h>
 
-#include "nn_check.h"
+#include "../check.h"
+#include "nn_data.h"
 
 #include <cblas.h>
 
@@ -44,9 +45,7 @@ static double rel_err(cnn_model *m, float *v, const float *g, size_t count, floa
 
 typedef int (*build_fn)(cnn_model *m);
 
-static int conv_algo = CNN_CONV_AUTO; /* the pass's cnn_model_opts.conv_algo */
-
-static void grad_check(const char *label, int c, int h, int w, build_fn add)
+static void grad_check(const char *label, int conv_algo, int c, int h, int w, build_fn add)
 {
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = 1;
@@ -257,35 +256,122 @@ static void dropout_check(void)
     cnn_model_free(m);
 }
 
-int main(void)
+/* Twice: with BLAS threads (one GEMM per product) and with BLAS on one thread (the engine's threads split
+ * the GEMMs: per-image conv, blocked dense). */
+static void on_both_blas_modes(const char *label, int c, int h, int w, build_fn add)
 {
-    /* Twice: with BLAS threads (one GEMM per product) and with BLAS on one thread (the engine's threads
-     * split the GEMMs: per-image conv, blocked dense). */
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1)
-            openblas_set_num_threads(1);
-        grad_check("conv valid", 2, 6, 5, net_conv_valid);
-        grad_check("conv same stride 2x1", 2, 7, 6, net_conv_same_stride);
-        grad_check("conv explicit pad, dilation 2, stride 1x2", 2, 7, 8, net_conv_explicit_dilated);
-        grad_check("conv+relu+maxpool", 2, 6, 6, net_conv_relu_maxpool);
-        grad_check("maxpool 3x3 s2 same", 3, 7, 7, net_maxpool_general);
-        grad_check("avgpool same", 2, 5, 6, net_avgpool_same);
-        grad_check("avgpool explicit", 2, 5, 7, net_avgpool_explicit);
-        grad_check("dense sigmoid tanh", 3, 2, 2, net_sigmoid_tanh);
-        grad_check("dense relu", 5, 1, 1, net_dense_relu);
-        grad_check("softmax cross-entropy", 10, 1, 1, net_loss_only);
-        dropout_check();
-    }
-    /* the direct kernels (stride-1 convs only) */
-    if (cnn_conv_direct_available()) {
-        conv_algo = CNN_CONV_DIRECT;
-        grad_check("direct conv valid", 2, 6, 5, net_conv_valid);
-        grad_check("direct conv+relu+maxpool", 2, 6, 6, net_conv_relu_maxpool);
-        grad_check("direct conv pad/dilation mix", 3, 6, 7, net_conv_direct_mix);
-    } else {
-        fprintf(stderr, "note: no AVX-512F on this CPU, direct kernels not checked\n");
-    }
-    conv_algo = CNN_CONV_IM2COL;
-    grad_check("im2col conv pad/dilation mix", 3, 6, 7, net_conv_direct_mix);
-    return check_report();
+    char one[128];
+    snprintf(one, sizeof one, "%s, BLAS on one thread", label);
+    grad_check(label, CNN_CONV_AUTO, c, h, w, add);
+    openblas_set_num_threads(1);
+    grad_check(one, CNN_CONV_AUTO, c, h, w, add);
 }
+
+TEST(valid_conv_gradients_match_finite_differences)
+{
+    on_both_blas_modes("conv valid", 2, 6, 5, net_conv_valid);
+}
+
+TEST(same_padded_conv_with_stride_2x1_gradients_match_finite_differences)
+{
+    on_both_blas_modes("conv same stride 2x1", 2, 7, 6, net_conv_same_stride);
+}
+
+TEST(conv_with_explicit_padding_dilation_2_and_stride_1x2_gradients_match_finite_differences)
+{
+    on_both_blas_modes("conv explicit pad, dilation 2, stride 1x2", 2, 7, 8, net_conv_explicit_dilated);
+}
+
+TEST(conv_relu_maxpool_gradients_match_finite_differences)
+{
+    on_both_blas_modes("conv+relu+maxpool", 2, 6, 6, net_conv_relu_maxpool);
+}
+
+TEST(maxpool_3x3_stride_2_same_gradients_match_finite_differences)
+{
+    on_both_blas_modes("maxpool 3x3 s2 same", 3, 7, 7, net_maxpool_general);
+}
+
+TEST(same_padded_avgpool_gradients_match_finite_differences)
+{
+    on_both_blas_modes("avgpool same", 2, 5, 6, net_avgpool_same);
+}
+
+TEST(explicitly_padded_avgpool_gradients_match_finite_differences)
+{
+    on_both_blas_modes("avgpool explicit", 2, 5, 7, net_avgpool_explicit);
+}
+
+TEST(dense_sigmoid_tanh_gradients_match_finite_differences)
+{
+    on_both_blas_modes("dense sigmoid tanh", 3, 2, 2, net_sigmoid_tanh);
+}
+
+TEST(dense_relu_gradients_match_finite_differences)
+{
+    on_both_blas_modes("dense relu", 5, 1, 1, net_dense_relu);
+}
+
+TEST(softmax_cross_entropy_gradient_matches_finite_differences)
+{
+    on_both_blas_modes("softmax cross-entropy", 10, 1, 1, net_loss_only);
+}
+
+TEST(dropout_backward_applies_its_forward_mask_and_eval_mode_is_the_identity)
+{
+    dropout_check();
+    openblas_set_num_threads(1);
+    dropout_check();
+}
+
+/* The direct kernels (stride-1 convs only) and the im2col path on the same mix, with BLAS on one thread
+ * as they ran after the two passes above. */
+static void direct_grad_check(const char *label, int c, int h, int w, build_fn add)
+{
+    if (!cnn_conv_direct_available()) {
+        fprintf(stderr, "note: no AVX-512F on this CPU, direct kernels not checked\n");
+        return;
+    }
+    openblas_set_num_threads(1);
+    grad_check(label, CNN_CONV_DIRECT, c, h, w, add);
+}
+
+TEST(direct_valid_conv_gradients_match_finite_differences)
+{
+    direct_grad_check("direct conv valid", 2, 6, 5, net_conv_valid);
+}
+
+TEST(direct_conv_relu_maxpool_gradients_match_finite_differences)
+{
+    direct_grad_check("direct conv+relu+maxpool", 2, 6, 6, net_conv_relu_maxpool);
+}
+
+TEST(direct_conv_padding_and_dilation_mix_gradients_match_finite_differences)
+{
+    direct_grad_check("direct conv pad/dilation mix", 3, 6, 7, net_conv_direct_mix);
+}
+
+TEST(im2col_conv_padding_and_dilation_mix_gradients_match_finite_differences)
+{
+    openblas_set_num_threads(1);
+    grad_check("im2col conv pad/dilation mix", CNN_CONV_IM2COL, 3, 6, 7, net_conv_direct_mix);
+}
+
+static const check_case tests[] = {
+    CASE(valid_conv_gradients_match_finite_differences),
+    CASE(same_padded_conv_with_stride_2x1_gradients_match_finite_differences),
+    CASE(conv_with_explicit_padding_dilation_2_and_stride_1x2_gradients_match_finite_differences),
+    CASE(conv_relu_maxpool_gradients_match_finite_differences),
+    CASE(maxpool_3x3_stride_2_same_gradients_match_finite_differences),
+    CASE(same_padded_avgpool_gradients_match_finite_differences),
+    CASE(explicitly_padded_avgpool_gradients_match_finite_differences),
+    CASE(dense_sigmoid_tanh_gradients_match_finite_differences),
+    CASE(dense_relu_gradients_match_finite_differences),
+    CASE(softmax_cross_entropy_gradient_matches_finite_differences),
+    CASE(dropout_backward_applies_its_forward_mask_and_eval_mode_is_the_identity),
+    CASE(direct_valid_conv_gradients_match_finite_differences),
+    CASE(direct_conv_relu_maxpool_gradients_match_finite_differences),
+    CASE(direct_conv_padding_and_dilation_mix_gradients_match_finite_differences),
+    CASE(im2col_conv_padding_and_dilation_mix_gradients_match_finite_differences),
+};
+CHECK_MAIN(tests)

@@ -3,9 +3,10 @@
 
 #include <stdlib.h>
 
-#include "nn_check.h"
+#include "../check.h"
+#include "nn_data.h"
 
-static void test_out_size(void)
+TEST(conv_out_size_follows_the_valid_same_and_explicit_formulas)
 {
     int o = 0, pb = -1;
     CHECK_INT(0, cnn_conv_out_size(32, 5, 1, 1, CNN_PAD_VALID, 0, 0, &o, &pb));
@@ -23,12 +24,17 @@ static void test_out_size(void)
     CHECK_INT(0, cnn_conv_out_size(5, 3, 2, 1, CNN_PAD_EXPLICIT, 1, 2, &o, &pb));
     CHECK_INT(3, o); /* (5 + 1 + 2 - 3) / 2 + 1 */
     CHECK_INT(1, pb);
+}
+
+TEST(conv_out_size_refuses_a_kernel_past_the_input_a_zero_stride_and_an_unknown_padding)
+{
+    int o = 0;
     CHECK_INT(TBW_ERANGE, cnn_conv_out_size(4, 5, 1, 1, CNN_PAD_VALID, 0, 0, &o, NULL));
     CHECK_INT(TBW_EINVAL, cnn_conv_out_size(4, 3, 0, 1, CNN_PAD_VALID, 0, 0, &o, NULL));
     CHECK_INT(TBW_EINVAL, cnn_conv_out_size(4, 3, 1, 1, 7, 0, 0, &o, NULL));
 }
 
-static void test_lecture_shapes(void)
+TEST(a_5x5_valid_conv_on_32x32_gives_28x28_per_filter)
 {
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = 1;
@@ -44,15 +50,24 @@ static void test_lecture_shapes(void)
     CHECK_INT(28, li.out_w);
     CHECK_INT(6, li.out_c);
     cnn_model_free(m);
+}
 
-    m = NULL;
+/* AlexNet's conv1: 96 filters of 11x11x3, stride 4, on 227x227. */
+TEST(alexnet_conv1_gives_55x55_with_a_363_by_3025_im2col_matrix_and_named_params)
+{
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = 1;
+    cnn_model *m = NULL;
     CHECK_INT(0, cnn_model_create(&m, 3, 227, 227, &mo, NULL, 0));
+    cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
+    c.padding = CNN_PAD_VALID;
     c.filters = 96;
     c.kernel_h = c.kernel_w = 11;
     c.stride_h = c.stride_w = 4;
     CHECK_INT(0, cnn_model_add_conv2d(m, "conv1", &c));
     CHECK_INT(0, cnn_model_add_flatten(m, "flat"));
     CHECK_INT(0, cnn_model_build(m, 1));
+    cnn_layer_info li;
     CHECK_INT(0, cnn_model_layer_info(m, 0, &li));
     CHECK_INT(55, li.out_h);
     CHECK_INT(55, li.out_w);
@@ -67,7 +82,7 @@ static void test_lecture_shapes(void)
 }
 
 /* TF dilation factor 2 = the lecture's "dilation 1": taps x[0], x[2], x[4]. */
-static void test_dilation(void)
+TEST(tf_dilation_factor_2_taps_every_other_input)
 {
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = 1;
@@ -123,7 +138,7 @@ typedef struct conv_case {
     int C, H, W, OC, KH, KW, SH, SW, DH, DW, pad, pt, pb, pl, pr, threads;
 } conv_case;
 
-static void test_vs_naive(const conv_case *k)
+static void conv_vs_naive(const conv_case *k)
 {
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = k->threads;
@@ -171,7 +186,22 @@ static void test_vs_naive(const conv_case *k)
     cnn_model_free(m);
 }
 
-static void test_bad_args(void)
+TEST(im2col_conv_matches_a_naive_loop_over_paddings_strides_dilations_and_threads)
+{
+    const conv_case cases[] = {
+        {2, 7, 6, 3, 3, 3, 1, 1, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 1},
+        {2, 7, 6, 3, 3, 3, 1, 1, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2},
+        {3, 9, 8, 4, 3, 2, 2, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2},
+        {1, 8, 9, 2, 3, 3, 1, 2, 2, 3, CNN_PAD_SAME, 0, 0, 0, 0, 1},
+        {2, 6, 7, 3, 3, 3, 2, 1, 2, 1, CNN_PAD_EXPLICIT, 1, 2, 0, 3, 2},
+        {1, 28, 28, 4, 5, 5, 1, 1, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2},
+        {3, 11, 11, 2, 11, 11, 4, 4, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        conv_vs_naive(&cases[i]);
+}
+
+TEST(model_create_refuses_bad_shapes_and_options_and_names_the_condition)
 {
     cnn_model *m = NULL;
     char why[256];
@@ -195,12 +225,22 @@ static void test_bad_args(void)
     CHECK_INT(TBW_EINVAL, cnn_model_create(NULL, 1, 8, 8, NULL, why, sizeof why));
     CHECK_STR_HAS(why, "out is NULL");
     CHECK_INT(TBW_EINVAL, cnn_model_create(NULL, 1, 8, 8, NULL, NULL, 0)); /* no buffer: still refused */
+}
+
+TEST(dataset_create_refuses_a_null_out_and_leaves_an_empty_message_on_success)
+{
+    char why[256];
     cnn_dataset *ds = NULL;
     CHECK_INT(TBW_EINVAL, cnn_dataset_create(NULL, why, sizeof why));
     CHECK_STR_HAS(why, "out is NULL");
     CHECK_INT(0, cnn_dataset_create(&ds, why, sizeof why));
     CHECK_TRUE(why[0] == '\0');
     cnn_dataset_free(ds);
+}
+
+TEST(adding_a_layer_refuses_a_kernel_past_the_input_a_bad_or_taken_name_and_a_dropout_rate_of_one)
+{
+    cnn_model *m = NULL;
     CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, NULL, NULL, 0));
     cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
     c.kernel_h = c.kernel_w = 9;
@@ -208,26 +248,65 @@ static void test_bad_args(void)
     CHECK_INT(TBW_ERANGE, cnn_model_add_conv2d(m, "conv1", &c));
     CHECK_STR_HAS(cnn_model_errmsg(m), "conv1");
     CHECK_INT(TBW_EINVAL, cnn_model_add_relu(m, "bad name"));
-    CHECK_INT(TBW_EINVAL, cnn_model_build(m, 4)); /* no layers */
     CHECK_INT(0, cnn_model_add_flatten(m, "flat"));
     CHECK_INT(TBW_EINVAL, cnn_model_add_relu(m, "flat"));
     CHECK_STR_HAS(cnn_model_errmsg(m), "twice");
     CHECK_INT(TBW_EINVAL, cnn_model_add_dropout(m, "drop", 1.0f));
+    cnn_model_free(m);
+}
+
+TEST(build_refuses_a_model_without_layers_and_a_batch_size_of_zero)
+{
+    cnn_model *m = NULL;
+    CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, NULL, NULL, 0));
+    CHECK_INT(TBW_EINVAL, cnn_model_build(m, 4)); /* no layers */
+    CHECK_INT(0, cnn_model_add_flatten(m, "flat"));
     CHECK_INT(TBW_EINVAL, cnn_model_build(m, 0));
     CHECK_STR_HAS(cnn_model_errmsg(m), "batch size");
+    cnn_model_free(m);
+}
+
+TEST(forward_before_build_layers_after_build_and_backward_before_a_loss_are_refused)
+{
+    cnn_model *m = NULL;
+    CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, NULL, NULL, 0));
+    CHECK_INT(0, cnn_model_add_flatten(m, "flat"));
     float x[64] = {0};
     CHECK_INT(TBW_EINVAL, cnn_model_forward(m, x, 1, false)); /* not built */
     CHECK_INT(0, cnn_model_build(m, 2));
     CHECK_INT(TBW_EINVAL, cnn_model_add_relu(m, "late"));
+    CHECK_INT(TBW_EINVAL, cnn_model_backward(m)); /* no loss yet */
+    cnn_model_free(m);
+}
+
+/* A built model with batch size 2 over 64 inputs (64 classes). */
+static cnn_model *flat_model_of_batch_2(void)
+{
+    cnn_model *m = NULL;
+    CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, NULL, NULL, 0));
+    CHECK_INT(0, cnn_model_add_flatten(m, "flat"));
+    CHECK_INT(0, cnn_model_build(m, 2));
+    return m;
+}
+
+TEST(forward_and_loss_refuse_sample_counts_outside_the_batch_and_labels_outside_the_classes)
+{
+    cnn_model *m = flat_model_of_batch_2();
+    float x[64] = {0};
     CHECK_INT(TBW_EINVAL, cnn_model_forward(m, x, 0, false));
     CHECK_INT(TBW_EINVAL, cnn_model_forward(m, x, 3, false));
     CHECK_STR_HAS(cnn_model_errmsg(m), "1..2");
-    CHECK_INT(TBW_EINVAL, cnn_model_backward(m)); /* no loss yet */
     CHECK_INT(0, cnn_model_forward(m, x, 1, false));
     int32_t lab[2] = {70, 0};
     CHECK_INT(TBW_EINVAL, cnn_model_loss(m, lab, 1, NULL, NULL));
     CHECK_STR_HAS(cnn_model_errmsg(m), "label 70");
     CHECK_INT(TBW_EINVAL, cnn_model_loss(m, lab + 1, 2, NULL, NULL)); /* forward had 1 sample */
+    cnn_model_free(m);
+}
+
+TEST(layer_lookup_refuses_an_unknown_name_and_an_index_past_the_end)
+{
+    cnn_model *m = flat_model_of_batch_2();
     size_t idx = 99;
     CHECK_INT(TBW_ENOTFOUND, cnn_model_find_layer(m, "nope", &idx));
     CHECK_INT(0, cnn_model_find_layer(m, "flat", &idx));
@@ -235,28 +314,30 @@ static void test_bad_args(void)
     cnn_layer_info li;
     CHECK_INT(TBW_EINVAL, cnn_model_layer_info(m, 5, &li));
     cnn_model_free(m);
-    cnn_model_free(NULL);
 
     /* dense after a 4-D input shape mismatch is impossible by construction; a wrong input size is the
      * caller passing a model built for other dims, caught by evaluate_dataset's shape check. */
 }
 
-int main(void)
+TEST(freeing_a_null_model_does_nothing)
 {
-    test_out_size();
-    test_lecture_shapes();
-    test_dilation();
-    const conv_case cases[] = {
-        {2, 7, 6, 3, 3, 3, 1, 1, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 1},
-        {2, 7, 6, 3, 3, 3, 1, 1, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2},
-        {3, 9, 8, 4, 3, 2, 2, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2},
-        {1, 8, 9, 2, 3, 3, 1, 2, 2, 3, CNN_PAD_SAME, 0, 0, 0, 0, 1},
-        {2, 6, 7, 3, 3, 3, 2, 1, 2, 1, CNN_PAD_EXPLICIT, 1, 2, 0, 3, 2},
-        {1, 28, 28, 4, 5, 5, 1, 1, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2},
-        {3, 11, 11, 2, 11, 11, 4, 4, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 1},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        test_vs_naive(&cases[i]);
-    test_bad_args();
-    return check_report();
+    cnn_model_free(NULL);
 }
+
+static const check_case tests[] = {
+    CASE(conv_out_size_follows_the_valid_same_and_explicit_formulas),
+    CASE(conv_out_size_refuses_a_kernel_past_the_input_a_zero_stride_and_an_unknown_padding),
+    CASE(a_5x5_valid_conv_on_32x32_gives_28x28_per_filter),
+    CASE(alexnet_conv1_gives_55x55_with_a_363_by_3025_im2col_matrix_and_named_params),
+    CASE(tf_dilation_factor_2_taps_every_other_input),
+    CASE(im2col_conv_matches_a_naive_loop_over_paddings_strides_dilations_and_threads),
+    CASE(model_create_refuses_bad_shapes_and_options_and_names_the_condition),
+    CASE(dataset_create_refuses_a_null_out_and_leaves_an_empty_message_on_success),
+    CASE(adding_a_layer_refuses_a_kernel_past_the_input_a_bad_or_taken_name_and_a_dropout_rate_of_one),
+    CASE(build_refuses_a_model_without_layers_and_a_batch_size_of_zero),
+    CASE(forward_before_build_layers_after_build_and_backward_before_a_loss_are_refused),
+    CASE(forward_and_loss_refuse_sample_counts_outside_the_batch_and_labels_outside_the_classes),
+    CASE(layer_lookup_refuses_an_unknown_name_and_an_index_past_the_end),
+    CASE(freeing_a_null_model_does_nothing),
+};
+CHECK_MAIN(tests)

@@ -4,7 +4,8 @@
 
 #include <stdlib.h>
 
-#include "nn_check.h"
+#include "../check.h"
+#include "nn_data.h"
 
 #include <cblas.h>
 #if defined(__x86_64__)
@@ -33,7 +34,7 @@ static cnn_model *tiny(int optimizer, float lr)
     return m;
 }
 
-static void test_adam_step(void)
+TEST(adam_steps_match_the_hand_computed_update)
 {
     cnn_model *m = tiny(CNN_OPT_ADAM, 0.1f);
     CHECK_TRUE(m != NULL);
@@ -85,7 +86,7 @@ static void test_adam_step(void)
     cnn_model_free(m);
 }
 
-static void test_sgd_momentum(void)
+TEST(sgd_momentum_steps_match_the_hand_computed_update)
 {
     cnn_model *m = tiny(CNN_OPT_SGD, 0.5f);
     CHECK_TRUE(m != NULL);
@@ -147,7 +148,7 @@ static void make_batch(float *x, int32_t *y)
         y[i] = i % 10;
 }
 
-static void test_overfit(void)
+static void overfit(void)
 {
     cnn_model *m = small_cnn(CNN_INIT_HE, 3, 2, 3e-3f);
     CHECK_TRUE(m != NULL);
@@ -177,7 +178,7 @@ static void test_overfit(void)
 
 /* With every weight zero, all ReLU pre-activations are 0, every gradient except the last bias is 0,
  * and with balanced labels the last bias gradient is 0 too: the loss stays at ln 10. */
-static void test_zero_init_stalls(void)
+TEST(zero_initialised_weights_stall_the_loss_at_ln_10)
 {
     cnn_model *m = small_cnn(CNN_INIT_ZEROS, 3, 1, 1e-2f);
     CHECK_TRUE(m != NULL);
@@ -193,7 +194,7 @@ static void test_zero_init_stalls(void)
     cnn_model_free(m);
 }
 
-static void test_reproducible(int threads)
+static void reproducible(int threads)
 {
     float x[20 * 144];
     int32_t y[20];
@@ -231,7 +232,7 @@ static void test_reproducible(int threads)
     cnn_model_free(c);
 }
 
-static void test_seeded_init(void)
+TEST(he_init_depends_on_the_seed_alone_and_has_the_he_variance)
 {
     cnn_model *a = small_cnn(CNN_INIT_HE, 5, 1, 1e-3f), *b = small_cnn(CNN_INIT_HE, 5, 2, 1e-3f),
               *c = small_cnn(CNN_INIT_HE, 6, 1, 1e-3f);
@@ -260,7 +261,7 @@ static void test_seeded_init(void)
 /* Denormals are flushed inside the engine's work (as in TensorFlow's CPU kernels) and the caller's
  * floating-point mode is left as it was. With a denormal input every dense output is exactly its bias
  * (DAZ); without the flush it would be a tiny non-zero product. */
-static void test_denormals_flushed(int threads)
+static void denormals_flushed(int threads)
 {
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = threads;
@@ -305,21 +306,62 @@ static void test_denormals_flushed(int threads)
     cnn_model_free(m);
 }
 
-int main(void)
+TEST(denormals_are_flushed_on_the_calling_thread_and_its_fp_mode_and_flags_are_kept)
 {
-    test_denormals_flushed(1);
-    test_denormals_flushed(2);
-    test_adam_step();
-    test_sgd_momentum();
-    test_overfit();
-    test_zero_init_stalls();
-    test_reproducible(1);
-    test_reproducible(2);
-    test_seeded_init();
-    /* the engine's threads split the GEMMs when BLAS runs on one thread */
-    openblas_set_num_threads(1);
-    test_overfit();
-    test_reproducible(1);
-    test_reproducible(2);
-    return check_report();
+    denormals_flushed(1);
 }
+
+TEST(denormals_are_flushed_on_the_engine_threads_and_the_callers_fp_mode_is_kept)
+{
+    denormals_flushed(2);
+}
+
+TEST(a_small_cnn_overfits_a_fixed_batch_to_full_accuracy)
+{
+    overfit();
+}
+
+/* the engine's threads split the GEMMs when BLAS runs on one thread */
+TEST(a_small_cnn_overfits_a_fixed_batch_to_full_accuracy_with_blas_on_one_thread)
+{
+    openblas_set_num_threads(1);
+    overfit();
+}
+
+TEST(training_on_one_engine_thread_is_reproducible_bit_for_bit)
+{
+    reproducible(1);
+}
+
+TEST(training_on_two_engine_threads_is_reproducible_bit_for_bit)
+{
+    reproducible(2);
+}
+
+TEST(training_on_one_engine_thread_with_blas_on_one_thread_is_reproducible_bit_for_bit)
+{
+    openblas_set_num_threads(1);
+    reproducible(1);
+}
+
+TEST(training_on_two_engine_threads_with_blas_on_one_thread_is_reproducible_bit_for_bit)
+{
+    openblas_set_num_threads(1);
+    reproducible(2);
+}
+
+static const check_case tests[] = {
+    CASE(denormals_are_flushed_on_the_calling_thread_and_its_fp_mode_and_flags_are_kept),
+    CASE(denormals_are_flushed_on_the_engine_threads_and_the_callers_fp_mode_is_kept),
+    CASE(adam_steps_match_the_hand_computed_update),
+    CASE(sgd_momentum_steps_match_the_hand_computed_update),
+    CASE(a_small_cnn_overfits_a_fixed_batch_to_full_accuracy),
+    CASE(zero_initialised_weights_stall_the_loss_at_ln_10),
+    CASE(training_on_one_engine_thread_is_reproducible_bit_for_bit),
+    CASE(training_on_two_engine_threads_is_reproducible_bit_for_bit),
+    CASE(he_init_depends_on_the_seed_alone_and_has_the_he_variance),
+    CASE(a_small_cnn_overfits_a_fixed_batch_to_full_accuracy_with_blas_on_one_thread),
+    CASE(training_on_one_engine_thread_with_blas_on_one_thread_is_reproducible_bit_for_bit),
+    CASE(training_on_two_engine_threads_with_blas_on_one_thread_is_reproducible_bit_for_bit),
+};
+CHECK_MAIN(tests)
