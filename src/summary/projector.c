@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -474,25 +475,36 @@ int tbw_projector_add(const char *dir, const tbw_embedding *e, char *errmsg, siz
     }
     snprintf(final, sizeof final, "%s/%s", edir, sub);
     snprintf(old, sizeof old, "%s/.old-%s", edir, sub);
-    rm_rf(old);
-    bool had_old = rename(final, old) == 0;
-    if (rename(stage, final) != 0) {
-        rc = tbw__fail_errno(er, errno, "cannot move %s into place", final);
-        if (had_old)
-            rename(old, final);
-        rm_rf(stage);
-        return rc;
+    /* Swap the staged directory with the current one in one step, so the config never names a
+       directory that is missing (a kill between two renames left exactly that). Where the
+       filesystem cannot exchange, or there is no current directory yet, two renames. */
+    const char *prev = NULL; /* where the previous files are now */
+    if (renameat2(AT_FDCWD, stage, AT_FDCWD, final, RENAME_EXCHANGE) == 0) {
+        prev = stage;
+    } else {
+        rm_rf(old);
+        if (rename(final, old) == 0)
+            prev = old;
+        if (rename(stage, final) != 0) {
+            rc = tbw__fail_errno(er, errno, "cannot move %s into place", final);
+            if (prev)
+                rename(old, final);
+            rm_rf(stage);
+            return rc;
+        }
     }
     (void)tbw__fsync_parent(final);
     rc = rebuild_config(er, dir);
     if (rc) {
         /* Put the previous state back so config and files agree. */
         rm_rf(final);
-        if (had_old)
-            rename(old, final);
+        if (prev)
+            rename(prev, final);
+        if (prev != stage)
+            rm_rf(stage);
         return rc;
     }
-    if (had_old)
-        rm_rf(old);
+    if (prev)
+        rm_rf(prev);
     return TBW_OK;
 }
