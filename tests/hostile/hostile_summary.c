@@ -1,0 +1,540 @@
+/* Hostile input to the writer's options and to every summary entry point: NULL and empty arguments,
+   invalid UTF-8, counts and sizes past each limit, non-finite numbers, a clock that lies, and one
+   writer shared by four threads. Every refusal must give the exact status and a message that names
+   the bad field or tag, write nothing, and leave the writer working; every accepted call must show
+   up in TensorBoard exactly as the case expects. */
+#include "hostile.h"
+
+#include <float.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/mman.h>
+
+#include <tbw/graph.h>
+#include <tbw/hparams.h>
+
+#define HERE (__func__ + 5) /* the case's name: TEST(x) defines test_x */
+
+/* A refused call: its exact status, and a message on the writer that contains needle. */
+#define REFUSED(w, code, call, needle)                                                                       \
+    do {                                                                                                     \
+        CHECK_RC((code), (call), tbw_writer_errmsg(w));                                                      \
+        CHECK_STR_HAS(tbw_writer_errmsg(w), (needle));                                                       \
+    } while (0)
+
+/* After refusals: the writer still takes a point (a refusal is not sticky). */
+static void goes_on(tbw_writer *w, hostile_expect *e)
+{
+    CHECK_RC(0, tbw_scalar(w, "after", 1, 7.0), tbw_writer_errmsg(w));
+    expect_scalar(e, "after", 1, 7.0);
+}
+
+static void finish(tbw_writer *w, hostile_expect *e)
+{
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    expect_write(e);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* ======================================================================== */
+/* tbw_writer_open                                                           */
+/* ======================================================================== */
+
+/* Opening run with o is refused with code and a message containing needle; out is set to NULL. */
+static void open_refused(const char *run, const tbw_writer_opts *o, int code, const char *needle)
+{
+    static char sentinel;
+    tbw_writer *w = (tbw_writer *)(void *)&sentinel;
+    char msg[256] = "untouched";
+    CHECK_RC(code, tbw_writer_open(&w, run, o, msg, sizeof msg), msg);
+    CHECK(w == NULL);
+    CHECK_STR_HAS(msg, needle);
+    if (w && w != (tbw_writer *)(void *)&sentinel)
+        tbw_writer_close(w);
+}
+
+/* Bad options are refused before anything is created: not even the run directory. */
+static void opts_refused(const char *run, const tbw_writer_opts *o, const char *needle)
+{
+    open_refused(run, o, TBW_EINVAL, needle);
+    CHECK(!exists(run));
+}
+
+TEST(open_with_a_null_out_pointer_is_refused_and_creates_nothing)
+{
+    char msg[256] = "";
+    CHECK_RC(TBW_EINVAL, tbw_writer_open(NULL, hostile_run(HERE), NULL, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "out is NULL");
+    CHECK(!exists(hostile_run(HERE)));
+    expect_nothing(HERE);
+}
+
+TEST(open_with_a_null_or_empty_run_directory_is_refused_and_clears_out)
+{
+    open_refused(NULL, NULL, TBW_EINVAL, "run directory is empty or NULL");
+    open_refused("", NULL, TBW_EINVAL, "run directory is empty or NULL");
+    expect_nothing(HERE);
+}
+
+TEST(open_failure_without_a_message_buffer_still_returns_the_status)
+{
+    tbw_writer *w = NULL;
+    CHECK_INT(TBW_EINVAL, tbw_writer_open(&w, "", NULL, NULL, 0));
+    CHECK_INT(TBW_EINVAL, tbw_writer_open(&w, NULL, NULL, NULL, 99)); /* a length with no buffer */
+    char msg[8] = "keep";
+    CHECK_INT(TBW_EINVAL, tbw_writer_open(&w, "", NULL, msg, 0)); /* a buffer of length 0 is not written */
+    CHECK_STR("keep", msg);
+    char small[8];
+    CHECK_INT(TBW_EINVAL, tbw_writer_open(&w, "", NULL, small, sizeof small)); /* cut, NUL-terminated */
+    CHECK_INT(7, strlen(small));
+    CHECK(w == NULL);
+    expect_nothing(HERE);
+}
+
+TEST(open_through_a_regular_file_is_refused_with_eio_naming_the_path)
+{
+    const char *run = hostile_run(HERE);
+    CHECK_INT(0, mkdir(run, 0777));
+    char file[800], sub[800];
+    snprintf(file, sizeof file, "%s/file", run);
+    snprintf(sub, sizeof sub, "%s/file/sub", run);
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    open_refused(sub, NULL, TBW_EIO, "file/sub");
+    open_refused(sub, NULL, TBW_EIO, "Not a directory");
+    CHECK(!exists(sub));
+    CHECK_INT(0, hostile_event_files(run));
+    expect_nothing(HERE);
+}
+
+TEST(open_on_a_regular_file_itself_is_refused_as_not_a_directory)
+{
+    const char *run = hostile_run(HERE);
+    CHECK_INT(0, mkdir(run, 0777));
+    char file[800];
+    snprintf(file, sizeof file, "%s/plain", run);
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    open_refused(file, NULL, TBW_EINVAL, "exists and is not a directory");
+    CHECK_INT(0, hostile_event_files(run));
+    expect_nothing(HERE);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+TEST(open_on_a_path_over_path_max_is_refused_and_says_the_name_is_too_long)
+{
+    const char *run = hostile_run(HERE);
+    size_t cap = PATH_MAX + 1024;
+    char *deep = malloc(cap);
+    CHECK(deep != NULL);
+    if (!deep)
+        return;
+    char part[251];
+    memset(part, 'd', 250);
+    part[250] = '\0';
+    int n = snprintf(deep, cap, "%s", run);
+    while ((size_t)n < (size_t)PATH_MAX + 200)
+        n += snprintf(deep + n, cap - (size_t)n, "/%s", part);
+    CHECK(strlen(deep) > PATH_MAX);
+    open_refused(deep, NULL, TBW_EIO, "cannot create directory");
+    open_refused(deep, NULL, TBW_EIO, "too long");
+    free(deep);
+    /* the directories below PATH_MAX that were made on the way hold no event file */
+    CHECK_INT(0, hostile_event_files(run));
+    nftw(run, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    expect_nothing(HERE);
+}
+
+TEST(open_with_max_queue_0_or_minus_1_is_refused_naming_max_queue)
+{
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.max_queue = 0;
+    opts_refused(hostile_run(HERE), &o, "max_queue must be >= 1 (got 0)");
+    o.max_queue = -1;
+    opts_refused(hostile_run(HERE), &o, "max_queue must be >= 1 (got -1)");
+    o.max_queue = INT_MIN;
+    opts_refused(hostile_run(HERE), &o, "max_queue");
+    expect_nothing(HERE);
+}
+
+TEST(open_with_flush_secs_nan_inf_or_negative_is_refused)
+{
+    const double bad[] = {NAN, -NAN, INFINITY, -INFINITY, -1, -DBL_MIN};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+        o.flush_secs = bad[i];
+        opts_refused(hostile_run(HERE), &o, "flush_secs must be a finite number >= 0");
+    }
+    /* 0 is allowed: every event is flushed when it arrives */
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.flush_secs = 0;
+    o.max_queue = 1000;
+    hostile_clock clk;
+    tbw_writer *w = hostile_writer(HERE, &o, &clk);
+    CHECK_RC(0, tbw_scalar(w, "x", 0, 1.0), tbw_writer_errmsg(w));
+    CHECK(tbw_writer_bytes_written(w) > 40); /* already handed to the OS */
+    hostile_expect e;
+    expect_init(&e, HERE);
+    expect_scalar(&e, "x", 0, 1.0);
+    finish(w, &e);
+}
+
+TEST(open_with_queue_bytes_under_1024_is_refused_and_1024_is_accepted)
+{
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.queue_bytes = 0;
+    opts_refused(hostile_run(HERE), &o, "queue_bytes must be >= 1024 (got 0)");
+    o.queue_bytes = 1023;
+    opts_refused(hostile_run(HERE), &o, "queue_bytes must be >= 1024 (got 1023)");
+    o.queue_bytes = 1024;
+    o.max_queue = 100000;
+    tbw_writer *w = hostile_writer(HERE, &o, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    for (int i = 0; i < 100; i++) { /* about 40 bytes each: the buffer flushes itself every ~25 */
+        CHECK_RC(0, tbw_scalar(w, "q", i, i), tbw_writer_errmsg(w));
+        expect_scalar(&e, "q", i, i);
+    }
+    CHECK(tbw_writer_bytes_written(w) > 2048);
+    finish(w, &e);
+}
+
+TEST(open_with_an_unknown_queue_policy_is_refused)
+{
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.policy = (tbw_queue_policy)2;
+    opts_refused(hostile_run(HERE), &o, "unknown queue policy 2");
+    o.policy = (tbw_queue_policy)-1;
+    opts_refused(hostile_run(HERE), &o, "unknown queue policy -1");
+    expect_nothing(HERE);
+}
+
+TEST(open_with_max_file_bytes_1_to_1023_is_refused_and_1024_rotates)
+{
+    const uint64_t bad[] = {1, 2, 32, 512, 1023};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+        o.max_file_bytes = bad[i];
+        opts_refused(hostile_run(HERE), &o, "max_file_bytes must be 0 or >= 1024");
+    }
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.max_file_bytes = 1024;
+    tbw_writer *w = hostile_writer(HERE, &o, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    for (int i = 0; i < 100; i++) {
+        CHECK_RC(0, tbw_scalar(w, "r", i, -i), tbw_writer_errmsg(w));
+        expect_scalar(&e, "r", i, -i);
+    }
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    CHECK(hostile_event_files(hostile_run(HERE)) >= 4);
+    expect_write(&e);
+}
+
+TEST(open_with_png_level_minus_2_or_10_is_refused)
+{
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.png_level = -2;
+    opts_refused(hostile_run(HERE), &o, "png_level must be -1..9 (got -2)");
+    o.png_level = 10;
+    opts_refused(hostile_run(HERE), &o, "png_level must be -1..9 (got 10)");
+    o.png_level = INT_MAX;
+    opts_refused(hostile_run(HERE), &o, "png_level");
+    expect_nothing(HERE);
+}
+
+TEST(open_with_a_slash_in_filename_suffix_or_one_over_64_bytes_is_refused)
+{
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.filename_suffix = "/../escape";
+    opts_refused(hostile_run(HERE), &o, "filename_suffix must not contain '/'");
+    o.filename_suffix = ".v2/";
+    opts_refused(hostile_run(HERE), &o, "filename_suffix");
+    char longer[66];
+    memset(longer, 's', 65);
+    longer[65] = '\0';
+    o.filename_suffix = longer;
+    opts_refused(hostile_run(HERE), &o, "at most 64 bytes");
+    longer[64] = '\0'; /* 64 bytes: allowed, and the file name ends with it */
+    tbw_writer *w = hostile_writer(HERE, &o, NULL);
+    size_t pl = strlen(tbw_writer_path(w));
+    CHECK(pl > 64 && strcmp(tbw_writer_path(w) + pl - 64, longer) == 0);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    CHECK_RC(0, tbw_scalar(w, "s", 0, 3.0), tbw_writer_errmsg(w));
+    expect_scalar(&e, "s", 0, 3.0);
+    finish(w, &e);
+}
+
+static double fixed_clock(void *ctx)
+{
+    return *(const double *)ctx;
+}
+
+/* A clock that returns t from the start: the open is refused and leaves no event file behind. */
+static void clock_refused_at_open(const char *name, double t, const char *shown)
+{
+    const char *run = hostile_run(name);
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.clock = fixed_clock;
+    o.clock_ctx = &t;
+    char needle[64];
+    snprintf(needle, sizeof needle, "the clock returned %s", shown);
+    open_refused(run, &o, TBW_EINVAL, needle);
+    open_refused(run, &o, TBW_EINVAL, "finite and >= 0");
+    CHECK_INT(0, hostile_event_files(run));
+    expect_nothing(name);
+}
+
+TEST(open_with_a_clock_returning_nan_is_refused_and_leaves_no_file)
+{
+    clock_refused_at_open(HERE, NAN, "nan");
+}
+
+TEST(open_with_a_clock_returning_infinity_is_refused_and_leaves_no_file)
+{
+    clock_refused_at_open(HERE, INFINITY, "inf");
+}
+
+TEST(open_with_a_clock_returning_minus_1_is_refused_and_leaves_no_file)
+{
+    clock_refused_at_open(HERE, -1.0, "-1");
+}
+
+TEST(open_with_a_clock_returning_1e16_is_refused_and_leaves_no_file)
+{
+    clock_refused_at_open(HERE, 1e16, "1e+16");
+}
+
+TEST(clock_that_turns_nan_after_open_refuses_each_point_until_it_recovers)
+{
+    double t = 1.7e9;
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.clock = fixed_clock;
+    o.clock_ctx = &t;
+    tbw_writer *w = hostile_writer(HERE, &o, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    CHECK_RC(0, tbw_scalar(w, "c", 0, 1.0), tbw_writer_errmsg(w));
+    expect_scalar(&e, "c", 0, 1.0);
+    const double bad[] = {NAN, INFINITY, -INFINITY, -1e-9, 1e15, 1e300};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        t = bad[i];
+        REFUSED(w, TBW_EINVAL, tbw_scalar(w, "c", 1, 2.0), "the clock returned");
+        const float h[2] = {1, 2};
+        REFUSED(w, TBW_EINVAL, tbw_histogram(w, "h", 1, h, 2, 0, NULL), "finite and >= 0");
+        REFUSED(w, TBW_EINVAL, tbw_text(w, "t", 1, "x"), "the clock returned");
+    }
+    t = 1.7e9 + 10;
+    CHECK_RC(0, tbw_writer_flush(w), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_scalar(w, "c", 2, 3.0), tbw_writer_errmsg(w));
+    expect_scalar(&e, "c", 2, 3.0);
+    finish(w, &e);
+}
+
+TEST(background_drop_policy_refuses_with_efull_counts_and_keeps_every_accepted_point)
+{
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.background = true;
+    o.policy = TBW_QUEUE_DROP;
+    o.queue_bytes = 1024;
+    o.max_queue = 100000;
+    hostile_clock clk;
+    tbw_writer *w = hostile_writer(HERE, &o, &clk);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    uint64_t refused = 0;
+    for (int i = 0; i < 200; i++) {
+        int rc = tbw_scalar(w, "drop", i, i * 0.25);
+        if (rc == 0) {
+            expect_scalar(&e, "drop", i, i * 0.25);
+        } else {
+            CHECK_RC(TBW_EFULL, rc, tbw_writer_errmsg(w));
+            CHECK_STR_HAS(tbw_writer_errmsg(w), "background queue full (1024 bytes); event dropped");
+            refused++;
+        }
+    }
+    CHECK(refused > 0);
+    CHECK_U64(refused, tbw_writer_dropped(w));
+    /* dropping is not sticky: after a flush the queue takes points again */
+    CHECK_RC(0, tbw_writer_flush(w), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_scalar(w, "drop", 200, 50.0), tbw_writer_errmsg(w));
+    expect_scalar(&e, "drop", 200, 50.0);
+    finish(w, &e);
+}
+
+TEST(background_drop_queue_that_fills_is_written_out_and_takes_events_again)
+{
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.background = true;
+    o.policy = TBW_QUEUE_DROP;
+    o.queue_bytes = 1024;
+    o.max_queue = 100000;
+    o.flush_secs = 0.5;
+    tbw_writer *w = hostile_writer(HERE, &o, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    usleep(100000); /* the thread is idle, waiting for work, when the queue fills */
+    int step = 0, rc = 0;
+    while (step < 200 && (rc = tbw_scalar(w, "fill", step, step)) == 0) {
+        expect_scalar(&e, "fill", step, step);
+        step++;
+    }
+    CHECK_RC(TBW_EFULL, rc, tbw_writer_errmsg(w));
+    /* The queue is full ("the buffer reaches queue_bytes") and its oldest event soon older than
+       flush_secs, so the thread must write it out without being asked: within 3 s the writer takes
+       points again. */
+    bool taken = false;
+    for (int tries = 0; tries < 60 && !taken; tries++) {
+        usleep(50000);
+        taken = tbw_scalar(w, "fill", 1000, 1.0) == 0;
+    }
+    CHECK(taken);
+    if (taken)
+        expect_scalar(&e, "fill", 1000, 1.0);
+    finish(w, &e);
+}
+
+TEST(background_writer_writes_a_lone_event_once_it_is_flush_secs_old)
+{
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.background = true;
+    o.flush_secs = 0.2;
+    tbw_writer *w = hostile_writer(HERE, &o, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    usleep(100000); /* the thread is idle, waiting for work */
+    uint64_t before = tbw_writer_bytes_written(w);
+    CHECK_RC(0, tbw_scalar(w, "lone", 0, 1.0), tbw_writer_errmsg(w));
+    expect_scalar(&e, "lone", 0, 1.0);
+    /* "flush when the oldest buffered event is this old ... checked by the background thread":
+       no later call comes to check it, so the thread must */
+    bool written = false;
+    for (int tries = 0; tries < 60 && !written; tries++) {
+        usleep(50000);
+        written = tbw_writer_bytes_written(w) > before;
+    }
+    CHECK(written);
+    finish(w, &e);
+}
+
+TEST(refused_scalar_does_not_start_a_new_file_at_the_size_limit)
+{
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.max_file_bytes = 1024;
+    tbw_writer *w = hostile_writer(HERE, &o, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    CHECK_RC(0, tbw_scalar(w, "keep", 0, 1.0), tbw_writer_errmsg(w));
+    expect_scalar(&e, "keep", 0, 1.0);
+    CHECK_RC(0, tbw_writer_flush(w), tbw_writer_errmsg(w));
+    char first[1024];
+    snprintf(first, sizeof first, "%s", tbw_writer_path(w));
+    /* a tag of 1200 bytes ending in 0xFF: its record would not fit what is left of the file */
+    static char bad[1201];
+    memset(bad, 'b', 1199);
+    bad[1199] = (char)0xFF;
+    bad[1200] = '\0';
+    REFUSED(w, TBW_EINVAL, tbw_scalar(w, bad, 1, 2.0), "not valid UTF-8");
+    CHECK_STR(first, tbw_writer_path(w));
+    CHECK_INT(1, hostile_event_files(hostile_run(HERE)));
+    finish(w, &e);
+}
+
+TEST(write_value_with_null_bytes_and_a_length_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const uint8_t meta[] = {0x0A, 0x09, 0x0A, 0x07, 's', 'c', 'a', 'l', 'a', 'r', 's'};
+    const uint8_t v[] = {0x15, 0x00, 0x00, 0x80, 0x3F};
+    REFUSED(w, TBW_EINVAL, tbw_writer_write_value(w, "raw", 0, NULL, 5, meta, sizeof meta), "NULL value");
+    REFUSED(w, TBW_EINVAL, tbw_writer_write_value(w, "raw", 0, v, sizeof v, NULL, 11), "metadata");
+    REFUSED(w, TBW_EINVAL, tbw_writer_write_value(w, NULL, 0, v, sizeof v, meta, sizeof meta), "tag is NULL");
+    REFUSED(w, TBW_EINVAL, tbw_writer_write_value(w, "", 0, v, sizeof v, meta, sizeof meta), "tag is empty");
+    CHECK_RC(0, tbw_writer_write_value(w, "raw", 0, v, sizeof v, meta, sizeof meta), tbw_writer_errmsg(w));
+    expect_scalar(&e, "raw", 0, 1.0);
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(every_call_on_a_null_writer_is_refused_without_crashing)
+{
+    const float x[2] = {1, 2};
+    static const uint8_t px[4];
+    tbw_image_batch b = {px, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 2, 2, 1};
+    tbw_audio_clip clip = {x, 2, 1, NULL};
+    const bool lab[2] = {true, false};
+    const char *cells[1] = {"c"};
+    tbw_layout_category cat = {"c", NULL, 0, false};
+    CHECK_INT(TBW_EINVAL, tbw_scalar(NULL, "t", 0, 1));
+    CHECK_INT(TBW_EINVAL, tbw_histogram(NULL, "t", 0, x, 2, 0, NULL));
+    CHECK_INT(TBW_EINVAL, tbw_histogram_f64(NULL, "t", 0, NULL, 0, 0, NULL));
+    CHECK_INT(TBW_EINVAL, tbw_images(NULL, "t", 0, &b, 1));
+    CHECK_INT(TBW_EINVAL, tbw_audio(NULL, "t", 0, &clip, 1, 8000));
+    CHECK_INT(TBW_EINVAL, tbw_text(NULL, "t", 0, "x"));
+    CHECK_INT(TBW_EINVAL, tbw_text_table(NULL, "t", 0, cells, 1, 1));
+    CHECK_INT(TBW_EINVAL, tbw_pr_curve(NULL, "t", 0, lab, x, NULL, 2, 0));
+    CHECK_INT(TBW_EINVAL, tbw_custom_scalars_layout(NULL, &cat, 1));
+    CHECK_INT(TBW_EINVAL, tbw_hparams_experiment(NULL, NULL, 0, NULL, 0, NULL, 0));
+    CHECK_INT(TBW_EINVAL, tbw_hparams_session_start(NULL, NULL, 0, NULL, 0));
+    CHECK_INT(TBW_EINVAL, tbw_hparams_session_end(NULL, TBW_SESSION_SUCCESS, 0));
+    CHECK_INT(TBW_EINVAL, tbw_writer_write_value(NULL, "t", 0, NULL, 0, NULL, 0));
+    CHECK_INT(TBW_EINVAL, tbw_writer_write_event_field(NULL, 0, 7, NULL, 0));
+    CHECK_INT(TBW_EINVAL, tbw_writer_flush(NULL));
+    CHECK_INT(0, tbw_writer_close(NULL));
+    CHECK_STR("writer is NULL", tbw_writer_errmsg(NULL));
+    CHECK_STR("", tbw_writer_path(NULL));
+    CHECK_U64(0, tbw_writer_dropped(NULL));
+    CHECK_U64(0, tbw_writer_bytes_written(NULL));
+    tbw_graph *g = NULL;
+    char msg[256];
+    CHECK_RC(0, tbw_graph_create(&g, msg, sizeof msg), msg);
+    CHECK_RC(TBW_EINVAL, tbw_graph_write(NULL, g, 0), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "writer is NULL");
+    tbw_graph_free(g);
+    expect_nothing(HERE);
+}
+
+static const check_case tests[] = {
+    /* tbw_writer_open */
+    CASE(open_with_a_null_out_pointer_is_refused_and_creates_nothing),
+    CASE(open_with_a_null_or_empty_run_directory_is_refused_and_clears_out),
+    CASE(open_failure_without_a_message_buffer_still_returns_the_status),
+    CASE(open_through_a_regular_file_is_refused_with_eio_naming_the_path),
+    CASE(open_on_a_regular_file_itself_is_refused_as_not_a_directory),
+    CASE(open_on_a_path_over_path_max_is_refused_and_says_the_name_is_too_long),
+    CASE(open_with_max_queue_0_or_minus_1_is_refused_naming_max_queue),
+    CASE(open_with_flush_secs_nan_inf_or_negative_is_refused),
+    CASE(open_with_queue_bytes_under_1024_is_refused_and_1024_is_accepted),
+    CASE(open_with_an_unknown_queue_policy_is_refused),
+    CASE(open_with_max_file_bytes_1_to_1023_is_refused_and_1024_rotates),
+    CASE(open_with_png_level_minus_2_or_10_is_refused),
+    CASE(open_with_a_slash_in_filename_suffix_or_one_over_64_bytes_is_refused),
+    CASE(open_with_a_clock_returning_nan_is_refused_and_leaves_no_file),
+    CASE(open_with_a_clock_returning_infinity_is_refused_and_leaves_no_file),
+    CASE(open_with_a_clock_returning_minus_1_is_refused_and_leaves_no_file),
+    CASE(open_with_a_clock_returning_1e16_is_refused_and_leaves_no_file),
+    CASE(clock_that_turns_nan_after_open_refuses_each_point_until_it_recovers),
+    CASE(background_drop_policy_refuses_with_efull_counts_and_keeps_every_accepted_point),
+    CASE(background_drop_queue_that_fills_is_written_out_and_takes_events_again),
+    CASE(background_writer_writes_a_lone_event_once_it_is_flush_secs_old),
+    CASE(refused_scalar_does_not_start_a_new_file_at_the_size_limit),
+    CASE(write_value_with_null_bytes_and_a_length_is_refused),
+    CASE(every_call_on_a_null_writer_is_refused_without_crashing),
+};
+HOSTILE_MAIN(tests)
