@@ -510,6 +510,329 @@ TEST(every_call_on_a_null_writer_is_refused_without_crashing)
     expect_nothing(HERE);
 }
 
+/* ======================================================================== */
+/* scalars                                                                   */
+/* ======================================================================== */
+
+/* ---- reading back what a run holds ---- */
+
+typedef void (*value_fn)(const tbw_event *ev, const tbw_value *v, void *ctx);
+
+static int is_event_file(const struct dirent *de)
+{
+    return strstr(de->d_name, "tfevents") != NULL;
+}
+
+/* Calls fn (if not NULL) for every value of tag in the run's event files, in file name order;
+   returns how many there were. */
+static int each_value(const char *run, const char *tag, value_fn fn, void *ctx)
+{
+    struct dirent **names = NULL;
+    int nf = scandir(run, &names, is_event_file, alphasort);
+    int count = 0;
+    for (int f = 0; f < nf; f++) {
+        char path[1200], msg[256];
+        snprintf(path, sizeof path, "%s/%s", run, names[f]->d_name);
+        free(names[f]);
+        tbw_reader *r = NULL;
+        CHECK_RC(0, tbw_reader_open(&r, path, msg, sizeof msg), msg);
+        const tbw_event *ev;
+        int rc = 0;
+        while (r && (rc = tbw_reader_next(r, &ev)) == 1)
+            for (size_t i = 0; i < ev->n_values; i++)
+                if (strcmp(ev->values[i].tag, tag) == 0) {
+                    count++;
+                    if (fn)
+                        fn(ev, &ev->values[i], ctx);
+                }
+        CHECK_INT(0, rc);
+        tbw_reader_close(r);
+    }
+    free(names);
+    return count;
+}
+
+/* The last value of a tag, copied: its scalar, tensor shape and bytes, and its first strings. */
+typedef struct copied {
+    int64_t step;
+    bool has_scalar;
+    double scalar;
+    int dtype;
+    size_t rank;
+    int64_t dims[2];
+    uint8_t *data;
+    size_t data_len;
+    size_t n_strings;
+    uint8_t *str[4];
+    size_t str_len[4];
+} copied;
+
+static void copy_value(const tbw_event *ev, const tbw_value *v, void *ctx)
+{
+    copied *c = ctx;
+    free(c->data);
+    for (int i = 0; i < 4; i++)
+        free(c->str[i]);
+    memset(c, 0, sizeof *c);
+    c->step = ev->step;
+    c->has_scalar = v->has_scalar;
+    c->scalar = v->scalar;
+    c->dtype = v->dtype;
+    c->rank = v->rank;
+    for (size_t i = 0; i < v->rank && i < 2; i++)
+        c->dims[i] = v->dims[i];
+    c->data_len = v->data_len;
+    c->data = malloc(v->data_len ? v->data_len : 1);
+    if (c->data && v->data_len)
+        memcpy(c->data, v->data, v->data_len);
+    c->n_strings = v->n_strings;
+    for (size_t i = 0; i < v->n_strings && i < 4; i++) {
+        c->str_len[i] = v->string_lens[i];
+        c->str[i] = malloc(v->string_lens[i] ? v->string_lens[i] : 1);
+        if (c->str[i] && v->string_lens[i])
+            memcpy(c->str[i], v->strings[i], v->string_lens[i]);
+    }
+}
+
+static void copied_free(copied *c)
+{
+    free(c->data);
+    for (int i = 0; i < 4; i++)
+        free(c->str[i]);
+    memset(c, 0, sizeof *c);
+}
+
+/* The last value of tag in the run (false if there is none). */
+static bool last_value(const char *run, const char *tag, copied *c)
+{
+    memset(c, 0, sizeof *c);
+    return each_value(run, tag, copy_value, c) > 0;
+}
+
+/* tbw_scalar with each of the tags is refused as invalid UTF-8, then the writer goes on. */
+static void bad_tags_refused(const char *run, const char *const *tags, size_t n)
+{
+    tbw_writer *w = hostile_writer(run, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, run);
+    for (size_t i = 0; i < n; i++) {
+        REFUSED(w, TBW_EINVAL, tbw_scalar(w, tags[i], 0, 1.0), "not valid UTF-8");
+        /* the summary kinds that check the tag first say the same */
+        const float h[1] = {1};
+        REFUSED(w, TBW_EINVAL, tbw_histogram(w, tags[i], 0, h, 1, 0, NULL), "tag is not valid UTF-8");
+        REFUSED(w, TBW_EINVAL, tbw_text(w, tags[i], 0, "x"), "tag is not valid UTF-8");
+    }
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+#define BAD_TAGS(run, ...)                                                                                   \
+    do {                                                                                                     \
+        const char *const tags_[] = {__VA_ARGS__};                                                           \
+        bad_tags_refused((run), tags_, sizeof tags_ / sizeof tags_[0]);                                      \
+    } while (0)
+
+TEST(scalar_with_a_null_tag_is_refused_and_the_writer_goes_on)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    REFUSED(w, TBW_EINVAL, tbw_scalar(w, NULL, 0, 1.0), "tag is NULL");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(scalar_with_an_empty_tag_is_refused_and_the_writer_goes_on)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    REFUSED(w, TBW_EINVAL, tbw_scalar(w, "", 0, 1.0), "tag is empty");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(scalar_with_an_overlong_utf8_tag_is_refused_and_the_writer_goes_on)
+{
+    BAD_TAGS(HERE, "slash\xC0\xAF", /* '/' in two bytes */
+             "nul\xC0\x80");        /* U+0000 in two bytes (Java's modified UTF-8) */
+}
+
+TEST(scalar_with_a_three_byte_overlong_tag_is_refused_and_the_writer_goes_on)
+{
+    BAD_TAGS(HERE, "x\xE0\x80\xAF", /* '/' in three bytes */
+             "x\xE0\x9F\xBF");      /* U+07FF in three bytes */
+}
+
+TEST(scalar_with_a_four_byte_overlong_tag_is_refused_and_the_writer_goes_on)
+{
+    BAD_TAGS(HERE, "x\xF0\x80\x80\xAF"); /* '/' in four bytes */
+}
+
+TEST(scalar_with_a_lone_surrogate_tag_is_refused_and_the_writer_goes_on)
+{
+    BAD_TAGS(HERE, "loss\xED\xA0\x80"); /* U+D800, as CESU-8 would write half a pair */
+}
+
+TEST(scalar_with_a_low_surrogate_tag_is_refused_and_the_writer_goes_on)
+{
+    BAD_TAGS(HERE, "\xED\xBF\xBFloss"); /* U+DFFF */
+}
+
+TEST(scalar_with_a_truncated_utf8_sequence_tag_is_refused_and_the_writer_goes_on)
+{
+    BAD_TAGS(HERE, "euro\xE2\x82", /* the last byte of U+20AC is missing */
+             "euro\xE2\x82x",      /* a continuation replaced by ASCII */
+             "\xF0\x9F\x98",       /* three of four bytes */
+             "\xC3",               /* a lead byte alone */
+             "lone\x80tail");      /* a continuation byte with no lead */
+}
+
+TEST(scalar_with_a_0xff_byte_in_its_tag_is_refused_and_the_writer_goes_on)
+{
+    BAD_TAGS(HERE, "\xFF", "loss\xFF", "loss\xFE", "bom\xFF\xFE");
+}
+
+TEST(scalar_with_a_code_point_past_u10ffff_is_refused_and_the_writer_goes_on)
+{
+    BAD_TAGS(HERE, "x\xF4\x90\x80\x80",                     /* U+110000 */
+             "x\xF5\x80\x80\x80", "x\xF8\x88\x80\x80\x80"); /* lead bytes of 5-byte forms */
+}
+
+TEST(scalar_with_the_largest_code_points_in_its_tag_is_shown)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const char *tags[] = {"\xF0\x9F\x98\x80/smile", "\xEF\xBF\xBD", "edge\xF4\x8F\xBF\xBF",
+                          "\xE2\x82\xAC/\xC3\xA9"};
+    for (int i = 0; i < 4; i++) {
+        CHECK_RC(0, tbw_scalar(w, tags[i], i, i + 0.5), tbw_writer_errmsg(w));
+        expect_scalar(&e, tags[i], i, i + 0.5);
+    }
+    finish(w, &e);
+}
+
+TEST(scalar_with_a_100_kb_tag_is_written_and_shown)
+{
+    static char tag[100 * 1024 + 1];
+    for (size_t i = 0; i < sizeof tag - 1; i++)
+        tag[i] = (char)('a' + i % 26);
+    tag[sizeof tag - 1] = '\0';
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    CHECK_RC(0, tbw_scalar(w, tag, 3, 0.125), tbw_writer_errmsg(w));
+    expect_scalar(&e, tag, 3, 0.125);
+    CHECK_RC(0, tbw_scalar(w, tag, 4, 0.25), tbw_writer_errmsg(w));
+    expect_scalar(&e, tag, 4, 0.25);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), tag, &c));
+    CHECK_INT(4, c.step);
+    CHECK_DBL(0.25, c.scalar);
+    copied_free(&c);
+}
+
+TEST(scalar_steps_negative_and_int64_extremes_are_shown_as_given)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    /* ascending, as TensorBoard's fast loader drops earlier points at or after a step seen again */
+    const int64_t steps[] = {
+        INT64_MIN,        INT64_MIN + 1,          -(INT64_C(1) << 53), -5,       -1, 0, 1,
+        INT64_C(1) << 53, (INT64_C(1) << 53) + 1, INT64_MAX - 1,       INT64_MAX};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        CHECK_RC(0, tbw_scalar(w, "steps", steps[i], (double)i), tbw_writer_errmsg(w));
+        expect_scalar(&e, "steps", steps[i], (double)i);
+    }
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "steps", &c));
+    CHECK(c.step == INT64_MAX);
+    copied_free(&c);
+}
+
+/* Logs value under tag and checks the float32 bits written; expects TensorBoard to show shown. */
+static void scalar_shown_as(const char *run, double value, double shown, uint32_t bits)
+{
+    tbw_writer *w = hostile_writer(run, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, run);
+    CHECK_RC(0, tbw_scalar(w, "v", 0, value), tbw_writer_errmsg(w));
+    expect_scalar(&e, "v", 0, shown);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(run), "v", &c));
+    CHECK_INT(TBW_DT_FLOAT, c.dtype);
+    CHECK_INT(0, c.rank);
+    CHECK_INT(4, c.data_len);
+    if (c.data_len == 4) {
+        uint32_t got = (uint32_t)c.data[0] | (uint32_t)c.data[1] << 8 | (uint32_t)c.data[2] << 16 |
+                       (uint32_t)c.data[3] << 24;
+        if (isnan(shown))
+            CHECK((got & 0x7F800000u) == 0x7F800000u && (got & 0x7FFFFFu) != 0);
+        else
+            CHECK_U64(bits, got);
+    }
+    CHECK(c.has_scalar);
+    CHECK_DBL(shown, c.scalar);
+    copied_free(&c);
+}
+
+TEST(scalar_nan_is_written_and_shown_as_nan)
+{
+    scalar_shown_as(HERE, NAN, NAN, 0);
+}
+
+TEST(scalar_positive_infinity_is_written_and_shown_as_infinity)
+{
+    scalar_shown_as(HERE, INFINITY, INFINITY, 0x7F800000u);
+}
+
+TEST(scalar_negative_infinity_is_written_and_shown_as_negative_infinity)
+{
+    scalar_shown_as(HERE, -INFINITY, -INFINITY, 0xFF800000u);
+}
+
+TEST(scalar_negative_zero_keeps_its_sign_bit)
+{
+    scalar_shown_as(HERE, -0.0, -0.0, 0x80000000u);
+}
+
+TEST(scalar_subnormal_double_1e_310_rounds_to_zero)
+{
+    scalar_shown_as(HERE, 1e-310, 0.0, 0);
+}
+
+TEST(scalar_smallest_float_subnormal_survives)
+{
+    scalar_shown_as(HERE, 1.4e-45, 0x1p-149, 1);
+}
+
+TEST(scalar_1e308_rounds_to_infinity)
+{
+    scalar_shown_as(HERE, 1e308, INFINITY, 0x7F800000u);
+}
+
+TEST(scalar_dbl_max_rounds_to_infinity_and_minus_dbl_max_to_minus_infinity)
+{
+    scalar_shown_as(HERE, DBL_MAX, INFINITY, 0x7F800000u);
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL); /* a second file in the same run */
+    hostile_expect e;
+    expect_init(&e, HERE);
+    expect_scalar(&e, "v", 0, INFINITY);
+    CHECK_RC(0, tbw_scalar(w, "neg", 0, -DBL_MAX), tbw_writer_errmsg(w));
+    expect_scalar(&e, "neg", 0, -INFINITY);
+    finish(w, &e);
+}
+
+TEST(scalar_just_under_float_overflow_rounds_to_flt_max)
+{
+    scalar_shown_as(HERE, 3.4028235e38, FLT_MAX, 0x7F7FFFFFu);
+}
+
 static const check_case tests[] = {
     /* tbw_writer_open */
     CASE(open_with_a_null_out_pointer_is_refused_and_creates_nothing),
@@ -536,5 +859,28 @@ static const check_case tests[] = {
     CASE(refused_scalar_does_not_start_a_new_file_at_the_size_limit),
     CASE(write_value_with_null_bytes_and_a_length_is_refused),
     CASE(every_call_on_a_null_writer_is_refused_without_crashing),
+    /* scalars */
+    CASE(scalar_with_a_null_tag_is_refused_and_the_writer_goes_on),
+    CASE(scalar_with_an_empty_tag_is_refused_and_the_writer_goes_on),
+    CASE(scalar_with_an_overlong_utf8_tag_is_refused_and_the_writer_goes_on),
+    CASE(scalar_with_a_three_byte_overlong_tag_is_refused_and_the_writer_goes_on),
+    CASE(scalar_with_a_four_byte_overlong_tag_is_refused_and_the_writer_goes_on),
+    CASE(scalar_with_a_lone_surrogate_tag_is_refused_and_the_writer_goes_on),
+    CASE(scalar_with_a_low_surrogate_tag_is_refused_and_the_writer_goes_on),
+    CASE(scalar_with_a_truncated_utf8_sequence_tag_is_refused_and_the_writer_goes_on),
+    CASE(scalar_with_a_0xff_byte_in_its_tag_is_refused_and_the_writer_goes_on),
+    CASE(scalar_with_a_code_point_past_u10ffff_is_refused_and_the_writer_goes_on),
+    CASE(scalar_with_the_largest_code_points_in_its_tag_is_shown),
+    CASE(scalar_with_a_100_kb_tag_is_written_and_shown),
+    CASE(scalar_steps_negative_and_int64_extremes_are_shown_as_given),
+    CASE(scalar_nan_is_written_and_shown_as_nan),
+    CASE(scalar_positive_infinity_is_written_and_shown_as_infinity),
+    CASE(scalar_negative_infinity_is_written_and_shown_as_negative_infinity),
+    CASE(scalar_negative_zero_keeps_its_sign_bit),
+    CASE(scalar_subnormal_double_1e_310_rounds_to_zero),
+    CASE(scalar_smallest_float_subnormal_survives),
+    CASE(scalar_1e308_rounds_to_infinity),
+    CASE(scalar_dbl_max_rounds_to_infinity_and_minus_dbl_max_to_minus_infinity),
+    CASE(scalar_just_under_float_overflow_rounds_to_flt_max),
 };
 HOSTILE_MAIN(tests)
