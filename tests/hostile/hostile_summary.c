@@ -833,6 +833,577 @@ TEST(scalar_just_under_float_overflow_rounds_to_flt_max)
     scalar_shown_as(HERE, 3.4028235e38, FLT_MAX, 0x7F7FFFFFu);
 }
 
+/* ======================================================================== */
+/* histograms                                                                */
+/* ======================================================================== */
+
+TEST(histogram_with_null_data_and_n_above_0_is_refused_naming_the_tag)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    REFUSED(w, TBW_EINVAL, tbw_histogram(w, "weights", 0, NULL, 5, 0, NULL),
+            "histogram 'weights': data is NULL with n=5");
+    REFUSED(w, TBW_EINVAL, tbw_histogram_f64(w, "w64", 0, NULL, 1, 0, NULL), "'w64'");
+    CHECK_INT(0, each_value(hostile_run(HERE), "weights", NULL, NULL));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(histogram_of_no_values_is_written_with_empty_buckets)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    size_t bad = 99;
+    CHECK_RC(0, tbw_histogram(w, "empty", 0, NULL, 0, 0, &bad), tbw_writer_errmsg(w));
+    CHECK_INT(0, bad);
+    CHECK_RC(0, tbw_histogram_f64(w, "empty64", 0, NULL, 0, 5, NULL), tbw_writer_errmsg(w));
+    expect_step(&e, "histograms", "empty", 0);
+    expect_step(&e, "histograms", "empty64", 0);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "empty", &c));
+    CHECK_INT(TBW_DT_DOUBLE, c.dtype);
+    CHECK_INT(2, c.rank);
+    CHECK_INT(30, c.dims[0]);
+    CHECK_INT(3, c.dims[1]);
+    double sum = 0;
+    for (size_t i = 0; i + 8 <= c.data_len; i += 8) {
+        double d;
+        memcpy(&d, c.data + i, 8);
+        sum += fabs(d);
+    }
+    CHECK_DBL(0, sum);
+    copied_free(&c);
+}
+
+TEST(histogram_with_minus_1_buckets_is_refused_naming_the_count)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const float x[3] = {1, 2, 3};
+    REFUSED(w, TBW_EINVAL, tbw_histogram(w, "h", 0, x, 3, -1, NULL),
+            "histogram 'h': bucket count -1 is outside 1..65536");
+    REFUSED(w, TBW_EINVAL, tbw_histogram(w, "h", 0, x, 3, INT_MIN, NULL), "is outside 1..65536");
+    double rows[3];
+    CHECK_INT(TBW_EINVAL, tbw_histogram_buckets_f32(x, 3, 0, rows, NULL));
+    CHECK_INT(TBW_EINVAL, tbw_histogram_buckets_f32(x, 3, -1, rows, NULL));
+    CHECK_INT(TBW_EINVAL, tbw_histogram_buckets_f32(x, 3, 1, NULL, NULL));
+    CHECK_INT(TBW_EINVAL, tbw_histogram_buckets_f64(NULL, 3, 1, rows, NULL));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(histogram_with_65537_buckets_is_refused_and_65536_is_written)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    float x[100];
+    for (int i = 0; i < 100; i++)
+        x[i] = (float)i;
+    REFUSED(w, TBW_EINVAL, tbw_histogram(w, "many", 0, x, 100, 65537, NULL),
+            "bucket count 65537 is outside 1..65536");
+    REFUSED(w, TBW_EINVAL, tbw_histogram(w, "many", 0, x, 100, INT_MAX, NULL), "bucket count 2147483647");
+    CHECK_RC(0, tbw_histogram(w, "many", 1, x, 100, 65536, NULL), tbw_writer_errmsg(w));
+    expect_step(&e, "histograms", "many", 1);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "many", &c));
+    CHECK_INT(65536, c.dims[0]);
+    CHECK_INT((size_t)65536 * 3 * 8, c.data_len);
+    double total = 0;
+    for (size_t b = 0; c.data && b < 65536; b++) {
+        double n;
+        memcpy(&n, c.data + (b * 3 + 2) * 8, 8);
+        total += n;
+    }
+    CHECK_DBL(100, total);
+    copied_free(&c);
+}
+
+TEST(histogram_of_only_nan_and_infinities_is_written_empty_and_counts_them_as_nonfinite)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    float x[37];
+    for (int i = 0; i < 37; i++)
+        x[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
+    size_t bad = 0;
+    CHECK_RC(0, tbw_histogram(w, "nan", 0, x, 37, 0, &bad), tbw_writer_errmsg(w));
+    CHECK_INT(37, bad);
+    double xd[5] = {NAN, NAN, NAN, NAN, NAN};
+    CHECK_RC(0, tbw_histogram_f64(w, "nan64", 0, xd, 5, 0, &bad), tbw_writer_errmsg(w));
+    CHECK_INT(5, bad);
+    expect_step(&e, "histograms", "nan", 0);
+    expect_step(&e, "histograms", "nan64", 0);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "nan", &c));
+    bool all_zero = c.data_len == 30 * 3 * 8;
+    for (size_t i = 0; all_zero && i < c.data_len; i++)
+        all_zero = c.data[i] == 0;
+    CHECK(all_zero);
+    copied_free(&c);
+}
+
+/* Row b of a [k,3] histogram tensor. */
+static void row(const copied *c, size_t b, double out[3])
+{
+    memset(out, 0, 3 * sizeof *out);
+    if (c->data && (b + 1) * 24 <= c->data_len)
+        memcpy(out, c->data + b * 24, 24);
+}
+
+TEST(histogram_of_one_value_puts_it_in_the_last_bucket)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const float x[1] = {-3.5f};
+    CHECK_RC(0, tbw_histogram(w, "one", 7, x, 1, 0, NULL), tbw_writer_errmsg(w));
+    expect_step(&e, "histograms", "one", 7);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "one", &c));
+    CHECK_INT(30, c.dims[0]);
+    double r[3];
+    for (size_t b = 0; b < 29; b++) {
+        row(&c, b, r);
+        CHECK_DBL(-3.5, r[0]);
+        CHECK_DBL(-3.5, r[1]);
+        CHECK_DBL(0, r[2]);
+    }
+    row(&c, 29, r);
+    CHECK_DBL(-3.5, r[0]);
+    CHECK_DBL(1, r[2]);
+    copied_free(&c);
+}
+
+TEST(histogram_with_one_bucket_holds_every_value)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const float x[6] = {5, -2, NAN, 9, 0, INFINITY};
+    size_t bad = 0;
+    CHECK_RC(0, tbw_histogram(w, "k1", 0, x, 6, 1, &bad), tbw_writer_errmsg(w));
+    CHECK_INT(2, bad);
+    expect_step(&e, "histograms", "k1", 0);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "k1", &c));
+    CHECK_INT(1, c.dims[0]);
+    double r[3];
+    row(&c, 0, r);
+    CHECK_DBL(-2, r[0]);
+    CHECK_DBL(9, r[1]);
+    CHECK_DBL(4, r[2]);
+    copied_free(&c);
+}
+
+TEST(histogram_of_more_than_4_billion_equal_values_counts_them_all)
+{
+    /* 2^32 + 8 zeros, read from pages that are never written (no memory is used for them) */
+    size_t n = ((size_t)1 << 32) + 8;
+    size_t bytes = n * sizeof(float);
+    float *x = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK(x != MAP_FAILED);
+    if (x == MAP_FAILED)
+        return;
+    madvise(x, bytes, MADV_HUGEPAGE); /* fewer page faults where the huge zero page is used */
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    size_t bad = 1;
+    CHECK_RC(0, tbw_histogram(w, "zeros", 0, x, n, 0, &bad), tbw_writer_errmsg(w));
+    CHECK_INT(0, bad);
+    munmap(x, bytes);
+    expect_step(&e, "histograms", "zeros", 0);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "zeros", &c));
+    double r[3];
+    row(&c, 29, r);
+    CHECK_DBL(0, r[0]);
+    CHECK_DBL(0, r[1]);
+    CHECK_DBL((double)n, r[2]); /* a 32-bit counter would hold 8 */
+    copied_free(&c);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The pixels of a PNG written with png_level 0: its IDAT holds a zlib stream of stored blocks, each
+   row a filter byte (0, none) and the row's bytes. Writes height*row_bytes bytes to out; returns
+   false if the PNG is not laid out that way. */
+static bool png_stored_pixels(const uint8_t *png, size_t len, size_t height, size_t row_bytes, uint8_t *out)
+{
+    if (len < 8 || memcmp(png, "\x89PNG\r\n\x1a\n", 8) != 0)
+        return false;
+    uint8_t *z = malloc(len);
+    size_t zl = 0;
+    if (!z)
+        return false;
+    for (size_t p = 8; p + 12 <= len;) {
+        uint32_t n = be32(png + p);
+        if (n > len - p - 12)
+            break;
+        if (memcmp(png + p + 4, "IDAT", 4) == 0) {
+            memcpy(z + zl, png + p + 8, n);
+            zl += n;
+        }
+        p += 12 + (size_t)n;
+    }
+    size_t want = height * (row_bytes + 1), got = 0;
+    uint8_t *raw = malloc(want ? want : 1);
+    bool ok = raw && zl >= 2;
+    for (size_t p = 2; ok;) {
+        if (p >= zl) {
+            ok = false;
+            break;
+        }
+        uint8_t hdr = z[p++];
+        if ((hdr >> 1 & 3) == 1 && (hdr & 1)) /* an empty fixed-Huffman final block */
+            break;
+        if ((hdr >> 1 & 3) != 0 || p + 4 > zl) {
+            ok = false;
+            break;
+        }
+        size_t bl = (size_t)z[p] | (size_t)z[p + 1] << 8;
+        p += 4;
+        if (bl > zl - p || bl > want - got) {
+            ok = false;
+            break;
+        }
+        memcpy(raw + got, z + p, bl);
+        got += bl;
+        p += bl;
+        if (hdr & 1)
+            break;
+    }
+    ok = ok && got == want;
+    for (size_t y = 0; ok && y < height; y++) {
+        ok = raw[y * (row_bytes + 1)] == 0;
+        memcpy(out + y * row_bytes, raw + y * (row_bytes + 1) + 1, row_bytes);
+    }
+    free(raw);
+    free(z);
+    return ok;
+}
+
+/* ======================================================================== */
+/* images                                                                    */
+/* ======================================================================== */
+
+static const uint8_t px64[64 * 64 * 4];
+
+TEST(images_of_an_empty_batch_are_refused_naming_n)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_image_batch b = {px64, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 0, 4, 4, 1};
+    REFUSED(w, TBW_EINVAL, tbw_images(w, "img", 0, &b, 1),
+            "images 'img': n, height and width must be >= 1 (got 0, 4, 4)");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(images_with_0_2_or_5_channels_are_refused_naming_the_count)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const size_t bad[] = {0, 2, 5, SIZE_MAX};
+    for (size_t i = 0; i < 4; i++) {
+        tbw_image_batch b = {px64, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 4, 4, bad[i]};
+        char needle[64];
+        snprintf(needle, sizeof needle, "channels must be 1, 3 or 4 (got %zu)", bad[i]);
+        REFUSED(w, TBW_EINVAL, tbw_images(w, "img", 0, &b, 1), needle);
+        uint8_t *g = NULL;
+        size_t gh, gw, gc;
+        CHECK_INT(TBW_EINVAL, tbw_image_grid(&b, 0, 0, 0, false, &g, &gh, &gw, &gc));
+        CHECK(g == NULL);
+    }
+    tbw_image_batch ok = {px64, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 4, 4, 4};
+    CHECK_RC(0, tbw_images(w, "img", 1, &ok, 1), tbw_writer_errmsg(w));
+    expect_step(&e, "images", "img", 1);
+    finish(w, &e);
+}
+
+TEST(images_of_zero_height_or_width_are_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_image_batch b = {px64, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 0, 4, 1};
+    REFUSED(w, TBW_EINVAL, tbw_images(w, "img", 0, &b, 1), "(got 1, 0, 4)");
+    b.height = 4;
+    b.width = 0;
+    REFUSED(w, TBW_EINVAL, tbw_images(w, "img", 0, &b, 1), "(got 1, 4, 0)");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(images_with_null_data_or_a_null_batch_are_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_image_batch b = {NULL, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 4, 4, 1};
+    REFUSED(w, TBW_EINVAL, tbw_images(w, "img", 0, &b, 1), "images 'img': the batch or its data is NULL");
+    REFUSED(w, TBW_EINVAL, tbw_images(w, "img", 0, NULL, 1), "the batch or its data is NULL");
+    REFUSED(w, TBW_EINVAL, tbw_images(w, NULL, 0, &b, 1), "tag is empty or NULL");
+    uint8_t *g = NULL;
+    size_t gh, gw, gc;
+    CHECK_INT(TBW_EINVAL, tbw_image_grid(NULL, 0, 0, 0, false, &g, &gh, &gw, &gc));
+    CHECK_INT(TBW_EINVAL, tbw_image_grid(&b, 0, 0, 0, false, &g, &gh, &gw, &gc));
+    b.data = px64;
+    CHECK_INT(TBW_EINVAL, tbw_image_grid(&b, 0, 0, 0, false, NULL, &gh, &gw, &gc));
+    CHECK_INT(TBW_EINVAL, tbw_image_grid(&b, 0, 0, 0, false, &g, &gh, NULL, &gc));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(images_with_an_unknown_pixel_type_or_layout_are_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_image_batch b = {px64, (tbw_pixel_type)2, TBW_LAYOUT_HWC, 1, 4, 4, 1};
+    REFUSED(w, TBW_EINVAL, tbw_images(w, "img", 0, &b, 1), "unknown pixel type 2");
+    b.type = (tbw_pixel_type)-1;
+    REFUSED(w, TBW_EINVAL, tbw_images(w, "img", 0, &b, 1), "unknown pixel type -1");
+    b.type = TBW_PIXEL_U8;
+    b.layout = (tbw_layout)7;
+    REFUSED(w, TBW_EINVAL, tbw_images(w, "img", 0, &b, 1), "unknown layout 7");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(float_pixels_nan_inf_and_out_of_range_are_clamped_in_the_png)
+{
+    const float f[8] = {NAN, INFINITY, -INFINITY, -1.0f, 2.0f, 0.5f, 0.0f, 1.0f};
+    const uint8_t want[8] = {0, 255, 0, 0, 255, 128, 0, 255};
+    tbw_image_batch b = {f, TBW_PIXEL_F32, TBW_LAYOUT_HWC, 1, 1, 8, 1};
+    uint8_t *g = NULL;
+    size_t gh = 0, gw = 0, gc = 0;
+    CHECK_INT(0, tbw_image_grid(&b, 1, 0, 0, false, &g, &gh, &gw, &gc));
+    CHECK_INT(1, gh);
+    CHECK_INT(8, gw);
+    if (g)
+        CHECK_MEM(want, g, 8);
+    tbw_free(g);
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.png_level = 0;
+    tbw_writer *w = hostile_writer(HERE, &o, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    CHECK_RC(0, tbw_images(w, "clamp", 0, &b, 1), tbw_writer_errmsg(w));
+    expect_step(&e, "images", "clamp", 0);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "clamp", &c));
+    CHECK_INT(3, c.n_strings);
+    uint8_t got[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    CHECK(c.n_strings == 3 && png_stored_pixels(c.str[2], c.str_len[2], 1, 8, got));
+    CHECK_MEM(want, got, 8);
+    copied_free(&c);
+}
+
+TEST(chw_image_is_written_as_the_same_pixels_as_its_hwc_twin)
+{
+    /* 2x3 RGB: planar R, G, B planes and the same pixels interleaved */
+    uint8_t chw[18], hwc[18];
+    for (int c = 0; c < 3; c++)
+        for (int p = 0; p < 6; p++) {
+            chw[c * 6 + p] = (uint8_t)(c * 80 + p * 7 + 1);
+            hwc[p * 3 + c] = (uint8_t)(c * 80 + p * 7 + 1);
+        }
+    float chw_f[18];
+    for (int i = 0; i < 18; i++)
+        chw_f[i] = chw[i] / 255.0f;
+    tbw_image_batch planar = {chw, TBW_PIXEL_U8, TBW_LAYOUT_CHW, 1, 2, 3, 3};
+    tbw_image_batch planar_f = {chw_f, TBW_PIXEL_F32, TBW_LAYOUT_CHW, 1, 2, 3, 3};
+    tbw_image_batch inter = {hwc, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 2, 3, 3};
+    uint8_t *g = NULL;
+    size_t gh, gw, gc;
+    CHECK_INT(0, tbw_image_grid(&planar, 0, 0, 0, false, &g, &gh, &gw, &gc));
+    if (g)
+        CHECK_MEM(hwc, g, 18);
+    tbw_free(g);
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.png_level = 0;
+    tbw_writer *w = hostile_writer(HERE, &o, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    CHECK_RC(0, tbw_images(w, "chw", 0, &planar, 1), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_images(w, "chw_f", 0, &planar_f, 1), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_images(w, "hwc", 0, &inter, 1), tbw_writer_errmsg(w));
+    expect_step(&e, "images", "chw", 0);
+    expect_step(&e, "images", "chw_f", 0);
+    expect_step(&e, "images", "hwc", 0);
+    finish(w, &e);
+    const char *tags[3] = {"chw", "chw_f", "hwc"};
+    for (int t = 0; t < 3; t++) {
+        copied c;
+        CHECK(last_value(hostile_run(HERE), tags[t], &c));
+        uint8_t got[18] = {0};
+        CHECK(c.n_strings == 3 && png_stored_pixels(c.str[2], c.str_len[2], 2, 9, got));
+        CHECK_MEM(hwc, got, 18);
+        CHECK(c.n_strings == 3 && c.str_len[0] == 1 && c.str[0][0] == '3'); /* width first */
+        CHECK(c.n_strings == 3 && c.str_len[1] == 1 && c.str[1][0] == '2');
+        copied_free(&c);
+    }
+}
+
+TEST(max_outputs_larger_than_the_batch_writes_every_image_once)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_image_batch b = {px64, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 2, 4, 4, 3};
+    CHECK_RC(0, tbw_images(w, "two", 0, &b, 10), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_images(w, "max", 0, &b, SIZE_MAX), tbw_writer_errmsg(w));
+    tbw_image_batch five = {px64, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 5, 4, 4, 1};
+    CHECK_RC(0, tbw_images(w, "default", 0, &five, 0), tbw_writer_errmsg(w)); /* 0 means 3 */
+    expect_step(&e, "images", "two", 0);
+    expect_step(&e, "images", "max", 0);
+    expect_step(&e, "images", "default", 0);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "two", &c));
+    CHECK_INT(4, c.n_strings); /* width, height and two PNGs */
+    copied_free(&c);
+    CHECK(last_value(hostile_run(HERE), "max", &c));
+    CHECK_INT(4, c.n_strings);
+    copied_free(&c);
+    CHECK(last_value(hostile_run(HERE), "default", &c));
+    CHECK_INT(5, c.n_strings);
+    copied_free(&c);
+}
+
+TEST(one_by_one_images_are_written)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const size_t ch[3] = {1, 3, 4};
+    const char *tags[3] = {"gray", "rgb", "rgba"};
+    for (int i = 0; i < 3; i++) {
+        tbw_image_batch b = {px64, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 3, 1, 1, ch[i]};
+        CHECK_RC(0, tbw_images(w, tags[i], i, &b, 3), tbw_writer_errmsg(w));
+        expect_step(&e, "images", tags[i], i);
+    }
+    finish(w, &e);
+}
+
+TEST(image_32768_px_wide_and_1_high_is_written_and_32769_is_refused)
+{
+    static uint8_t line[32769];
+    for (size_t i = 0; i < sizeof line; i++)
+        line[i] = (uint8_t)i;
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_image_batch wide = {line, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 1, 32768, 1};
+    CHECK_RC(0, tbw_images(w, "wide", 0, &wide, 1), tbw_writer_errmsg(w));
+    tbw_image_batch tall = {line, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, 32768, 1, 1};
+    CHECK_RC(0, tbw_images(w, "tall", 0, &tall, 1), tbw_writer_errmsg(w));
+    wide.width = 32769;
+    REFUSED(w, TBW_ERANGE, tbw_images(w, "wide", 1, &wide, 1), "32769x1 px is over the 32768 px per side");
+    tall.height = 32769;
+    REFUSED(w, TBW_ERANGE, tbw_images(w, "tall", 1, &tall, 1), "1x32769 px is over the 32768 px per side");
+    expect_step(&e, "images", "wide", 0);
+    expect_step(&e, "images", "tall", 0);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "wide", &c));
+    CHECK(c.n_strings == 3 && c.str_len[0] == 5 && memcmp(c.str[0], "32768", 5) == 0);
+    copied_free(&c);
+}
+
+TEST(image_grid_with_pad_4097_is_refused_and_4096_is_accepted)
+{
+    tbw_image_batch b = {px64, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 2, 1, 1, 1};
+    uint8_t *g = NULL;
+    size_t gh = 0, gw = 0, gc = 0;
+    CHECK_INT(TBW_ERANGE, tbw_image_grid(&b, 0, 4097, 0, false, &g, &gh, &gw, &gc));
+    CHECK(g == NULL);
+    CHECK_INT(TBW_ERANGE, tbw_image_grid(&b, 0, SIZE_MAX, 0, false, &g, &gh, &gw, &gc));
+    CHECK_INT(0, tbw_image_grid(&b, 0, 4096, 9, false, &g, &gh, &gw, &gc));
+    /* two 1x1 tiles in one row of ceil(sqrt(2)) = 2 columns, 4096 px of border around each */
+    CHECK_INT(1 + 2 * 4096, gh);
+    CHECK_INT(2 + 3 * 4096, gw);
+    CHECK_INT(1, gc);
+    if (g) {
+        CHECK_INT(9, g[0]);
+        CHECK_INT(0, g[(size_t)4096 * gw + 4096]); /* the first tile */
+    }
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_image_batch grid = {g, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, gh, gw, gc};
+    CHECK_RC(0, tbw_images(w, "grid", 0, &grid, 1), tbw_writer_errmsg(w));
+    tbw_free(g);
+    expect_step(&e, "images", "grid", 0);
+    finish(w, &e);
+}
+
+TEST(image_grid_with_more_columns_than_images_uses_one_row_of_them)
+{
+    uint8_t tiles[3 * 2 * 2];
+    for (int i = 0; i < 12; i++)
+        tiles[i] = (uint8_t)(i + 1);
+    tbw_image_batch b = {tiles, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 3, 2, 2, 1};
+    uint8_t *g = NULL;
+    size_t gh = 0, gw = 0, gc = 0;
+    CHECK_INT(0, tbw_image_grid(&b, 1000, 1, 0, false, &g, &gh, &gw, &gc));
+    CHECK_INT(2 + 2, gh);
+    CHECK_INT(3 * 2 + 4, gw); /* three columns, not 1000 */
+    if (g && gw == 10) {
+        CHECK_INT(1, g[1 * 10 + 1]);
+        CHECK_INT(5, g[1 * 10 + 4]);
+        CHECK_INT(12, g[2 * 10 + 8]);
+    }
+    tbw_free(g);
+    CHECK_INT(0, tbw_image_grid(&b, SIZE_MAX, 0, 0, false, &g, &gh, &gw, &gc));
+    CHECK_INT(2, gh);
+    CHECK_INT(6, gw);
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_image_batch grid = {g, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, gh, gw, gc};
+    CHECK_RC(0, tbw_images(w, "row", 0, &grid, 1), tbw_writer_errmsg(w));
+    tbw_free(g);
+    expect_step(&e, "images", "row", 0);
+    finish(w, &e);
+}
+
+TEST(png_encode_with_bad_arguments_is_refused)
+{
+    uint8_t *out = (uint8_t *)1;
+    size_t len = 9;
+    CHECK_INT(TBW_EINVAL, tbw_png_encode(px64, 2, 2, 5, -1, &out, &len));
+    CHECK_INT(TBW_EINVAL, tbw_png_encode(px64, 2, 2, 0, -1, &out, &len));
+    CHECK_INT(TBW_EINVAL, tbw_png_encode(px64, 2, 2, 1, 10, &out, &len));
+    CHECK_INT(TBW_EINVAL, tbw_png_encode(px64, 2, 2, 1, -2, &out, &len));
+    CHECK_INT(TBW_EINVAL, tbw_png_encode(NULL, 2, 2, 1, -1, &out, &len));
+    CHECK_INT(TBW_EINVAL, tbw_png_encode(px64, 2, 2, 1, -1, NULL, &len));
+    CHECK_INT(TBW_EINVAL, tbw_png_encode(px64, 0, 2, 1, -1, &out, &len));
+    out = NULL;
+    CHECK_INT(0, tbw_png_encode(px64, 2, 2, 1, 9, &out, &len));
+    CHECK(out && len > 8 && memcmp(out, "\x89PNG", 4) == 0);
+    tbw_free(out);
+    expect_nothing(HERE);
+}
+
 static const check_case tests[] = {
     /* tbw_writer_open */
     CASE(open_with_a_null_out_pointer_is_refused_and_creates_nothing),
@@ -882,5 +1453,28 @@ static const check_case tests[] = {
     CASE(scalar_1e308_rounds_to_infinity),
     CASE(scalar_dbl_max_rounds_to_infinity_and_minus_dbl_max_to_minus_infinity),
     CASE(scalar_just_under_float_overflow_rounds_to_flt_max),
+    /* histograms */
+    CASE(histogram_with_null_data_and_n_above_0_is_refused_naming_the_tag),
+    CASE(histogram_of_no_values_is_written_with_empty_buckets),
+    CASE(histogram_with_minus_1_buckets_is_refused_naming_the_count),
+    CASE(histogram_with_65537_buckets_is_refused_and_65536_is_written),
+    CASE(histogram_of_only_nan_and_infinities_is_written_empty_and_counts_them_as_nonfinite),
+    CASE(histogram_of_one_value_puts_it_in_the_last_bucket),
+    CASE(histogram_with_one_bucket_holds_every_value),
+    CASE(histogram_of_more_than_4_billion_equal_values_counts_them_all),
+    /* images */
+    CASE(images_of_an_empty_batch_are_refused_naming_n),
+    CASE(images_with_0_2_or_5_channels_are_refused_naming_the_count),
+    CASE(images_of_zero_height_or_width_are_refused),
+    CASE(images_with_null_data_or_a_null_batch_are_refused),
+    CASE(images_with_an_unknown_pixel_type_or_layout_are_refused),
+    CASE(float_pixels_nan_inf_and_out_of_range_are_clamped_in_the_png),
+    CASE(chw_image_is_written_as_the_same_pixels_as_its_hwc_twin),
+    CASE(max_outputs_larger_than_the_batch_writes_every_image_once),
+    CASE(one_by_one_images_are_written),
+    CASE(image_32768_px_wide_and_1_high_is_written_and_32769_is_refused),
+    CASE(image_grid_with_pad_4097_is_refused_and_4096_is_accepted),
+    CASE(image_grid_with_more_columns_than_images_uses_one_row_of_them),
+    CASE(png_encode_with_bad_arguments_is_refused),
 };
 HOSTILE_MAIN(tests)
