@@ -1404,6 +1404,432 @@ TEST(png_encode_with_bad_arguments_is_refused)
     expect_nothing(HERE);
 }
 
+/* ======================================================================== */
+/* audio                                                                     */
+/* ======================================================================== */
+
+static const float tone[8] = {0, 0.5f, 1, 0.5f, 0, -0.5f, -1, -0.5f};
+
+TEST(audio_with_no_clips_is_refused_naming_the_tag)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_audio_clip clip = {tone, 8, 1, NULL};
+    REFUSED(w, TBW_EINVAL, tbw_audio(w, "snd", 0, &clip, 0, 8000), "audio 'snd': needs 1..10000 clips");
+    REFUSED(w, TBW_EINVAL, tbw_audio(w, "snd", 0, NULL, 1, 8000), "audio 'snd': needs 1..10000 clips");
+    static tbw_audio_clip many[10001];
+    for (size_t i = 0; i < 10001; i++)
+        many[i] = clip;
+    REFUSED(w, TBW_EINVAL, tbw_audio(w, "snd", 0, many, 10001, 8000), "needs 1..10000 clips");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(audio_with_sample_rate_0_or_768001_is_refused_and_768000_is_written)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_audio_clip clip = {tone, 8, 1, NULL};
+    REFUSED(w, TBW_EINVAL, tbw_audio(w, "snd", 0, &clip, 1, 0), "sample rate 0 is outside 1..768000 Hz");
+    REFUSED(w, TBW_EINVAL, tbw_audio(w, "snd", 0, &clip, 1, 768001), "sample rate 768001 is outside");
+    REFUSED(w, TBW_EINVAL, tbw_audio(w, "snd", 0, &clip, 1, UINT32_MAX), "sample rate 4294967295");
+    CHECK_RC(0, tbw_audio(w, "snd", 1, &clip, 1, 768000), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_audio(w, "snd", 2, &clip, 1, 1), tbw_writer_errmsg(w));
+    expect_step(&e, "audio", "snd", 1);
+    expect_step(&e, "audio", "snd", 2);
+    finish(w, &e);
+}
+
+TEST(audio_clip_with_0_or_65_channels_is_refused_naming_the_clip)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_audio_clip clips[3] = {{tone, 8, 1, NULL}, {tone, 8, 0, NULL}, {tone, 1, 65, NULL}};
+    REFUSED(w, TBW_EINVAL, tbw_audio(w, "snd", 0, clips, 2, 8000),
+            "audio 'snd': clip 1 needs samples and 1..64 channels");
+    clips[1].channels = 1;
+    REFUSED(w, TBW_EINVAL, tbw_audio(w, "snd", 0, clips, 3, 8000), "clip 2 needs samples and 1..64 channels");
+    static float wide[64];
+    clips[2] = (tbw_audio_clip){wide, 1, 64, NULL};
+    CHECK_RC(0, tbw_audio(w, "snd", 1, clips, 3, 8000), tbw_writer_errmsg(w));
+    expect_step(&e, "audio", "snd", 1);
+    finish(w, &e);
+}
+
+TEST(audio_clip_with_null_samples_and_frames_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_audio_clip clip = {NULL, 8, 1, NULL};
+    REFUSED(w, TBW_EINVAL, tbw_audio(w, "snd", 0, &clip, 1, 8000), "clip 0 needs samples");
+    uint8_t *out = NULL;
+    size_t len = 0;
+    CHECK_INT(TBW_EINVAL, tbw_wav_encode(NULL, 8, 1, 8000, &out, &len));
+    CHECK_INT(TBW_EINVAL, tbw_wav_encode(tone, 8, 1, 8000, NULL, &len));
+    CHECK_INT(TBW_EINVAL, tbw_wav_encode(tone, 8, 65, 8000, &out, &len));
+    CHECK_INT(TBW_EINVAL, tbw_wav_encode(tone, 8, 1, 0, &out, &len));
+    CHECK(out == NULL);
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(audio_clip_of_zero_frames_is_written_as_an_empty_wav)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_audio_clip clip = {NULL, 0, 2, "silence"};
+    CHECK_RC(0, tbw_audio(w, "empty", 0, &clip, 1, 44100), tbw_writer_errmsg(w));
+    expect_step(&e, "audio", "empty", 0);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "empty", &c));
+    CHECK_INT(2, c.n_strings);
+    CHECK_INT(44, c.str_len[0]);
+    CHECK(c.str[0] && memcmp(c.str[0], "RIFF", 4) == 0);
+    CHECK(c.n_strings == 2 && c.str_len[1] == 7 && memcmp(c.str[1], "silence", 7) == 0);
+    copied_free(&c);
+}
+
+TEST(audio_samples_nan_and_out_of_range_are_clamped_in_the_wav)
+{
+    const float s[8] = {NAN, 2.0f, -2.0f, INFINITY, -INFINITY, 0.5f, 1.0f, -1.0f};
+    const int16_t want[8] = {0, 32767, -32767, 32767, -32767, 16384, 32767, -32767};
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_audio_clip clip = {s, 8, 1, NULL};
+    CHECK_RC(0, tbw_audio(w, "clamp", 0, &clip, 1, 16000), tbw_writer_errmsg(w));
+    expect_step(&e, "audio", "clamp", 0);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "clamp", &c));
+    CHECK_INT(44 + 16, c.str_len[0]);
+    for (int i = 0; c.str[0] && c.str_len[0] == 60 && i < 8; i++) {
+        int16_t v = (int16_t)(uint16_t)(c.str[0][44 + 2 * i] | c.str[0][45 + 2 * i] << 8);
+        CHECK_INT(want[i], v);
+    }
+    copied_free(&c);
+}
+
+TEST(audio_label_that_is_not_utf8_is_refused_naming_the_clip)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_audio_clip clips[2] = {{tone, 8, 1, "fine"}, {tone, 8, 1, "bad\xC0\xAF"}};
+    REFUSED(w, TBW_EINVAL, tbw_audio(w, "snd", 0, clips, 2, 8000),
+            "audio 'snd': label of clip 1 is not valid UTF-8");
+    clips[1].label = "";
+    CHECK_RC(0, tbw_audio(w, "snd", 1, clips, 2, 8000), tbw_writer_errmsg(w));
+    expect_step(&e, "audio", "snd", 1);
+    finish(w, &e);
+}
+
+TEST(audio_clip_of_4_gib_is_refused_with_erange_before_its_samples_are_read)
+{
+    /* 2^31 frames of 2 bytes: the WAV size does not fit its 32-bit header. The samples are a
+       mapping that cannot be read, so reading any of them would crash the case. */
+    size_t frames = (size_t)1 << 31;
+    float *s =
+        mmap(NULL, frames * sizeof(float), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK(s != MAP_FAILED);
+    if (s == MAP_FAILED)
+        return;
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_audio_clip clip = {s, frames, 1, NULL};
+    REFUSED(w, TBW_ERANGE, tbw_audio(w, "huge", 0, &clip, 1, 8000), "audio 'huge': encoding clip 0 failed");
+    clip.frames = SIZE_MAX / 2;
+    clip.channels = 4;
+    REFUSED(w, TBW_ERANGE, tbw_audio(w, "huge", 0, &clip, 1, 8000), "clip 0");
+    munmap(s, frames * sizeof(float));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(audio_clip_over_the_record_limit_is_refused_before_its_samples_are_read)
+{
+    /* 2^30 frames: a 2 GiB WAV, over the 2^31 - 1 bytes of an event record */
+    size_t frames = (size_t)1 << 30;
+    float *s =
+        mmap(NULL, frames * sizeof(float), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK(s != MAP_FAILED);
+    if (s == MAP_FAILED)
+        return;
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_audio_clip clip = {s, frames, 1, NULL};
+    REFUSED(w, TBW_ERANGE, tbw_audio(w, "big", 0, &clip, 1, 8000), "'big'");
+    munmap(s, frames * sizeof(float));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+/* ======================================================================== */
+/* text                                                                      */
+/* ======================================================================== */
+
+TEST(text_that_is_null_is_refused_naming_the_tag)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    REFUSED(w, TBW_EINVAL, tbw_text(w, "notes", 0, NULL), "text 'notes': text is NULL");
+    REFUSED(w, TBW_EINVAL, tbw_text(w, "", 0, "x"), "tag is empty or NULL");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(text_that_is_not_utf8_is_refused_and_the_writer_goes_on)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    REFUSED(w, TBW_EINVAL, tbw_text(w, "notes", 0, "caf\xE9"), "text 'notes'"); /* Latin-1 */
+    CHECK_STR_HAS(tbw_writer_errmsg(w), "not valid UTF-8");
+    REFUSED(w, TBW_EINVAL, tbw_text(w, "notes", 0, "\xED\xB0\x80"), "not valid UTF-8");
+    CHECK_RC(0, tbw_text(w, "notes", 1, "caf\xC3\xA9"), tbw_writer_errmsg(w));
+    expect_step(&e, "text", "notes", 1);
+    finish(w, &e);
+}
+
+TEST(empty_text_is_written)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    CHECK_RC(0, tbw_text(w, "blank", 0, ""), tbw_writer_errmsg(w));
+    expect_step(&e, "text", "blank", 0);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "blank", &c));
+    CHECK_INT(TBW_DT_STRING, c.dtype);
+    CHECK_INT(1, c.n_strings);
+    CHECK_INT(0, c.str_len[0]);
+    copied_free(&c);
+}
+
+TEST(text_table_with_null_cells_or_zero_rows_or_cols_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const char *cells[2] = {"a", "b"};
+    REFUSED(w, TBW_EINVAL, tbw_text_table(w, "tab", 0, NULL, 1, 2),
+            "text table 'tab': needs cells and rows, cols >= 1");
+    REFUSED(w, TBW_EINVAL, tbw_text_table(w, "tab", 0, cells, 0, 2), "text table 'tab'");
+    REFUSED(w, TBW_EINVAL, tbw_text_table(w, "tab", 0, cells, 2, 0), "rows, cols >= 1");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(text_table_whose_cell_count_overflows_is_refused_with_erange_before_reading)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const char *cells[1] = {"only"};
+    REFUSED(w, TBW_ERANGE, tbw_text_table(w, "tab", 0, cells, SIZE_MAX / 2 + 1, 2),
+            "text 'tab': too many cells");
+    REFUSED(w, TBW_ERANGE, tbw_text_table(w, "tab", 0, cells, SIZE_MAX, SIZE_MAX), "too many cells");
+    REFUSED(w, TBW_ERANGE, tbw_text_table(w, "tab", 0, cells, 10000001, 1), "too many cells");
+    REFUSED(w, TBW_ERANGE, tbw_text_table(w, "tab", 0, cells, 4000, 2501), "too many cells");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(text_table_with_a_null_cell_writes_it_as_empty)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const char *cells[4] = {"a", NULL, NULL, "d"};
+    CHECK_RC(0, tbw_text_table(w, "tab", 0, cells, 2, 2), tbw_writer_errmsg(w));
+    expect_step(&e, "text", "tab", 0);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "tab", &c));
+    CHECK_INT(4, c.n_strings);
+    CHECK_INT(2, c.rank);
+    CHECK_INT(0, c.str_len[1]);
+    CHECK_INT(0, c.str_len[2]);
+    CHECK_INT(1, c.str_len[3]);
+    copied_free(&c);
+}
+
+TEST(text_table_with_an_invalid_utf8_cell_is_refused_naming_the_cell)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const char *cells[6] = {"a", "b", "c", "d\xFF", "e", "f"};
+    REFUSED(w, TBW_EINVAL, tbw_text_table(w, "tab", 0, cells, 3, 2), "text 'tab': cell 3 is not valid UTF-8");
+    cells[3] = "d";
+    CHECK_RC(0, tbw_text_table(w, "tab", 1, cells, 3, 2), tbw_writer_errmsg(w));
+    expect_step(&e, "text", "tab", 1);
+    finish(w, &e);
+}
+
+/* ======================================================================== */
+/* PR curves                                                                 */
+/* ======================================================================== */
+
+static const bool pr_labels[4] = {true, false, true, false};
+static const float pr_preds[4] = {0.9f, 0.2f, 0.6f, 0.4f};
+
+TEST(pr_curve_with_1_or_10001_thresholds_is_refused_and_2_and_10000_are_written)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "pr", 0, pr_labels, pr_preds, NULL, 4, 1),
+            "pr curve 'pr': num_thresholds 1 is outside 2..10000");
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "pr", 0, pr_labels, pr_preds, NULL, 4, 10001),
+            "num_thresholds 10001 is outside 2..10000");
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "pr", 0, pr_labels, pr_preds, NULL, 4, -1), "num_thresholds -1");
+    CHECK_RC(0, tbw_pr_curve(w, "pr", 1, pr_labels, pr_preds, NULL, 4, 2), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_pr_curve(w, "pr10k", 1, pr_labels, pr_preds, NULL, 4, 10000), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "pr/pr_curves", &c));
+    CHECK_INT(2, c.rank);
+    CHECK_INT(6, c.dims[0]);
+    CHECK_INT(2, c.dims[1]);
+    copied_free(&c);
+    CHECK(last_value(hostile_run(HERE), "pr10k/pr_curves", &c));
+    CHECK_INT(10000, c.dims[1]);
+    CHECK_INT(6 * 10000 * 4, c.data_len);
+    copied_free(&c);
+}
+
+TEST(pr_curve_with_a_nan_prediction_is_refused_naming_its_index)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const float p[4] = {0.1f, 0.2f, 0.3f, NAN};
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "pr", 0, pr_labels, p, NULL, 4, 0),
+            "pr curve 'pr': prediction 3 is nan, outside [0, 1]");
+    CHECK_INT(0, each_value(hostile_run(HERE), "pr/pr_curves", NULL, NULL));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(pr_curve_with_a_prediction_outside_0_1_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    float p[4] = {0.1f, 1.5f, 0.3f, 0.4f};
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "pr", 0, pr_labels, p, NULL, 4, 0),
+            "prediction 1 is 1.5, outside [0, 1]");
+    p[1] = -1e-30f;
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "pr", 0, pr_labels, p, NULL, 4, 0), "prediction 1 is -1e-30");
+    p[1] = INFINITY;
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "pr", 0, pr_labels, p, NULL, 4, 0), "prediction 1 is inf");
+    p[1] = 1.0f; /* both ends are inside, as is -0 */
+    p[2] = -0.0f;
+    CHECK_RC(0, tbw_pr_curve(w, "pr", 1, pr_labels, p, NULL, 4, 0), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(pr_curve_of_no_examples_is_written_with_zero_counts)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    CHECK_RC(0, tbw_pr_curve(w, "none", 0, NULL, NULL, NULL, 0, 5), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "none/pr_curves", &c));
+    CHECK_INT(5, c.dims[1]);
+    bool zero = c.data_len == 6 * 5 * 4;
+    for (size_t i = 0; zero && i < c.data_len; i++)
+        zero = c.data[i] == 0;
+    CHECK(zero);
+    copied_free(&c);
+}
+
+TEST(pr_curve_with_null_labels_or_predictions_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "pr", 0, NULL, pr_preds, NULL, 4, 0),
+            "pr curve 'pr': labels or predictions is NULL");
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "pr", 0, pr_labels, NULL, NULL, 4, 0),
+            "labels or predictions is NULL");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(pr_curve_with_a_nan_or_infinite_weight_is_refused_naming_its_index)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    float wt[4] = {1, 1, NAN, 1};
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "pr", 0, pr_labels, pr_preds, wt, 4, 0),
+            "pr curve 'pr': weight 2 is not finite");
+    wt[2] = 1;
+    wt[0] = -INFINITY;
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "pr", 0, pr_labels, pr_preds, wt, 4, 0), "weight 0 is not finite");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(pr_curve_with_negative_weights_is_written_as_tensorboard_computes_it)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const bool lab[2] = {true, false};
+    const float p[2] = {0.9f, 0.1f};
+    const float wt[2] = {-1.0f, -2.0f};
+    CHECK_RC(0, tbw_pr_curve(w, "neg", 0, lab, p, wt, 2, 2), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+    copied c;
+    CHECK(last_value(hostile_run(HERE), "neg/pr_curves", &c));
+    CHECK_INT(6 * 2 * 4, c.data_len);
+    if (c.data_len == 48) {
+        float d[12];
+        memcpy(d, c.data, sizeof d);
+        CHECK_DBL(-1, d[0]); /* tp at threshold 0 */
+        CHECK_DBL(-2, d[2]); /* fp at threshold 0 */
+        CHECK_DBL(0, d[1]);  /* both predictions fall below threshold 1 */
+    }
+    copied_free(&c);
+}
+
+TEST(pr_curve_with_an_empty_null_or_invalid_name_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, NULL, 0, pr_labels, pr_preds, NULL, 4, 0),
+            "pr curve name is empty or not valid UTF-8");
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "", 0, pr_labels, pr_preds, NULL, 4, 0), "pr curve name");
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "\xC1\xBF", 0, pr_labels, pr_preds, NULL, 4, 0),
+            "not valid UTF-8");
+    CHECK_RC(0, tbw_scalar(w, "taken/pr_curves", 0, 1.0), tbw_writer_errmsg(w));
+    expect_scalar(&e, "taken/pr_curves", 0, 1.0);
+    REFUSED(w, TBW_EINVAL, tbw_pr_curve(w, "taken", 1, pr_labels, pr_preds, NULL, 4, 0),
+            "already holds scalars data");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
 static const check_case tests[] = {
     /* tbw_writer_open */
     CASE(open_with_a_null_out_pointer_is_refused_and_creates_nothing),
@@ -1476,5 +1902,32 @@ static const check_case tests[] = {
     CASE(image_grid_with_pad_4097_is_refused_and_4096_is_accepted),
     CASE(image_grid_with_more_columns_than_images_uses_one_row_of_them),
     CASE(png_encode_with_bad_arguments_is_refused),
+    /* audio */
+    CASE(audio_with_no_clips_is_refused_naming_the_tag),
+    CASE(audio_with_sample_rate_0_or_768001_is_refused_and_768000_is_written),
+    CASE(audio_clip_with_0_or_65_channels_is_refused_naming_the_clip),
+    CASE(audio_clip_with_null_samples_and_frames_is_refused),
+    CASE(audio_clip_of_zero_frames_is_written_as_an_empty_wav),
+    CASE(audio_samples_nan_and_out_of_range_are_clamped_in_the_wav),
+    CASE(audio_label_that_is_not_utf8_is_refused_naming_the_clip),
+    CASE(audio_clip_of_4_gib_is_refused_with_erange_before_its_samples_are_read),
+    CASE(audio_clip_over_the_record_limit_is_refused_before_its_samples_are_read),
+    /* text */
+    CASE(text_that_is_null_is_refused_naming_the_tag),
+    CASE(text_that_is_not_utf8_is_refused_and_the_writer_goes_on),
+    CASE(empty_text_is_written),
+    CASE(text_table_with_null_cells_or_zero_rows_or_cols_is_refused),
+    CASE(text_table_whose_cell_count_overflows_is_refused_with_erange_before_reading),
+    CASE(text_table_with_a_null_cell_writes_it_as_empty),
+    CASE(text_table_with_an_invalid_utf8_cell_is_refused_naming_the_cell),
+    /* PR curves */
+    CASE(pr_curve_with_1_or_10001_thresholds_is_refused_and_2_and_10000_are_written),
+    CASE(pr_curve_with_a_nan_prediction_is_refused_naming_its_index),
+    CASE(pr_curve_with_a_prediction_outside_0_1_is_refused),
+    CASE(pr_curve_of_no_examples_is_written_with_zero_counts),
+    CASE(pr_curve_with_null_labels_or_predictions_is_refused),
+    CASE(pr_curve_with_a_nan_or_infinite_weight_is_refused_naming_its_index),
+    CASE(pr_curve_with_negative_weights_is_written_as_tensorboard_computes_it),
+    CASE(pr_curve_with_an_empty_null_or_invalid_name_is_refused),
 };
 HOSTILE_MAIN(tests)
