@@ -1830,6 +1830,525 @@ TEST(pr_curve_with_an_empty_null_or_invalid_name_is_refused)
     finish(w, &e);
 }
 
+/* ======================================================================== */
+/* hparams                                                                   */
+/* ======================================================================== */
+
+static const tbw_metric_info one_metric[1] = {{"loss", NULL, NULL, NULL, TBW_DATASET_UNKNOWN}};
+
+TEST(hparams_experiment_with_an_empty_or_null_hparam_name_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_hparam_info hp[2] = {{.name = "lr", .type = TBW_HPARAM_FLOAT},
+                             {.name = "", .type = TBW_HPARAM_FLOAT}};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, hp, 2, one_metric, 1, NULL, 0),
+            "hparam 1: name is empty");
+    hp[1].name = NULL;
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, hp, 2, one_metric, 1, NULL, 0),
+            "hparam 1: name is empty");
+    hp[1].name = "bad\xFF";
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, hp, 2, one_metric, 1, NULL, 0), "hparam 1");
+    tbw_metric_info m = {"", NULL, NULL, NULL, TBW_DATASET_UNKNOWN};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, hp, 1, &m, 1, NULL, 0), "metric 0: tag is empty");
+    m.tag = NULL;
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, hp, 1, &m, 1, NULL, 0), "metric 0");
+    CHECK_INT(0, each_value(hostile_run(HERE), "_hparams_/experiment", NULL, NULL));
+    CHECK_RC(0, tbw_hparams_experiment(w, hp, 1, one_metric, 1, "", 0), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+    CHECK_INT(1, each_value(hostile_run(HERE), "_hparams_/experiment", NULL, NULL));
+}
+
+TEST(hparams_experiment_with_null_arrays_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, NULL, 2, one_metric, 1, NULL, 0),
+            "hparams experiment: NULL arrays");
+    tbw_hparam_info hp = {.name = "lr", .type = TBW_HPARAM_FLOAT};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &hp, 1, NULL, 1, NULL, 0), "NULL arrays");
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &hp, 1, one_metric, 10001, NULL, 0),
+            "more than 10000 entries");
+    /* a discrete domain that names values but gives no array of its type */
+    tbw_hparam_info d = {
+        .name = "opt", .type = TBW_HPARAM_STRING, .n_values = 2, .numbers = (const double[]){1, 2}};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &d, 1, one_metric, 1, NULL, 0),
+            "hparam 'opt': n_values=2 but no values of its type");
+    REFUSED(w, TBW_EINVAL, tbw_hparams_session_start(w, NULL, 3, NULL, 0), "hparams session: values is NULL");
+    CHECK_RC(0, tbw_hparams_experiment(w, NULL, 0, NULL, 0, NULL, 0),
+             tbw_writer_errmsg(w)); /* empty is fine */
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(hparams_experiment_with_duplicate_hparam_names_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_hparam_info hp[3] = {{.name = "lr", .type = TBW_HPARAM_FLOAT},
+                             {.name = "batch", .type = TBW_HPARAM_FLOAT},
+                             {.name = "lr", .type = TBW_HPARAM_STRING}};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, hp, 3, one_metric, 1, NULL, 0),
+            "hparam 'lr' is listed twice");
+    CHECK_INT(0, each_value(hostile_run(HERE), "_hparams_/experiment", NULL, NULL));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(hparams_experiment_with_duplicate_metric_names_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_hparam_info hp = {.name = "lr", .type = TBW_HPARAM_FLOAT};
+    tbw_metric_info m[2] = {{"loss", "train", NULL, NULL, TBW_DATASET_TRAINING},
+                            {"loss", "train", "again", NULL, TBW_DATASET_TRAINING}};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &hp, 1, m, 2, NULL, 0), "'loss'");
+    CHECK_INT(0, each_value(hostile_run(HERE), "_hparams_/experiment", NULL, NULL));
+    m[1].group = "eval"; /* the same tag in another group is another metric */
+    CHECK_RC(0, tbw_hparams_experiment(w, &hp, 1, m, 2, NULL, 0), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(hparams_interval_with_nan_or_reversed_bounds_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_hparam_info hp = {
+        .name = "lr", .type = TBW_HPARAM_FLOAT, .has_interval = true, .min_value = NAN, .max_value = 1};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &hp, 1, one_metric, 1, NULL, 0),
+            "hparam 'lr': an interval needs type float, min <= max");
+    hp.min_value = 0;
+    hp.max_value = NAN;
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &hp, 1, one_metric, 1, NULL, 0), "min <= max");
+    hp.min_value = 2;
+    hp.max_value = 1;
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &hp, 1, one_metric, 1, NULL, 0), "min <= max");
+    hp.type = TBW_HPARAM_STRING;
+    hp.min_value = 0;
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &hp, 1, one_metric, 1, NULL, 0), "needs type float");
+    hp.type = TBW_HPARAM_FLOAT;
+    hp.min_value = hp.max_value = 1; /* a single point is an interval */
+    CHECK_RC(0, tbw_hparams_experiment(w, &hp, 1, one_metric, 1, NULL, 0), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(hparams_discrete_domain_with_nan_or_empty_values_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const double nums[3] = {0.1, NAN, 0.3};
+    tbw_hparam_info hp = {.name = "lr", .type = TBW_HPARAM_FLOAT, .n_values = 3, .numbers = nums};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &hp, 1, one_metric, 1, NULL, 0),
+            "hparam 'lr': discrete value 1 is not finite");
+    const double infs[1] = {INFINITY};
+    hp.numbers = infs;
+    hp.n_values = 1;
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &hp, 1, one_metric, 1, NULL, 0),
+            "discrete value 0 is not finite");
+    const char *strs[2] = {"adam", ""};
+    tbw_hparam_info s = {.name = "opt", .type = TBW_HPARAM_STRING, .n_values = 2, .strings = strs};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &s, 1, one_metric, 1, NULL, 0),
+            "hparam 'opt': discrete value 1 is empty");
+    strs[1] = NULL;
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &s, 1, one_metric, 1, NULL, 0), "discrete value 1");
+    tbw_hparam_info t = {.name = "kind", .type = (tbw_hparam_type)4};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, &t, 1, one_metric, 1, NULL, 0),
+            "hparam 'kind': unsupported type 4");
+    tbw_metric_info m = {"loss", NULL, NULL, NULL, (tbw_dataset_type)3};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, NULL, 0, &m, 1, NULL, 0), "bad dataset type");
+    REFUSED(w, TBW_EINVAL, tbw_hparams_experiment(w, NULL, 0, NULL, 0, "\xE0\x80", 0),
+            "description is not valid UTF-8");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(hparams_session_with_duplicate_value_names_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_hparam_value v[3] = {{"lr", TBW_HPARAM_FLOAT, 0.1, NULL, false},
+                             {"opt", TBW_HPARAM_STRING, 0, "adam", false},
+                             {"lr", TBW_HPARAM_FLOAT, 0.2, NULL, false}};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_session_start(w, v, 3, NULL, 0), "hparam 'lr' is given twice");
+    v[2].name = "";
+    REFUSED(w, TBW_EINVAL, tbw_hparams_session_start(w, v, 3, NULL, 0),
+            "hparams session: value 2 has an empty or non-UTF-8 name");
+    v[2].name = NULL;
+    REFUSED(w, TBW_EINVAL, tbw_hparams_session_start(w, v, 3, NULL, 0), "value 2");
+    REFUSED(w, TBW_EINVAL, tbw_hparams_session_start(w, v, 2, "grp\xFF", 0), "group name is not valid UTF-8");
+    CHECK_INT(0, each_value(hostile_run(HERE), "_hparams_/session_start_info", NULL, NULL));
+    CHECK_RC(0, tbw_hparams_session_start(w, v, 2, NULL, 0), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(hparams_session_with_a_nan_value_or_a_null_string_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_hparam_value v = {"lr", TBW_HPARAM_FLOAT, NAN, NULL, false};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_session_start(w, &v, 1, NULL, 0),
+            "hparam 'lr': NaN is not a value TensorBoard can show");
+    tbw_hparam_value s = {"opt", TBW_HPARAM_STRING, 0, NULL, false};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_session_start(w, &s, 1, NULL, 0),
+            "hparam 'opt': string value is empty, NULL or not UTF-8");
+    s.string = "";
+    REFUSED(w, TBW_EINVAL, tbw_hparams_session_start(w, &s, 1, NULL, 0), "string value is empty");
+    tbw_hparam_value t = {"x", (tbw_hparam_type)0, 1, NULL, false};
+    REFUSED(w, TBW_EINVAL, tbw_hparams_session_start(w, &t, 1, NULL, 0), "hparam 'x': unsupported type 0");
+    v.number = INFINITY; /* infinite numbers are shown as such */
+    CHECK_RC(0, tbw_hparams_session_start(w, &v, 1, "g", 0), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(hparams_session_end_with_an_unknown_status_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    REFUSED(w, TBW_EINVAL, tbw_hparams_session_end(w, (tbw_session_status)4, 0),
+            "hparams session end: unknown status 4");
+    REFUSED(w, TBW_EINVAL, tbw_hparams_session_end(w, (tbw_session_status)-1, 0), "unknown status -1");
+    CHECK_INT(0, each_value(hostile_run(HERE), "_hparams_/session_end_info", NULL, NULL));
+    CHECK_RC(0, tbw_hparams_session_end(w, TBW_SESSION_FAILURE, 0), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+/* ======================================================================== */
+/* custom scalars layout                                                     */
+/* ======================================================================== */
+
+static const char *const loss_re[1] = {"loss.*"};
+
+TEST(custom_scalars_layout_with_no_categories_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_layout_chart ch = {"losses", loss_re, 1, NULL, 0};
+    tbw_layout_category cat = {"main", &ch, 1, false};
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, NULL, 1), "custom scalars: needs 1..1000 categories");
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 0), "needs 1..1000 categories");
+    static tbw_layout_category many[1001];
+    for (int i = 0; i < 1001; i++)
+        many[i] = cat;
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, many, 1001), "needs 1..1000 categories");
+    CHECK_INT(0, each_value(hostile_run(HERE), "custom_scalars__config__", NULL, NULL));
+    CHECK_RC(0, tbw_custom_scalars_layout(w, many, 1000), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(custom_scalars_chart_with_null_or_no_regexes_is_refused_naming_the_chart)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_layout_chart ch = {"losses", NULL, 1, NULL, 0};
+    tbw_layout_category cat = {"main", &ch, 1, false};
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1),
+            "custom scalars: chart 'losses' has neither regexes nor series");
+    ch.tag_regexes = loss_re;
+    ch.n_regexes = 0;
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1), "chart 'losses' has neither");
+    const char *const with_null[2] = {"ok", NULL};
+    ch.tag_regexes = with_null;
+    ch.n_regexes = 2;
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1), "a tag regex is empty or not valid UTF-8");
+    const char *const with_empty[1] = {""};
+    ch.tag_regexes = with_empty;
+    ch.n_regexes = 1;
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1), "a tag regex is empty");
+    cat.charts = NULL;
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1),
+            "custom scalars: category 0 has no valid title or NULL charts");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(custom_scalars_invalid_regex_is_refused_naming_it)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    const char *const bad[1] = {"loss(["};
+    tbw_layout_chart ch = {"losses", bad, 1, NULL, 0};
+    tbw_layout_category cat = {"main", &ch, 1, false};
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1),
+            "custom scalars: invalid tag regex 'loss(['");
+    const char *const star[1] = {"*loss"};
+    ch.tag_regexes = star;
+    int rc = tbw_custom_scalars_layout(w, &cat, 1); /* POSIX may take a leading '*' literally */
+    CHECK(rc == 0 || rc == TBW_EINVAL);
+    ch.tag_regexes = loss_re;
+    CHECK_RC(0, tbw_custom_scalars_layout(w, &cat, 1), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(custom_scalars_margin_chart_with_null_series_or_value_tag_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_layout_chart ch = {"band", NULL, 0, NULL, 2};
+    tbw_layout_category cat = {"main", &ch, 1, false};
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1),
+            "custom scalars: chart 'band' has NULL series");
+    tbw_margin_series s[2] = {{"loss", "loss/lo", "loss/hi"}, {NULL, "acc/lo", "acc/hi"}};
+    ch.series = s;
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1),
+            "margin chart 'band' series 1 needs value, lower and upper tags");
+    s[1].value = "";
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1), "series 1 needs value");
+    s[1] = (tbw_margin_series){"acc", NULL, "acc/hi"};
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1),
+            "series 1 needs value, lower and upper tags");
+    s[1].lower = "acc/lo";
+    CHECK_RC(0, tbw_custom_scalars_layout(w, &cat, 1), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(custom_scalars_margin_series_with_an_empty_bound_tag_is_refused)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_margin_series s[1] = {{"loss", "", "loss/hi"}};
+    tbw_layout_chart ch = {"band", NULL, 0, s, 1};
+    tbw_layout_category cat = {"main", &ch, 1, false};
+    /* no scalar tag is empty, so the band could never be drawn */
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1),
+            "series 0 needs value, lower and upper tags");
+    s[0] = (tbw_margin_series){"loss", "loss/lo", ""};
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1),
+            "series 0 needs value, lower and upper tags");
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+TEST(custom_scalars_null_titles_are_refused_and_empty_ones_accepted)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    tbw_layout_chart ch = {NULL, loss_re, 1, NULL, 0};
+    tbw_layout_category cat = {"main", &ch, 1, false};
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1),
+            "custom scalars: chart 0 of 'main' has no valid title");
+    ch.title = "bad\xC0\x80";
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1), "chart 0 of 'main'");
+    ch.title = "";
+    cat.title = NULL;
+    REFUSED(w, TBW_EINVAL, tbw_custom_scalars_layout(w, &cat, 1), "category 0 has no valid title");
+    cat.title = "";
+    CHECK_RC(0, tbw_custom_scalars_layout(w, &cat, 1), tbw_writer_errmsg(w));
+    goes_on(w, &e);
+    finish(w, &e);
+}
+
+/* Events of the given kind (TBW_EVENT_GRAPH, ...) in the run. */
+static int count_events(const char *run, tbw_event_kind kind)
+{
+    struct dirent **names = NULL;
+    int nf = scandir(run, &names, is_event_file, alphasort);
+    int count = 0;
+    for (int f = 0; f < nf; f++) {
+        char path[1200], msg[256];
+        snprintf(path, sizeof path, "%s/%s", run, names[f]->d_name);
+        free(names[f]);
+        tbw_reader *r = NULL;
+        CHECK_RC(0, tbw_reader_open(&r, path, msg, sizeof msg), msg);
+        const tbw_event *ev;
+        while (r && tbw_reader_next(r, &ev) == 1)
+            count += ev->kind == kind;
+        tbw_reader_close(r);
+    }
+    free(names);
+    return count;
+}
+
+/* ======================================================================== */
+/* graphs                                                                    */
+/* ======================================================================== */
+
+static tbw_graph *new_graph(void)
+{
+    tbw_graph *g = NULL;
+    char msg[256];
+    CHECK_RC(0, tbw_graph_create(&g, msg, sizeof msg), msg);
+    return g;
+}
+
+TEST(graph_node_with_a_duplicate_name_is_refused_and_the_graph_keeps_one)
+{
+    tbw_graph *g = new_graph();
+    if (!g)
+        return;
+    size_t idx = 99;
+    CHECK_RC(0, tbw_graph_add_node(g, "conv1/Conv2D", "Conv2D", NULL, 0, NULL, &idx), tbw_graph_errmsg(g));
+    CHECK_INT(0, idx);
+    CHECK_RC(TBW_EINVAL, tbw_graph_add_node(g, "conv1/Conv2D", "Relu", NULL, 0, NULL, &idx),
+             tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "duplicate node name 'conv1/Conv2D'");
+    CHECK_INT(0, idx); /* untouched by the refusal */
+    CHECK_INT(1, tbw_graph_node_count(g));
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    CHECK_RC(0, tbw_graph_write(w, g, 0), tbw_graph_errmsg(g));
+    tbw_graph_free(g);
+    goes_on(w, &e);
+    finish(w, &e);
+    CHECK_INT(1, count_events(hostile_run(HERE), TBW_EVENT_GRAPH));
+}
+
+TEST(graph_node_with_an_empty_or_null_name_or_op_is_refused)
+{
+    tbw_graph *g = new_graph();
+    if (!g)
+        return;
+    CHECK_RC(TBW_EINVAL, tbw_graph_add_node(g, "", "Const", NULL, 0, NULL, NULL), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "node name is empty or not valid UTF-8");
+    CHECK_RC(TBW_EINVAL, tbw_graph_add_node(g, NULL, "Const", NULL, 0, NULL, NULL), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "node name is empty");
+    CHECK_RC(TBW_EINVAL, tbw_graph_add_node(g, "n\xFF", "Const", NULL, 0, NULL, NULL), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "not valid UTF-8");
+    CHECK_RC(TBW_EINVAL, tbw_graph_add_node(g, "c", "", NULL, 0, NULL, NULL), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "node 'c': op is empty");
+    CHECK_RC(TBW_EINVAL, tbw_graph_add_node(g, "c", "Add", NULL, 2, NULL, NULL), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "node 'c': inputs is NULL with n_inputs=2");
+    const char *in[2] = {"a", ""};
+    CHECK_RC(TBW_EINVAL, tbw_graph_add_node(g, "c", "Add", in, 2, NULL, NULL), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "node 'c': input 1 is empty");
+    CHECK_RC(TBW_EINVAL, tbw_graph_add_node(g, "c", "Add", NULL, 0, "/gpu\xFF", NULL), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "node 'c': device is not valid UTF-8");
+    CHECK_INT(0, tbw_graph_node_count(g));
+    CHECK_INT(TBW_EINVAL, tbw_graph_add_node(NULL, "x", "Const", NULL, 0, NULL, NULL));
+    CHECK_STR("graph is NULL", tbw_graph_errmsg(NULL));
+    CHECK_INT(TBW_EINVAL, tbw_graph_create(NULL, NULL, 0));
+    tbw_graph_free(g);
+    expect_nothing(HERE);
+}
+
+TEST(graph_input_naming_a_missing_node_is_refused_at_write_and_nothing_is_written)
+{
+    tbw_graph *g = new_graph();
+    if (!g)
+        return;
+    const char *in[3] = {"x:0", "^y", "later"};
+    CHECK_RC(0, tbw_graph_add_node(g, "x", "Placeholder", NULL, 0, NULL, NULL), tbw_graph_errmsg(g));
+    CHECK_RC(0, tbw_graph_add_node(g, "y", "Placeholder", NULL, 0, NULL, NULL), tbw_graph_errmsg(g));
+    CHECK_RC(0, tbw_graph_add_node(g, "sum", "AddN", in, 3, NULL, NULL), tbw_graph_errmsg(g));
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    CHECK_RC(TBW_EINVAL, tbw_graph_write(w, g, 0), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "node 'sum': input 'later' names no node in the graph");
+    uint8_t *bytes = (uint8_t *)1;
+    size_t len = 7;
+    CHECK_RC(TBW_EINVAL, tbw_graph_serialize(g, &bytes, &len), tbw_graph_errmsg(g));
+    CHECK(bytes == NULL);
+    CHECK_INT(0, len);
+    /* a suffix that is not an output number is part of the name */
+    const char *odd[1] = {"x:y"};
+    CHECK_RC(0, tbw_graph_add_node(g, "odd", "Identity", odd, 1, NULL, NULL), tbw_graph_errmsg(g));
+    CHECK_RC(0, tbw_graph_add_node(g, "later", "Const", NULL, 0, NULL, NULL), tbw_graph_errmsg(g));
+    CHECK_RC(TBW_EINVAL, tbw_graph_write(w, g, 0), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "input 'x:y' names no node");
+    CHECK_INT(0, count_events(hostile_run(HERE), TBW_EVENT_GRAPH));
+    CHECK_RC(0, tbw_graph_add_node(g, "x:y", "Const", NULL, 0, NULL, NULL), tbw_graph_errmsg(g));
+    CHECK_RC(0, tbw_graph_write(w, g, 3), tbw_graph_errmsg(g));
+    tbw_graph_free(g);
+    goes_on(w, &e);
+    finish(w, &e);
+    CHECK_INT(1, count_events(hostile_run(HERE), TBW_EVENT_GRAPH));
+}
+
+TEST(graph_attribute_on_a_node_index_past_the_end_is_refused)
+{
+    tbw_graph *g = new_graph();
+    if (!g)
+        return;
+    CHECK_RC(0, tbw_graph_add_node(g, "a", "Const", NULL, 0, NULL, NULL), tbw_graph_errmsg(g));
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_int(g, 1, "k", 3), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "no node with index 1 (the graph has 1)");
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_string(g, SIZE_MAX, "k", "v"), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "no node with index");
+    const int64_t dims[2] = {1, 2};
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_shape(g, 5, "s", dims, 2), tbw_graph_errmsg(g));
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_int_list(g, 5, "l", dims, 2), tbw_graph_errmsg(g));
+    const int ranks[1] = {2};
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_shape_list(g, 5, "_output_shapes", dims, ranks, 1),
+             tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "no node with index 5");
+    /* bad keys and values on a good node */
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_float(g, 0, "", 1.0f), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "node 'a': attribute key is empty");
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_bool(g, 0, NULL, true), tbw_graph_errmsg(g));
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_type(g, 0, "T", 0), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "attribute 'T': 0 is not a DataType");
+    const int64_t neg[1] = {-2};
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_shape(g, 0, "s", neg, 1), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "attribute 's': rank must be -1..64 with dims >= -1");
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_shape(g, 0, "s", dims, 65), tbw_graph_errmsg(g));
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_shape(g, 0, "s", NULL, 2), tbw_graph_errmsg(g));
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_string(g, 0, "s", "\xFF"), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "attribute 's': string value is NULL or not valid UTF-8");
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_float_list(g, 0, "f", NULL, 3), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "attribute 'f': values is NULL");
+    const char *sv[2] = {"ok", NULL};
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_string_list(g, 0, "sl", sv, 2), tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "attribute 'sl': value 1 is NULL");
+    const int bad_ranks[2] = {1, -2};
+    CHECK_RC(TBW_EINVAL, tbw_graph_attr_shape_list(g, 0, "_output_shapes", dims, bad_ranks, 2),
+             tbw_graph_errmsg(g));
+    CHECK_STR_HAS(tbw_graph_errmsg(g), "shape 1 has a bad rank or dims");
+    /* the good attributes still go on, and the graph is written with them */
+    CHECK_RC(0, tbw_graph_attr_shape_list(g, 0, "_output_shapes", dims, ranks, 1), tbw_graph_errmsg(g));
+    CHECK_RC(0, tbw_graph_attr_type(g, 0, "dtype", 1), tbw_graph_errmsg(g));
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    CHECK_RC(0, tbw_graph_write(w, g, 0), tbw_graph_errmsg(g));
+    tbw_graph_free(g);
+    goes_on(w, &e);
+    finish(w, &e);
+    CHECK_INT(1, count_events(hostile_run(HERE), TBW_EVENT_GRAPH));
+}
+
+TEST(writing_a_null_graph_is_refused_and_the_writer_goes_on)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    CHECK_RC(TBW_EINVAL, tbw_graph_write(w, NULL, 0), tbw_writer_errmsg(w));
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    CHECK_INT(TBW_EINVAL, tbw_graph_serialize(NULL, &bytes, &len));
+    tbw_graph *g = new_graph();
+    CHECK_INT(TBW_EINVAL, tbw_graph_serialize(g, NULL, &len));
+    CHECK_RC(0, tbw_graph_write(w, g, 0), tbw_graph_errmsg(g)); /* an empty graph is a graph */
+    tbw_graph_free(g);
+    goes_on(w, &e);
+    finish(w, &e);
+    CHECK_INT(1, count_events(hostile_run(HERE), TBW_EVENT_GRAPH));
+}
+
 static const check_case tests[] = {
     /* tbw_writer_open */
     CASE(open_with_a_null_out_pointer_is_refused_and_creates_nothing),
@@ -1929,5 +2448,28 @@ static const check_case tests[] = {
     CASE(pr_curve_with_a_nan_or_infinite_weight_is_refused_naming_its_index),
     CASE(pr_curve_with_negative_weights_is_written_as_tensorboard_computes_it),
     CASE(pr_curve_with_an_empty_null_or_invalid_name_is_refused),
+    /* hparams */
+    CASE(hparams_experiment_with_an_empty_or_null_hparam_name_is_refused),
+    CASE(hparams_experiment_with_null_arrays_is_refused),
+    CASE(hparams_experiment_with_duplicate_hparam_names_is_refused),
+    CASE(hparams_experiment_with_duplicate_metric_names_is_refused),
+    CASE(hparams_interval_with_nan_or_reversed_bounds_is_refused),
+    CASE(hparams_discrete_domain_with_nan_or_empty_values_is_refused),
+    CASE(hparams_session_with_duplicate_value_names_is_refused),
+    CASE(hparams_session_with_a_nan_value_or_a_null_string_is_refused),
+    CASE(hparams_session_end_with_an_unknown_status_is_refused),
+    /* custom scalars */
+    CASE(custom_scalars_layout_with_no_categories_is_refused),
+    CASE(custom_scalars_chart_with_null_or_no_regexes_is_refused_naming_the_chart),
+    CASE(custom_scalars_invalid_regex_is_refused_naming_it),
+    CASE(custom_scalars_margin_chart_with_null_series_or_value_tag_is_refused),
+    CASE(custom_scalars_margin_series_with_an_empty_bound_tag_is_refused),
+    CASE(custom_scalars_null_titles_are_refused_and_empty_ones_accepted),
+    /* graphs */
+    CASE(graph_node_with_a_duplicate_name_is_refused_and_the_graph_keeps_one),
+    CASE(graph_node_with_an_empty_or_null_name_or_op_is_refused),
+    CASE(graph_input_naming_a_missing_node_is_refused_at_write_and_nothing_is_written),
+    CASE(graph_attribute_on_a_node_index_past_the_end_is_refused),
+    CASE(writing_a_null_graph_is_refused_and_the_writer_goes_on),
 };
 HOSTILE_MAIN(tests)
