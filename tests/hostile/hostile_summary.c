@@ -2349,6 +2349,81 @@ TEST(writing_a_null_graph_is_refused_and_the_writer_goes_on)
     CHECK_INT(1, count_events(hostile_run(HERE), TBW_EVENT_GRAPH));
 }
 
+/* ======================================================================== */
+/* one writer, four threads                                                  */
+/* ======================================================================== */
+
+enum { THREADS = 4, PER_THREAD = 50 };
+
+typedef struct thread_job {
+    tbw_writer *w;
+    int t;
+    int failures;
+} thread_job;
+
+static char thread_tags[THREADS][2][32];
+
+static void *log_from_thread(void *arg)
+{
+    thread_job *j = arg;
+    const float h[4] = {1, 2, 3, (float)j->t};
+    for (int i = 0; i < PER_THREAD; i++) {
+        j->failures += tbw_scalar(j->w, thread_tags[j->t][0], i, j->t * 1000 + i) != 0;
+        if (i % 10 == 0) {
+            j->failures += tbw_text(j->w, thread_tags[j->t][1], i, "tick") != 0;
+            j->failures += tbw_writer_flush(j->w) != 0;
+        }
+        if (i % 7 == 0) /* refused calls in between must not disturb the others */
+            j->failures += tbw_histogram(j->w, thread_tags[j->t][0], i, h, 4, 0, NULL) != TBW_EINVAL;
+    }
+    return NULL;
+}
+
+static void four_threads(const char *run, bool background)
+{
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.background = background;
+    o.max_queue = 7;
+    o.queue_bytes = 2048;
+    tbw_writer *w = hostile_writer(run, &o, NULL);
+    hostile_expect e;
+    expect_init(&e, run);
+    pthread_t th[THREADS];
+    thread_job jobs[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        snprintf(thread_tags[t][0], 32, "thread%d/loss", t);
+        snprintf(thread_tags[t][1], 32, "thread%d/note", t);
+        jobs[t] = (thread_job){w, t, 0};
+    }
+    for (int t = 0; t < THREADS; t++)
+        CHECK_INT(0, pthread_create(&th[t], NULL, log_from_thread, &jobs[t]));
+    for (int t = 0; t < THREADS; t++) {
+        pthread_join(th[t], NULL);
+        CHECK_INT(0, jobs[t].failures);
+    }
+    for (int t = 0; t < THREADS; t++)
+        for (int i = 0; i < PER_THREAD; i++) {
+            expect_scalar(&e, thread_tags[t][0], i, t * 1000 + i);
+            if (i % 10 == 0)
+                expect_step(&e, "text", thread_tags[t][1], i);
+        }
+    finish(w, &e);
+    for (int t = 0; t < THREADS; t++) {
+        CHECK_INT(PER_THREAD, each_value(hostile_run(run), thread_tags[t][0], NULL, NULL));
+        CHECK_INT(PER_THREAD / 10, each_value(hostile_run(run), thread_tags[t][1], NULL, NULL));
+    }
+}
+
+TEST(four_threads_logging_to_one_foreground_writer_lose_and_repeat_nothing)
+{
+    four_threads(HERE, false);
+}
+
+TEST(four_threads_logging_to_one_background_writer_lose_and_repeat_nothing)
+{
+    four_threads(HERE, true);
+}
+
 static const check_case tests[] = {
     /* tbw_writer_open */
     CASE(open_with_a_null_out_pointer_is_refused_and_creates_nothing),
@@ -2471,5 +2546,8 @@ static const check_case tests[] = {
     CASE(graph_input_naming_a_missing_node_is_refused_at_write_and_nothing_is_written),
     CASE(graph_attribute_on_a_node_index_past_the_end_is_refused),
     CASE(writing_a_null_graph_is_refused_and_the_writer_goes_on),
+    /* threads */
+    CASE(four_threads_logging_to_one_foreground_writer_lose_and_repeat_nothing),
+    CASE(four_threads_logging_to_one_background_writer_lose_and_repeat_nothing),
 };
 HOSTILE_MAIN(tests)
