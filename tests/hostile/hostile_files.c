@@ -1,0 +1,1091 @@
+/* Hostile files and hostile calls: the event-file reader and the record framing on files that are not
+   event files, or are cut, damaged or strange; the IDX loader and the checkpoints on files of the wrong
+   kind, shape or length; the engine and the projector called against their contracts. Every case
+   checks the exact status and that the message names what is wrong (the path, offset, field or
+   tensor), and that a refused call changed nothing. */
+#include "hostile.h"
+
+#include <sys/resource.h>
+#include <zlib.h>
+
+#include <tbw/cnn.h>
+#include <tbw/projector.h>
+
+#define HERE (__func__ + 5)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+/* ---- files ---- */
+
+/* Makes the case's run directory the working directory (each case is a process of its own) and puts
+   file, a path relative to it, into out. The paths stay short, so a message's reason is never cut
+   off by a long base directory (reader_keeps_the_reason_in_its_message_for_a_path_of_300_characters
+   is about long ones). */
+static char *case_path(char *out, size_t cap, const char *name, const char *file)
+{
+    mkdir(hostile_run(name), 0777);
+    CHECK_INT(0, chdir(hostile_run(name)));
+    snprintf(out, cap, "%s", file);
+    return out;
+}
+#define CASE_PATH(buf, file) case_path((buf), sizeof(buf), HERE, (file))
+
+static void write_bytes(const char *path, const void *p, size_t n, const char *mode)
+{
+    FILE *f = fopen(path, mode);
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    CHECK(n == 0 || fwrite(p, 1, n, f) == n);
+    CHECK_INT(0, fclose(f));
+}
+static void put_file(const char *path, const void *p, size_t n) { write_bytes(path, p, n, "wb"); }
+static void add_to_file(const char *path, const void *p, size_t n) { write_bytes(path, p, n, "ab"); }
+
+/* ---- protobuf and records, by hand ---- */
+
+typedef struct pb {
+    uint8_t *b;
+    size_t n, cap;
+} pb;
+
+static void pb_init(pb *p)
+{
+    p->cap = 256;
+    p->n = 0;
+    p->b = malloc(p->cap);
+    CHECK(p->b != NULL);
+}
+
+static void pb_free(pb *p)
+{
+    free(p->b);
+    p->b = NULL;
+    p->n = p->cap = 0;
+}
+
+static void pb_raw(pb *p, const void *d, size_t n)
+{
+    if (p->n + n > p->cap) {
+        while (p->n + n > p->cap)
+            p->cap *= 2;
+        p->b = realloc(p->b, p->cap);
+        CHECK(p->b != NULL);
+        if (!p->b)
+            exit(1);
+    }
+    if (n)
+        memcpy(p->b + p->n, d, n);
+    p->n += n;
+}
+
+static void pb_varint(pb *p, uint64_t v)
+{
+    uint8_t t[10];
+    size_t k = 0;
+    while (v >= 0x80) {
+        t[k++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    t[k++] = (uint8_t)v;
+    pb_raw(p, t, k);
+}
+
+static void pb_key(pb *p, uint32_t field, unsigned wire) { pb_varint(p, (uint64_t)field << 3 | wire); }
+
+static void pb_fixed64(pb *p, uint32_t field, uint64_t v)
+{
+    uint8_t t[8];
+    for (int i = 0; i < 8; i++)
+        t[i] = (uint8_t)(v >> (8 * i));
+    pb_key(p, field, 1);
+    pb_raw(p, t, 8);
+}
+
+static void pb_fixed32(pb *p, uint32_t field, uint32_t v)
+{
+    uint8_t t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = (uint8_t)(v >> (8 * i));
+    pb_key(p, field, 5);
+    pb_raw(p, t, 4);
+}
+
+static void pb_double(pb *p, uint32_t field, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    pb_fixed64(p, field, u);
+}
+
+static void pb_float(pb *p, uint32_t field, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    pb_fixed32(p, field, u);
+}
+
+static void pb_uint(pb *p, uint32_t field, uint64_t v)
+{
+    pb_key(p, field, 0);
+    pb_varint(p, v);
+}
+
+static void pb_bytes(pb *p, uint32_t field, const void *d, size_t n)
+{
+    pb_key(p, field, 2);
+    pb_varint(p, n);
+    pb_raw(p, d, n);
+}
+
+static void pb_str(pb *p, uint32_t field, const char *s) { pb_bytes(p, field, s, strlen(s)); }
+static void pb_msg(pb *p, uint32_t field, const pb *sub) { pb_bytes(p, field, sub->b, sub->n); }
+
+/* Event{wall_time, step, summary{value{tag, simple_value}}}. */
+static void scalar_event(pb *ev, int64_t step, const char *tag, float v)
+{
+    pb val, sum;
+    pb_init(&val);
+    pb_init(&sum);
+    pb_str(&val, 1, tag);
+    pb_float(&val, 2, v);
+    pb_msg(&sum, 1, &val);
+    pb_double(ev, 1, 1.7e9 + (double)step);
+    pb_uint(ev, 2, (uint64_t)step);
+    pb_msg(ev, 5, &sum);
+    pb_free(&val);
+    pb_free(&sum);
+}
+
+/* Appends payload as one record to out; returns the record's offset. */
+static size_t put_record(pb *out, const uint8_t *payload, size_t len)
+{
+    size_t at = out->n;
+    uint8_t *tmp = malloc(len + TBW_RECORD_OVERHEAD);
+    CHECK(tmp != NULL);
+    if (!tmp)
+        return at;
+    if (len)
+        memcpy(tmp + 12, payload, len);
+    tbw_record_frame(tmp + 12, len, tmp);
+    pb_raw(out, tmp, len + TBW_RECORD_OVERHEAD);
+    free(tmp);
+    return at;
+}
+
+static size_t put_event(pb *out, const pb *ev) { return put_record(out, ev->b, ev->n); }
+
+/* A file version event and scalar events for steps 0..n-1 of tag, values step / 4. Returns the record
+   offsets in at[0..n] (at[n] is the end). */
+static void scalar_file(pb *file, const char *tag, int n, size_t *at)
+{
+    pb ev;
+    pb_init(&ev);
+    pb_double(&ev, 1, 1.7e9);
+    pb_str(&ev, 3, "brain.Event:2");
+    put_event(file, &ev);
+    for (int s = 0; s < n; s++) {
+        ev.n = 0;
+        scalar_event(&ev, s, tag, (float)s / 4);
+        at[s] = put_event(file, &ev);
+    }
+    at[n] = file->n;
+    pb_free(&ev);
+}
+
+static tbw_reader *open_reader(const char *path)
+{
+    tbw_reader *r = NULL;
+    char msg[256];
+    CHECK_RC(0, tbw_reader_open(&r, path, msg, sizeof msg), msg);
+    return r;
+}
+
+/* Writes the bytes to path and returns the status of the first tbw_reader_next on it (its message in
+   msg, the event in *ev if one was read; the reader is closed). */
+static int first_next(const char *path, const void *bytes, size_t n, char *msg, size_t cap, tbw_event *ev)
+{
+    put_file(path, bytes, n);
+    tbw_reader *r = open_reader(path);
+    if (!r)
+        return TBW_EIO;
+    const tbw_event *e = NULL;
+    int rc = tbw_reader_next(r, &e);
+    snprintf(msg, cap, "%s", tbw_reader_errmsg(r));
+    if (ev && e) {
+        *ev = *e;
+        ev->values = NULL; /* owned by the reader, gone once it is closed */
+    }
+    tbw_reader_close(r);
+    return rc;
+}
+
+/* ======================================================================================== reader */
+
+TEST(reader_reports_a_missing_path_as_enotfound_naming_it)
+{
+    expect_nothing(HERE);
+    char path[1024], msg[256];
+    CASE_PATH(path, "no-such-file");
+    tbw_reader *r = (tbw_reader *)(uintptr_t)1;
+    CHECK_RC(TBW_ENOTFOUND, tbw_reader_open(&r, path, msg, sizeof msg), msg);
+    CHECK(r == NULL);
+    CHECK_STR_HAS(msg, path);
+    CHECK_STR_HAS(msg, "No such file or directory");
+}
+
+TEST(reader_reports_a_directory_as_an_io_error_naming_it)
+{
+    expect_nothing(HERE);
+    char path[1024];
+    CASE_PATH(path, "a-directory");
+    CHECK_INT(0, mkdir(path, 0777));
+    tbw_reader *r = open_reader(path);
+    const tbw_event *ev = (const tbw_event *)(uintptr_t)1;
+    CHECK_RC(TBW_EIO, tbw_reader_next(r, &ev), tbw_reader_errmsg(r));
+    CHECK(ev == NULL);
+    CHECK_STR_HAS(tbw_reader_errmsg(r), path);
+    CHECK_STR_HAS(tbw_reader_errmsg(r), "Is a directory");
+    tbw_reader_close(r);
+}
+
+TEST(reader_reads_an_empty_file_as_a_clean_end_every_time)
+{
+    expect_nothing(HERE);
+    char path[1024];
+    CASE_PATH(path, "empty");
+    put_file(path, "", 0);
+    tbw_reader *r = open_reader(path);
+    const tbw_event *ev;
+    CHECK_INT(0, tbw_reader_next(r, &ev));
+    CHECK_INT(0, tbw_reader_next(r, &ev));
+    CHECK_U64(0, tbw_reader_offset(r));
+    CHECK_STR("", tbw_reader_errmsg(r));
+    tbw_reader_close(r);
+}
+
+TEST(reader_reports_a_header_of_1_to_11_bytes_as_truncated_with_its_byte_count)
+{
+    expect_nothing(HERE);
+    pb file, ev;
+    pb_init(&file);
+    pb_init(&ev);
+    scalar_event(&ev, 1, "loss", 1);
+    put_event(&file, &ev);
+    char path[1024], msg[256], want[64];
+    CASE_PATH(path, "short");
+    for (size_t k = 1; k < 12; k++) {
+        CHECK_RC(TBW_ETRUNCATED, first_next(path, file.b, k, msg, sizeof msg, NULL), msg);
+        snprintf(want, sizeof want, "at offset 0 has %zu of 12 bytes", k);
+        CHECK_STR_HAS(msg, want);
+        CHECK_STR_HAS(msg, path);
+    }
+    pb_free(&file);
+    pb_free(&ev);
+}
+
+/* A file of two scalar records; the second one's byte at index `at` (within the record) xored with x.
+   Returns the second record's offset. */
+static size_t two_records_one_damaged(pb *file, size_t at, uint8_t x)
+{
+    pb ev;
+    pb_init(file);
+    pb_init(&ev);
+    scalar_event(&ev, 1, "loss", 1);
+    put_event(file, &ev);
+    ev.n = 0;
+    scalar_event(&ev, 2, "loss", 2);
+    size_t second = put_event(file, &ev);
+    file->b[second + at] ^= x;
+    pb_free(&ev);
+    return second;
+}
+
+/* The first record reads; the second fails with status and a message naming its offset and what; a
+   second call fails the same way at the same offset (the reader does not skip damage). */
+static void second_record_fails(const char *name, size_t at, uint8_t x, int status, const char *what)
+{
+    expect_nothing(name);
+    pb file;
+    size_t second = two_records_one_damaged(&file, at, x);
+    char path[1024], want[1300];
+    case_path(path, sizeof path, name, "damaged");
+    put_file(path, file.b, file.n);
+    tbw_reader *r = open_reader(path);
+    const tbw_event *ev;
+    CHECK_INT(1, tbw_reader_next(r, &ev));
+    CHECK_INT(1, ev ? ev->step : 0);
+    for (int again = 0; again < 2; again++) {
+        CHECK_RC(status, tbw_reader_next(r, &ev), tbw_reader_errmsg(r));
+        snprintf(want, sizeof want, "%s: corrupt at offset %zu: %s", path, second, what);
+        CHECK_STR_HAS(tbw_reader_errmsg(r), want);
+        CHECK_U64(second, tbw_reader_offset(r));
+    }
+    tbw_reader_close(r);
+    pb_free(&file);
+}
+
+TEST(reader_reports_a_length_crc_mismatch_with_its_offset)
+{
+    second_record_fails(HERE, 8, 0x01, TBW_ECORRUPT, "length CRC mismatch");
+}
+
+TEST(reader_reports_a_flipped_length_byte_as_a_length_crc_mismatch)
+{
+    second_record_fails(HERE, 0, 0x40, TBW_ECORRUPT, "length CRC mismatch");
+}
+
+TEST(reader_reports_a_data_crc_mismatch_with_its_offset)
+{
+    second_record_fails(HERE, 14, 0x80, TBW_ECORRUPT, "data CRC mismatch");
+}
+
+TEST(reader_reports_a_damaged_data_crc_field_as_a_data_crc_mismatch)
+{
+    pb file;
+    size_t second = two_records_one_damaged(&file, 0, 0);
+    size_t len = file.n - second - TBW_RECORD_OVERHEAD;
+    pb_free(&file);
+    second_record_fails(HERE, 12 + len + 3, 0xFF, TBW_ECORRUPT, "data CRC mismatch");
+}
+
+/* A 12-byte header declaring len, with a correct length CRC, then pad bytes. */
+static void header_declaring(pb *file, uint64_t len, size_t pad)
+{
+    uint8_t h[12];
+    for (int i = 0; i < 8; i++)
+        h[i] = (uint8_t)(len >> (8 * i));
+    uint32_t c = tbw_masked_crc32c(h, 8);
+    for (int i = 0; i < 4; i++)
+        h[8 + i] = (uint8_t)(c >> (8 * i));
+    pb_raw(file, h, 12);
+    for (size_t i = 0; i < pad; i++)
+        pb_raw(file, "\0", 1);
+}
+
+static void length_refused(const char *name, uint64_t len)
+{
+    expect_nothing(name);
+#if !defined(UNDER_ASAN)
+    /* The length is refused before anything is allocated for it. */
+    struct rlimit rl = {(rlim_t)1 << 30, (rlim_t)1 << 30};
+    CHECK_INT(0, setrlimit(RLIMIT_AS, &rl));
+#endif
+    pb file;
+    pb_init(&file);
+    header_declaring(&file, len, 64);
+    char path[1024], msg[256], want[128];
+    case_path(path, sizeof path, name, "huge-length");
+    CHECK_RC(TBW_ECORRUPT, first_next(path, file.b, file.n, msg, sizeof msg, NULL), msg);
+    snprintf(want, sizeof want, "corrupt at offset 0: record length %" PRIu64 " is too large", len);
+    CHECK_STR_HAS(msg, want);
+    CHECK_STR_HAS(msg, path);
+    pb_free(&file);
+}
+
+TEST(reader_refuses_a_length_one_past_the_record_limit_with_a_valid_crc)
+{
+    length_refused(HERE, TBW_RECORD_MAX_PAYLOAD + 1);
+}
+
+TEST(reader_refuses_a_length_of_2_pow_64_minus_1_with_a_valid_crc)
+{
+    length_refused(HERE, UINT64_MAX);
+}
+
+TEST(reader_reports_a_length_past_the_end_as_truncated_and_continues_once_the_file_grows)
+{
+    pb file;
+    pb_init(&file);
+    size_t at[4];
+    scalar_file(&file, "loss", 3, at);
+    char path[1024], want[160];
+    CASE_PATH(path, "events.out.tfevents.1700000000.hostile");
+    /* the first record whole, the second cut in its payload */
+    size_t cut = at[1] + 20;
+    put_file(path, file.b, cut);
+    tbw_reader *r = open_reader(path);
+    const tbw_event *ev;
+    CHECK_INT(1, tbw_reader_next(r, &ev)); /* file version */
+    CHECK_INT(1, tbw_reader_next(r, &ev));
+    CHECK_INT(0, ev ? ev->step : -1);
+    for (int again = 0; again < 2; again++) {
+        CHECK_RC(TBW_ETRUNCATED, tbw_reader_next(r, &ev), tbw_reader_errmsg(r));
+        snprintf(want, sizeof want, "the record at offset %zu needs %zu bytes, the file has %zu", at[1],
+                 at[2] - at[1], cut - at[1]);
+        CHECK_STR_HAS(tbw_reader_errmsg(r), want);
+        CHECK_U64(at[1], tbw_reader_offset(r));
+    }
+    add_to_file(path, file.b + cut, file.n - cut);
+    CHECK_INT(1, tbw_reader_next(r, &ev));
+    CHECK_INT(1, ev ? ev->step : -1);
+    CHECK_U64(at[1], ev ? ev->offset : 0);
+    CHECK_INT(1, tbw_reader_next(r, &ev));
+    CHECK_INT(2, ev ? ev->step : -1);
+    CHECK_DBL(0.5, ev && ev->n_values ? ev->values[0].scalar : 0);
+    CHECK_INT(0, tbw_reader_next(r, &ev));
+    tbw_reader_close(r);
+    pb_free(&file);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    for (int s = 0; s < 3; s++)
+        expect_scalar(&e, "loss", s, s / 4.0);
+    expect_write(&e);
+}
+
+TEST(reader_reports_a_header_cut_short_as_truncated_and_continues_once_the_rest_arrives)
+{
+    pb file;
+    pb_init(&file);
+    size_t at[3];
+    scalar_file(&file, "accuracy", 2, at);
+    char path[1024], want[1300];
+    CASE_PATH(path, "events.out.tfevents.1700000000.hostile");
+    size_t cut = at[1] + 5;
+    put_file(path, file.b, cut);
+    tbw_reader *r = open_reader(path);
+    const tbw_event *ev;
+    CHECK_INT(1, tbw_reader_next(r, &ev));
+    CHECK_INT(1, tbw_reader_next(r, &ev));
+    CHECK_RC(TBW_ETRUNCATED, tbw_reader_next(r, &ev), tbw_reader_errmsg(r));
+    snprintf(want, sizeof want, "a record header at offset %zu has 5 of 12 bytes", at[1]);
+    CHECK_STR_HAS(tbw_reader_errmsg(r), want);
+    add_to_file(path, file.b + cut, 6); /* 11 of 12 */
+    CHECK_RC(TBW_ETRUNCATED, tbw_reader_next(r, &ev), tbw_reader_errmsg(r));
+    CHECK_STR_HAS(tbw_reader_errmsg(r), "has 11 of 12 bytes");
+    add_to_file(path, file.b + cut + 6, file.n - cut - 6);
+    CHECK_INT(1, tbw_reader_next(r, &ev));
+    CHECK_INT(1, ev ? ev->step : -1);
+    CHECK_INT(0, tbw_reader_next(r, &ev));
+    tbw_reader_close(r);
+    pb_free(&file);
+    hostile_expect e;
+    expect_init(&e, HERE);
+    expect_scalar(&e, "accuracy", 0, 0);
+    expect_scalar(&e, "accuracy", 1, 0.25);
+    expect_write(&e);
+}
+
+TEST(reader_reports_a_valid_record_whose_payload_is_not_an_event_as_corrupt_with_its_offset)
+{
+    expect_nothing(HERE);
+    static const struct {
+        const char *what;
+        uint8_t bytes[8];
+        size_t n;
+    } bad[] = {
+        {"field number 0", {0x00, 0x00}, 2},
+        {"wire type 7", {0x0F, 0x00}, 2},
+        {"a key varint that never ends", {0xFF, 0xFF, 0xFF}, 3},
+        {"a summary longer than the payload", {0x2A, 0x05, 0x0A}, 3},
+        {"a fixed64 wall_time cut short", {0x09, 0x01, 0x02}, 3},
+    };
+    char path[1024], want[1300];
+    CASE_PATH(path, "not-an-event");
+    for (size_t i = 0; i < CHECK_COUNT(bad); i++) {
+        pb file;
+        pb_init(&file);
+        pb ev;
+        pb_init(&ev);
+        scalar_event(&ev, 1, "loss", 1);
+        put_event(&file, &ev);
+        size_t at = put_record(&file, bad[i].bytes, bad[i].n);
+        put_file(path, file.b, file.n);
+        tbw_reader *r = open_reader(path);
+        const tbw_event *e;
+        CHECK_INT(1, tbw_reader_next(r, &e));
+        int rc = tbw_reader_next(r, &e);
+        CHECK_(rc == TBW_ECORRUPT, "%s: expected TBW_ECORRUPT, got %d (%s)", bad[i].what, rc,
+               tbw_reader_errmsg(r));
+        snprintf(want, sizeof want, "corrupt at offset %zu: the record is not a valid Event", at);
+        CHECK_STR_HAS(tbw_reader_errmsg(r), want);
+        CHECK_STR_HAS(tbw_reader_errmsg(r), path);
+        tbw_reader_close(r);
+        pb_free(&file);
+        pb_free(&ev);
+    }
+}
+
+TEST(reader_skips_event_fields_it_does_not_know_of_every_wire_type)
+{
+    expect_nothing(HERE);
+    pb ev, file;
+    pb_init(&ev);
+    pb_init(&file);
+    pb_uint(&ev, 11, 12345);
+    pb_fixed64(&ev, 12, 0x0102030405060708ull);
+    pb_str(&ev, 13, "unknown bytes");
+    pb_fixed32(&ev, 14, 7);
+    pb_double(&ev, 1, 1.7e9);
+    pb_uint(&ev, 2, 7);
+    pb_str(&ev, 1000, "a far field");
+    pb_uint(&ev, (1u << 29) - 1, 1); /* the largest field number */
+    pb_str(&ev, 3, "brain.Event:2");
+    pb_uint(&ev, 99999, 3);
+    put_event(&file, &ev);
+    char path[1024], msg[256];
+    CASE_PATH(path, "unknown-fields");
+    tbw_event e;
+    CHECK_RC(1, first_next(path, file.b, file.n, msg, sizeof msg, &e), msg);
+    CHECK_INT(7, e.step);
+    CHECK_DBL(1.7e9, e.wall_time);
+    CHECK_INT(TBW_EVENT_FILE_VERSION, e.kind);
+    pb_free(&ev);
+    pb_free(&file);
+}
+
+TEST(reader_skips_unknown_fields_inside_a_summary_value_and_keeps_its_scalar)
+{
+    expect_nothing(HERE);
+    pb val, sum, ev, file;
+    pb_init(&val);
+    pb_init(&sum);
+    pb_init(&ev);
+    pb_init(&file);
+    pb_str(&val, 1, "loss");
+    pb_str(&val, 99, "not a field of Value");
+    pb_float(&val, 2, 0.75f);
+    pb_uint(&val, 100, 5);
+    pb_msg(&sum, 1, &val);
+    pb_uint(&sum, 50, 1);
+    pb_uint(&ev, 2, 4);
+    pb_msg(&ev, 5, &sum);
+    put_event(&file, &ev);
+    char path[1024];
+    CASE_PATH(path, "unknown-value-fields");
+    put_file(path, file.b, file.n);
+    tbw_reader *r = open_reader(path);
+    const tbw_event *e;
+    CHECK_INT(1, tbw_reader_next(r, &e));
+    CHECK_INT(TBW_EVENT_SUMMARY, e ? (int)e->kind : -1);
+    CHECK_INT(1, e ? e->n_values : 0);
+    if (e && e->n_values) {
+        CHECK_STR("loss", e->values[0].tag);
+        CHECK_DBL(0.75, e->values[0].scalar);
+        CHECK_INT(TBW_VALUE_SIMPLE, e->values[0].kind);
+    }
+    tbw_reader_close(r);
+    pb_free(&val);
+    pb_free(&sum);
+    pb_free(&ev);
+    pb_free(&file);
+}
+
+TEST(reader_skips_an_unknown_field_nested_100000_deep_without_recursing)
+{
+    expect_nothing(HERE);
+    /* Nothing in Event's schema recurses, so the nesting is only bytes to skip; a decoder that parsed
+       unknown fields as messages would need 100000 stack frames. */
+    pb inner, outer;
+    pb_init(&inner);
+    pb_init(&outer);
+    for (int depth = 0; depth < 100000; depth++) {
+        outer.n = 0;
+        pb_msg(&outer, 15, &inner);
+        pb t = inner;
+        inner = outer;
+        outer = t;
+    }
+    pb ev, file;
+    pb_init(&ev);
+    pb_init(&file);
+    pb_uint(&ev, 2, 3);
+    pb_raw(&ev, inner.b, inner.n);
+    pb_str(&ev, 3, "brain.Event:2");
+    put_event(&file, &ev);
+    char path[1024], msg[256];
+    CASE_PATH(path, "nested");
+    tbw_event e;
+    CHECK_RC(1, first_next(path, file.b, file.n, msg, sizeof msg, &e), msg);
+    CHECK_INT(3, e.step);
+    CHECK_INT(TBW_EVENT_FILE_VERSION, e.kind);
+    CHECK(file.n > 300000);
+    pb_free(&inner);
+    pb_free(&outer);
+    pb_free(&ev);
+    pb_free(&file);
+}
+
+TEST(reader_reads_a_10_byte_step_varint_as_minus_one)
+{
+    expect_nothing(HERE);
+    pb ev, file;
+    pb_init(&ev);
+    pb_init(&file);
+    pb_key(&ev, 2, 0);
+    pb_raw(&ev, "\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x01", 10);
+    put_event(&file, &ev);
+    char path[1024], msg[256];
+    CASE_PATH(path, "varint10");
+    tbw_event e;
+    CHECK_RC(1, first_next(path, file.b, file.n, msg, sizeof msg, &e), msg);
+    CHECK_INT(-1, e.step);
+    pb_free(&ev);
+    pb_free(&file);
+}
+
+TEST(reader_refuses_a_step_varint_of_11_bytes_as_corrupt)
+{
+    expect_nothing(HERE);
+    pb ev, file;
+    pb_init(&ev);
+    pb_init(&file);
+    pb_key(&ev, 2, 0);
+    pb_raw(&ev, "\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x01", 11);
+    put_event(&file, &ev);
+    char path[1024], msg[256];
+    CASE_PATH(path, "varint11");
+    CHECK_RC(TBW_ECORRUPT, first_next(path, file.b, file.n, msg, sizeof msg, NULL), msg);
+    CHECK_STR_HAS(msg, "corrupt at offset 0: the record is not a valid Event");
+    pb_free(&ev);
+    pb_free(&file);
+}
+
+TEST(reader_refuses_a_field_length_varint_of_2_pow_62_as_corrupt)
+{
+    expect_nothing(HERE);
+    pb ev, file;
+    pb_init(&ev);
+    pb_init(&file);
+    pb_uint(&ev, 2, 1);
+    pb_key(&ev, 3, 2);
+    pb_varint(&ev, (uint64_t)1 << 62);
+    pb_raw(&ev, "brain", 5);
+    put_event(&file, &ev);
+    char path[1024], msg[256];
+    CASE_PATH(path, "huge-field");
+    CHECK_RC(TBW_ECORRUPT, first_next(path, file.b, file.n, msg, sizeof msg, NULL), msg);
+    CHECK_STR_HAS(msg, "corrupt at offset 0: the record is not a valid Event");
+    pb_free(&ev);
+    pb_free(&file);
+}
+
+TEST(reader_reads_a_record_of_0_bytes_as_an_empty_event_and_goes_on)
+{
+    expect_nothing(HERE);
+    pb file, ev;
+    pb_init(&file);
+    pb_init(&ev);
+    CHECK_INT(0, put_record(&file, NULL, 0));
+    scalar_event(&ev, 5, "loss", 2);
+    size_t second = put_event(&file, &ev);
+    CHECK_INT(16, second);
+    char path[1024];
+    CASE_PATH(path, "empty-record");
+    put_file(path, file.b, file.n);
+    tbw_reader *r = open_reader(path);
+    const tbw_event *e;
+    CHECK_INT(1, tbw_reader_next(r, &e));
+    if (e) {
+        CHECK_INT(TBW_EVENT_OTHER, e->kind);
+        CHECK_INT(0, e->step);
+        CHECK_DBL(0, e->wall_time);
+        CHECK_INT(0, e->n_values);
+        CHECK_U64(0, e->offset);
+    }
+    CHECK_U64(16, tbw_reader_offset(r));
+    CHECK_INT(1, tbw_reader_next(r, &e));
+    CHECK_INT(5, e ? e->step : -1);
+    CHECK_INT(0, tbw_reader_next(r, &e));
+    tbw_reader_close(r);
+    pb_free(&file);
+    pb_free(&ev);
+}
+
+TEST(reader_keeps_the_reason_in_its_message_for_a_path_of_300_characters)
+{
+    expect_nothing(HERE);
+    /* Run directories nest deeply (logdir/sweep/lr_1E-03conv2fc2/...): the message must still say what
+       is wrong and where, not only whose file it is. */
+    char path[1024], msg[512];
+    CASE_PATH(path, "");
+    size_t n = 0;
+    for (int i = 0; i < 30; i++) {
+        n += (size_t)snprintf(path + n, sizeof path - n, "%sdirectory", i ? "/" : "");
+        mkdir(path, 0777);
+    }
+    snprintf(path + n, sizeof path - n, "/damaged");
+    CHECK(strlen(path) > 300);
+    pb file;
+    pb_init(&file);
+    header_declaring(&file, 5, 0);
+    file.b[8] ^= 1;
+    CHECK_RC(TBW_ECORRUPT, first_next(path, file.b, file.n, msg, sizeof msg, NULL), msg);
+    CHECK_STR_HAS(msg, "corrupt at offset 0: length CRC mismatch");
+    pb_free(&file);
+}
+
+static const char *blocked_what_;
+
+static void blocked(int sig)
+{
+    (void)sig;
+    const char *m = blocked_what_ ? blocked_what_ : "blocked";
+    if (write(2, m, strlen(m)) < 0) {
+    }
+    _exit(3);
+}
+
+/* Runs the reader on path (open, then next if the open worked) and returns the first failure, with a
+   SIGALRM after 5 s ending the case with a message instead of hanging it. */
+static int read_within_5_s(const char *path, char *msg, size_t cap, const char *what)
+{
+    blocked_what_ = what;
+    signal(SIGALRM, blocked);
+    alarm(5);
+    tbw_reader *r = NULL;
+    int rc = tbw_reader_open(&r, path, msg, cap);
+    if (!rc) {
+        const tbw_event *ev;
+        rc = tbw_reader_next(r, &ev);
+        snprintf(msg, cap, "%s", tbw_reader_errmsg(r));
+        tbw_reader_close(r);
+    }
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    return rc;
+}
+
+TEST(reader_does_not_block_on_a_fifo_that_no_process_writes)
+{
+    expect_nothing(HERE);
+    char path[1024], msg[256];
+    CASE_PATH(path, "pipe");
+    unlink(path);
+    CHECK_INT(0, mkfifo(path, 0666));
+    int rc = read_within_5_s(path, msg, sizeof msg,
+                             "tbw_reader_open or _next blocked for 5 s on a FIFO that no process writes\n");
+    CHECK_RC(TBW_EIO, rc, msg);
+    CHECK_STR_HAS(msg, path);
+    unlink(path);
+}
+
+TEST(reader_does_not_block_on_a_fifo_whose_writer_sends_nothing)
+{
+    expect_nothing(HERE);
+    char path[1024], msg[256];
+    CASE_PATH(path, "pipe");
+    unlink(path);
+    CHECK_INT(0, mkfifo(path, 0666));
+    int keep = open(path, O_RDWR | O_NONBLOCK); /* a writer that never writes */
+    CHECK(keep >= 0);
+    int rc = read_within_5_s(path, msg, sizeof msg,
+                             "tbw_reader_open or _next blocked for 5 s on a FIFO with a silent writer\n");
+    CHECK_RC(TBW_EIO, rc, msg);
+    CHECK_STR_HAS(msg, path);
+    CHECK_STR_HAS(msg, "Illegal seek");
+    close(keep);
+    unlink(path);
+}
+
+TEST(reader_reports_dev_zero_as_a_length_crc_mismatch_at_offset_0)
+{
+    expect_nothing(HERE);
+    char msg[256];
+    int rc = read_within_5_s("/dev/zero", msg, sizeof msg, "the reader blocked on /dev/zero\n");
+    CHECK_RC(TBW_ECORRUPT, rc, msg);
+    CHECK_STR_HAS(msg, "/dev/zero: corrupt at offset 0: length CRC mismatch");
+}
+
+TEST(reader_reads_dev_null_as_an_empty_file)
+{
+    expect_nothing(HERE);
+    char msg[256];
+    CHECK_RC(0, read_within_5_s("/dev/null", msg, sizeof msg, "the reader blocked on /dev/null\n"), msg);
+}
+
+TEST(reader_does_not_trust_a_tensor_shape_that_claims_2_pow_80_elements)
+{
+    expect_nothing(HERE);
+    pb dim, shape, tensor, val, sum, ev, file;
+    pb_init(&dim);
+    pb_init(&shape);
+    pb_init(&tensor);
+    pb_init(&val);
+    pb_init(&sum);
+    pb_init(&ev);
+    pb_init(&file);
+    const int64_t dims[3] = {(int64_t)1 << 40, (int64_t)1 << 40, -5};
+    for (int i = 0; i < 3; i++) {
+        dim.n = 0;
+        pb_uint(&dim, 1, (uint64_t)dims[i]);
+        pb_msg(&shape, 2, &dim);
+    }
+    pb_uint(&tensor, 1, TBW_DT_FLOAT);
+    pb_msg(&tensor, 2, &shape);
+    float one = 1.0f;
+    pb_bytes(&tensor, 5, &one, 4); /* packed float_val: one element */
+    pb_str(&val, 1, "t");
+    pb_msg(&val, 8, &tensor);
+    pb_msg(&sum, 1, &val);
+    pb_uint(&ev, 2, 9);
+    pb_msg(&ev, 5, &sum);
+    put_event(&file, &ev);
+    char path[1024];
+    CASE_PATH(path, "huge-shape");
+    put_file(path, file.b, file.n);
+    tbw_reader *r = open_reader(path);
+    const tbw_event *e;
+    CHECK_INT(1, tbw_reader_next(r, &e));
+    const tbw_value *v = e && e->n_values == 1 ? &e->values[0] : NULL;
+    CHECK(v != NULL);
+    if (v) {
+        CHECK_INT(TBW_VALUE_TENSOR, v->kind);
+        CHECK_INT(3, v->rank);
+        CHECK_INT((int64_t)1 << 40, v->dims[0]);
+        CHECK_INT(-5, v->dims[2]);
+        CHECK_INT(1, v->num_elements); /* what the data holds, not what the shape claims */
+        CHECK_INT(4, v->data_len);
+        CHECK(!v->has_scalar);
+    }
+    tbw_reader_close(r);
+    pb *all[] = {&dim, &shape, &tensor, &val, &sum, &ev, &file};
+    for (size_t i = 0; i < CHECK_COUNT(all); i++)
+        pb_free(all[i]);
+}
+
+TEST(reader_takes_the_shorter_of_histogram_bucket_arrays_that_disagree)
+{
+    expect_nothing(HERE);
+    pb histo, val, sum, ev, file;
+    pb_init(&histo);
+    pb_init(&val);
+    pb_init(&sum);
+    pb_init(&ev);
+    pb_init(&file);
+    const double limits[3] = {0, 1, 2}, counts[5] = {1, 2, 3, 4, 5};
+    pb_bytes(&histo, 6, limits, sizeof limits); /* packed bucket_limit (little-endian doubles) */
+    pb_bytes(&histo, 7, counts, sizeof counts); /* packed bucket */
+    pb_str(&val, 1, "h");
+    pb_msg(&val, 5, &histo);
+    pb_msg(&sum, 1, &val);
+    pb_uint(&ev, 2, 1);
+    pb_msg(&ev, 5, &sum);
+    put_event(&file, &ev);
+    char path[1024];
+    CASE_PATH(path, "histo");
+    put_file(path, file.b, file.n);
+    tbw_reader *r = open_reader(path);
+    const tbw_event *e;
+    CHECK_INT(1, tbw_reader_next(r, &e));
+    const tbw_value *v = e && e->n_values == 1 ? &e->values[0] : NULL;
+    CHECK(v != NULL);
+    if (v) {
+        CHECK_INT(TBW_VALUE_HISTO, v->kind);
+        CHECK_INT(3, v->histo_buckets);
+        CHECK_DBL(3, v->histo_bucket[2]);
+        CHECK_DBL(2, v->histo_bucket_limit[2]);
+    }
+    tbw_reader_close(r);
+    pb *all[] = {&histo, &val, &sum, &ev, &file};
+    for (size_t i = 0; i < CHECK_COUNT(all); i++)
+        pb_free(all[i]);
+}
+
+TEST(reader_reports_out_of_memory_when_a_small_record_decodes_past_the_memory_limit)
+{
+    expect_nothing(HERE);
+#if defined(UNDER_ASAN)
+    fprintf(stderr, "%s: skipped under AddressSanitizer (it reserves more than the case's limit)\n", HERE);
+    CHECK(true);
+#else
+    /* 4 MB of empty Summary.Values ("0a 00", two bytes each) decode to 2 million values of a few hundred
+       bytes each: past a 256 MiB address space. The reader must say so, not crash. */
+    enum { N = 2000000 };
+    pb sum, ev, file;
+    pb_init(&sum);
+    pb_init(&ev);
+    pb_init(&file);
+    for (int i = 0; i < N; i++)
+        pb_raw(&sum, "\x0a\x00", 2);
+    pb_uint(&ev, 2, 1);
+    pb_msg(&ev, 5, &sum);
+    pb_free(&sum);
+    put_event(&file, &ev);
+    pb_free(&ev);
+    char path[1024];
+    CASE_PATH(path, "many-values");
+    put_file(path, file.b, file.n);
+    pb_free(&file);
+    struct rlimit rl = {(rlim_t)256 << 20, (rlim_t)256 << 20};
+    CHECK_INT(0, setrlimit(RLIMIT_AS, &rl));
+    tbw_reader *r = open_reader(path);
+    const tbw_event *e;
+    CHECK_RC(TBW_ENOMEM, tbw_reader_next(r, &e), tbw_reader_errmsg(r));
+    CHECK_STR_HAS(tbw_reader_errmsg(r), "out of memory decoding the");
+    CHECK_STR_HAS(tbw_reader_errmsg(r), "at offset 0");
+    tbw_reader_close(r);
+#endif
+}
+
+TEST(reader_refuses_null_arguments_with_einval)
+{
+    expect_nothing(HERE);
+    char msg[256];
+    tbw_reader *r = NULL;
+    CHECK_RC(TBW_EINVAL, tbw_reader_open(NULL, "/dev/null", msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "out is NULL");
+    CHECK_RC(TBW_EINVAL, tbw_reader_open(&r, NULL, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "path is NULL");
+    CHECK(r == NULL);
+    CHECK_RC(TBW_ENOTFOUND, tbw_reader_open(&r, "/nonexistent/x", NULL, 0), "no buffer");
+    const tbw_event *ev;
+    CHECK_INT(TBW_EINVAL, tbw_reader_next(NULL, &ev));
+    r = open_reader("/dev/null");
+    CHECK_INT(TBW_EINVAL, tbw_reader_next(r, NULL));
+    tbw_reader_close(r);
+    CHECK_STR("reader is NULL", tbw_reader_errmsg(NULL));
+    CHECK_U64(0, tbw_reader_offset(NULL));
+    tbw_reader_close(NULL);
+}
+
+/* ================================================================================== record_parse */
+
+static void one_record(pb *rec)
+{
+    pb ev;
+    pb_init(rec);
+    pb_init(&ev);
+    scalar_event(&ev, 3, "loss", 1.5f);
+    put_event(rec, &ev);
+    pb_free(&ev);
+}
+
+TEST(record_parse_reports_every_truncation_point_of_a_valid_record_as_truncated)
+{
+    expect_nothing(HERE);
+    pb rec;
+    one_record(&rec);
+    uint8_t *copy = malloc(rec.n);
+    for (size_t n = 0; n < rec.n; n++) {
+        /* an exact-size copy, so reading past n would be caught by the sanitizers */
+        uint8_t *cut = malloc(n ? n : 1);
+        memcpy(cut, rec.b, n);
+        const uint8_t *payload = NULL;
+        size_t len = 99, consumed = 99;
+        int rc = tbw_record_parse(cut, n, &payload, &len, &consumed);
+        CHECK_(rc == TBW_ETRUNCATED, "%zu of %zu bytes: expected TBW_ETRUNCATED, got %d", n, rec.n, rc);
+        CHECK(payload == NULL && len == 99 && consumed == 99);
+        free(cut);
+    }
+    memcpy(copy, rec.b, rec.n);
+    const uint8_t *payload;
+    size_t len, consumed;
+    CHECK_INT(0, tbw_record_parse(copy, rec.n, &payload, &len, &consumed));
+    CHECK_INT(rec.n, consumed);
+    CHECK_INT(rec.n - TBW_RECORD_OVERHEAD, len);
+    CHECK(payload == copy + 12);
+    free(copy);
+    pb_free(&rec);
+}
+
+TEST(record_parse_reports_a_flipped_bit_in_any_byte_as_corrupt)
+{
+    expect_nothing(HERE);
+    pb rec;
+    one_record(&rec);
+    for (size_t i = 0; i < rec.n; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            rec.b[i] ^= (uint8_t)(1u << bit);
+            const uint8_t *payload;
+            size_t len, consumed;
+            int rc = tbw_record_parse(rec.b, rec.n, &payload, &len, &consumed);
+            /* a flipped length bit may also make the record look longer than the buffer */
+            bool ok = rc == TBW_ECORRUPT;
+            CHECK_(ok, "bit %d of byte %zu: expected TBW_ECORRUPT, got %d", bit, i, rc);
+            rec.b[i] ^= (uint8_t)(1u << bit);
+        }
+    pb_free(&rec);
+}
+
+TEST(record_parse_refuses_a_length_over_the_limit_even_with_a_valid_crc)
+{
+    expect_nothing(HERE);
+    pb file;
+    pb_init(&file);
+    header_declaring(&file, TBW_RECORD_MAX_PAYLOAD + 1, 4);
+    const uint8_t *payload;
+    size_t len, consumed;
+    CHECK_INT(TBW_ECORRUPT, tbw_record_parse(file.b, file.n, &payload, &len, &consumed));
+    file.n = 0;
+    header_declaring(&file, TBW_RECORD_MAX_PAYLOAD, 4); /* at the limit: only more bytes can tell */
+    CHECK_INT(TBW_ETRUNCATED, tbw_record_parse(file.b, file.n, &payload, &len, &consumed));
+    pb_free(&file);
+}
+
+TEST(record_parse_reads_the_first_of_two_records_and_says_how_much_it_took)
+{
+    expect_nothing(HERE);
+    pb file;
+    pb_init(&file);
+    CHECK_INT(0, put_record(&file, NULL, 0));
+    put_record(&file, (const uint8_t *)"abc", 3);
+    const uint8_t *payload;
+    size_t len, consumed;
+    CHECK_INT(0, tbw_record_parse(file.b, file.n, &payload, &len, &consumed));
+    CHECK_INT(0, len);
+    CHECK_INT(16, consumed);
+    CHECK_INT(0, tbw_record_parse(file.b + consumed, file.n - consumed, &payload, &len, &consumed));
+    CHECK_INT(3, len);
+    CHECK_INT(19, consumed);
+    CHECK_MEM("abc", payload, 3);
+    pb_free(&file);
+}
+
+TEST(record_parse_refuses_null_arguments_with_einval)
+{
+    expect_nothing(HERE);
+    pb rec;
+    one_record(&rec);
+    const uint8_t *payload;
+    size_t len, consumed;
+    CHECK_INT(TBW_EINVAL, tbw_record_parse(NULL, 0, &payload, &len, &consumed));
+    CHECK_INT(TBW_EINVAL, tbw_record_parse(rec.b, rec.n, NULL, &len, &consumed));
+    CHECK_INT(TBW_EINVAL, tbw_record_parse(rec.b, rec.n, &payload, NULL, &consumed));
+    CHECK_INT(TBW_EINVAL, tbw_record_parse(rec.b, rec.n, &payload, &len, NULL));
+    pb_free(&rec);
+}
+
+static const check_case tests[] = {
+    CASE(reader_reports_a_missing_path_as_enotfound_naming_it),
+    CASE(reader_reports_a_directory_as_an_io_error_naming_it),
+    CASE(reader_reads_an_empty_file_as_a_clean_end_every_time),
+    CASE(reader_reports_a_header_of_1_to_11_bytes_as_truncated_with_its_byte_count),
+    CASE(reader_reports_a_length_crc_mismatch_with_its_offset),
+    CASE(reader_reports_a_flipped_length_byte_as_a_length_crc_mismatch),
+    CASE(reader_reports_a_data_crc_mismatch_with_its_offset),
+    CASE(reader_reports_a_damaged_data_crc_field_as_a_data_crc_mismatch),
+    CASE(reader_refuses_a_length_one_past_the_record_limit_with_a_valid_crc),
+    CASE(reader_refuses_a_length_of_2_pow_64_minus_1_with_a_valid_crc),
+    CASE(reader_reports_a_length_past_the_end_as_truncated_and_continues_once_the_file_grows),
+    CASE(reader_reports_a_header_cut_short_as_truncated_and_continues_once_the_rest_arrives),
+    CASE(reader_reports_a_valid_record_whose_payload_is_not_an_event_as_corrupt_with_its_offset),
+    CASE(reader_skips_event_fields_it_does_not_know_of_every_wire_type),
+    CASE(reader_skips_unknown_fields_inside_a_summary_value_and_keeps_its_scalar),
+    CASE(reader_skips_an_unknown_field_nested_100000_deep_without_recursing),
+    CASE(reader_reads_a_10_byte_step_varint_as_minus_one),
+    CASE(reader_refuses_a_step_varint_of_11_bytes_as_corrupt),
+    CASE(reader_refuses_a_field_length_varint_of_2_pow_62_as_corrupt),
+    CASE(reader_reads_a_record_of_0_bytes_as_an_empty_event_and_goes_on),
+    CASE(reader_keeps_the_reason_in_its_message_for_a_path_of_300_characters),
+    CASE(reader_does_not_block_on_a_fifo_that_no_process_writes),
+    CASE(reader_does_not_block_on_a_fifo_whose_writer_sends_nothing),
+    CASE(reader_reports_dev_zero_as_a_length_crc_mismatch_at_offset_0),
+    CASE(reader_reads_dev_null_as_an_empty_file),
+    CASE(reader_does_not_trust_a_tensor_shape_that_claims_2_pow_80_elements),
+    CASE(reader_takes_the_shorter_of_histogram_bucket_arrays_that_disagree),
+    CASE(reader_reports_out_of_memory_when_a_small_record_decodes_past_the_memory_limit),
+    CASE(reader_refuses_null_arguments_with_einval),
+    CASE(record_parse_reports_every_truncation_point_of_a_valid_record_as_truncated),
+    CASE(record_parse_reports_a_flipped_bit_in_any_byte_as_corrupt),
+    CASE(record_parse_refuses_a_length_over_the_limit_even_with_a_valid_crc),
+    CASE(record_parse_reads_the_first_of_two_records_and_says_how_much_it_took),
+    CASE(record_parse_refuses_null_arguments_with_einval),
+};
+HOSTILE_MAIN(tests)
