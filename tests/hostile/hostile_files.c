@@ -1052,6 +1052,468 @@ TEST(record_parse_refuses_null_arguments_with_einval)
     pb_free(&rec);
 }
 
+/* ===================================================================================== IDX files */
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(n > 0 ? (size_t)n + 1 : 1);
+    if (b && n > 0 && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) {
+        *len = n > 0 ? (size_t)n : 0;
+        b[*len] = 0; /* text files read as strings */
+    }
+    return b;
+}
+
+/* An IDX file: magic 00 00 <type> <rank>, rank big-endian dimensions, then len data bytes;
+   gzip-compressed when gz. */
+static void idx_file(const char *path, uint8_t type, uint8_t rank, const uint32_t *dims, const void *data,
+                     size_t len, bool gz)
+{
+    pb b;
+    pb_init(&b);
+    const uint8_t magic[4] = {0, 0, type, rank};
+    pb_raw(&b, magic, 4);
+    for (int i = 0; i < rank; i++) {
+        const uint8_t d[4] = {(uint8_t)(dims[i] >> 24), (uint8_t)(dims[i] >> 16), (uint8_t)(dims[i] >> 8),
+                              (uint8_t)dims[i]};
+        pb_raw(&b, d, 4);
+    }
+    pb_raw(&b, data, len);
+    if (gz) {
+        gzFile g = gzopen(path, "wb");
+        CHECK(g != NULL);
+        if (g) {
+            CHECK_INT(b.n, gzwrite(g, b.b, (unsigned)b.n));
+            CHECK_INT(Z_OK, gzclose(g));
+        }
+    } else {
+        put_file(path, b.b, b.n);
+    }
+    pb_free(&b);
+}
+
+/* 3 images of 4x4 (48 bytes of a gradient, or n bytes of it) and their labels. */
+static void images_of(const char *path, const uint32_t dims[3], size_t n, bool gz)
+{
+    uint8_t *px = malloc(n ? n : 1);
+    for (size_t i = 0; i < n; i++)
+        px[i] = (uint8_t)(i * 5);
+    idx_file(path, 0x08, 3, dims, px, n, gz);
+    free(px);
+}
+
+static const uint32_t DIMS_3x4x4[3] = {3, 4, 4};
+
+static void good_images(const char *path, bool gz) { images_of(path, DIMS_3x4x4, 48, gz); }
+
+static void labels_of(const char *path, uint32_t n, const uint8_t *labels, bool gz)
+{
+    idx_file(path, 0x08, 1, &n, labels, n, gz);
+}
+
+static void good_labels(const char *path) { labels_of(path, 3, (const uint8_t[]){0, 1, 2}, false); }
+
+/* Loads the pair into a fresh dataset; returns the status, the message in msg. A failed load leaves
+   the dataset empty. */
+static int load_pair(const char *img, const char *lab, char *msg, size_t cap)
+{
+    cnn_dataset *ds = NULL;
+    char why[256];
+    CHECK_RC(0, cnn_dataset_create(&ds, why, sizeof why), why);
+    if (!ds)
+        return TBW_ENOMEM;
+    int rc = cnn_dataset_load_idx(ds, img, lab);
+    snprintf(msg, cap, "%s", cnn_dataset_errmsg(ds));
+    if (rc) {
+        CHECK_INT(0, cnn_dataset_count(ds));
+        CHECK(cnn_dataset_images(ds) == NULL);
+    }
+    cnn_dataset_free(ds);
+    return rc;
+}
+
+/* The images file refused with status and a message holding its path and needle. */
+static void images_refused(const char *img, int status, const char *needle)
+{
+    char lab[64] = "labels", msg[512];
+    good_labels(lab);
+    CHECK_RC(status, load_pair(img, lab, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, img);
+    CHECK_STR_HAS(msg, needle);
+}
+
+TEST(idx_loader_refuses_a_file_whose_magic_is_not_idx_naming_the_bytes)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images");
+    put_file(img, "PK\x03\x04 this is a zip archive", 26);
+    images_refused(img, TBW_ECORRUPT, "not an IDX file (magic 50 4b, want 00 00)");
+}
+
+TEST(idx_loader_refuses_float_data_of_type_0x0d_naming_the_type)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images");
+    float px[48] = {0};
+    idx_file(img, 0x0D, 3, DIMS_3x4x4, px, sizeof px, false);
+    images_refused(img, TBW_ECORRUPT, "IDX type byte 0x0d, only unsigned byte (0x08) is supported");
+}
+
+TEST(idx_loader_refuses_images_of_rank_2)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images");
+    uint8_t px[16] = {0};
+    idx_file(img, 0x08, 2, (const uint32_t[]){4, 4}, px, sizeof px, false);
+    images_refused(img, TBW_EMISMATCH, "IDX rank 2, expected 3");
+}
+
+TEST(idx_loader_refuses_labels_of_rank_3)
+{
+    expect_nothing(HERE);
+    char img[64], lab[64], msg[512];
+    CASE_PATH(img, "images");
+    CASE_PATH(lab, "labels");
+    good_images(img, false);
+    uint8_t px[3] = {0};
+    idx_file(lab, 0x08, 3, (const uint32_t[]){3, 1, 1}, px, sizeof px, false);
+    CHECK_RC(TBW_EMISMATCH, load_pair(img, lab, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "labels: IDX rank 3, expected 1");
+}
+
+TEST(idx_loader_refuses_a_zero_dimension_in_any_place)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images");
+    for (int zero = 0; zero < 3; zero++) {
+        uint32_t dims[3] = {3, 4, 4};
+        dims[zero] = 0;
+        images_of(img, dims, 0, false);
+        images_refused(img, TBW_ECORRUPT, "a dimension is zero");
+    }
+}
+
+TEST(idx_loader_refuses_dimensions_whose_product_overflows_64_bits)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images");
+    images_of(img, (const uint32_t[]){0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, 16, false);
+    images_refused(img, TBW_ERANGE, "dimension sizes multiply past the 4294967296 byte limit");
+}
+
+TEST(idx_loader_refuses_dimensions_whose_product_passes_4_gib_before_reading_data)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images");
+    images_of(img, (const uint32_t[]){2, 65536, 65536}, 16, false); /* 8 GiB claimed */
+    images_refused(img, TBW_ERANGE, "dimension sizes multiply past the 4294967296 byte limit");
+}
+
+TEST(idx_loader_refuses_trailing_bytes_after_the_data_plain_or_gzip)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images");
+    for (int gz = 0; gz < 2; gz++) {
+        images_of(img, DIMS_3x4x4, 49, gz);
+        images_refused(img, TBW_ECORRUPT, "unexpected trailing bytes after the 48 data bytes");
+    }
+}
+
+TEST(idx_loader_refuses_a_header_that_declares_more_data_than_the_file_holds)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images");
+    images_of(img, DIMS_3x4x4, 40, false);
+    images_refused(img, TBW_ETRUNCATED, "file truncated: the header declares 48 data bytes");
+}
+
+TEST(idx_loader_reports_an_empty_file_as_truncated_in_the_header)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images");
+    put_file(img, "", 0);
+    images_refused(img, TBW_ETRUNCATED, "file truncated: header needs 4 bytes, only 0 present");
+}
+
+TEST(idx_loader_reports_a_file_cut_inside_its_dimensions_as_truncated)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images");
+    put_file(img, "\x00\x00\x08\x03\x00\x00\x00\x03\x00\x00", 10);
+    images_refused(img, TBW_ETRUNCATED, "file truncated: dimension sizes needs 4 bytes, only 2 present");
+}
+
+TEST(idx_loader_refuses_image_and_label_counts_that_differ)
+{
+    expect_nothing(HERE);
+    char img[64], lab[64], msg[512];
+    CASE_PATH(img, "images");
+    CASE_PATH(lab, "labels");
+    good_images(img, false);
+    labels_of(lab, 2, (const uint8_t[]){0, 1}, false);
+    CHECK_RC(TBW_EMISMATCH, load_pair(img, lab, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "3 images but 2 labels");
+}
+
+TEST(idx_loader_refuses_images_wider_than_65536)
+{
+    expect_nothing(HERE);
+    char img[64], lab[64], msg[512];
+    CASE_PATH(img, "images");
+    CASE_PATH(lab, "labels");
+    images_of(img, (const uint32_t[]){1, 1, 65537}, 65537, false);
+    labels_of(lab, 1, (const uint8_t[]){0}, false);
+    CHECK_RC(TBW_ERANGE, load_pair(img, lab, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "images: images of 1x65537 are too large");
+}
+
+/* A model for 1x4x4 images: flatten, dense <dense> of `units`, and a second dense "fc2" of 3 when
+   second; built for batch 3 with the optimizer given. */
+static cnn_model *model_of(const char *dense, int units, cnn_optimizer opt, bool second)
+{
+    cnn_model *m = NULL;
+    char why[256];
+    cnn_model_opts o = CNN_MODEL_OPTS_INIT;
+    o.threads = 1;
+    o.optimizer = opt;
+    CHECK_RC(0, cnn_model_create(&m, 1, 4, 4, &o, why, sizeof why), why);
+    if (!m)
+        return NULL;
+    cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
+    d.units = units;
+    CHECK_RC(0, cnn_model_add_flatten(m, "flat") | cnn_model_add_dense(m, dense, &d), cnn_model_errmsg(m));
+    d.units = 3;
+    if (second)
+        CHECK_RC(0, cnn_model_add_dense(m, "fc2", &d), cnn_model_errmsg(m));
+    CHECK_RC(0, cnn_model_build(m, 3), cnn_model_errmsg(m));
+    return m;
+}
+
+static cnn_model *model_4x4(int classes) { return model_of("fc", classes, CNN_OPT_ADAM, false); }
+
+/* The first weight of the dense layer after the flatten. */
+static float first_weight(const cnn_model *m)
+{
+    cnn_layer_info L;
+    if (cnn_model_layer_info(m, 1, &L) || !L.params[0].data)
+        return NAN;
+    return L.params[0].data[0];
+}
+
+TEST(idx_loader_keeps_labels_of_10_and_more_and_the_engine_refuses_them_at_the_loss)
+{
+    expect_nothing(HERE);
+    char img[64], lab[64];
+    CASE_PATH(img, "images");
+    CASE_PATH(lab, "labels");
+    good_images(img, false);
+    labels_of(lab, 3, (const uint8_t[]){0, 200, 9}, false);
+    cnn_dataset *ds = NULL;
+    char why[256];
+    CHECK_RC(0, cnn_dataset_create(&ds, why, sizeof why), why);
+    CHECK_RC(0, cnn_dataset_load_idx(ds, img, lab), cnn_dataset_errmsg(ds)); /* any byte is a class */
+    CHECK_INT(200, cnn_dataset_labels(ds)[1]);
+    cnn_model *m = model_4x4(10);
+    if (!m) {
+        cnn_dataset_free(ds);
+        return;
+    }
+    float x[48];
+    int32_t y[3];
+    CHECK_RC(0, cnn_dataset_batch(ds, 0, 3, x, y), cnn_dataset_errmsg(ds));
+    float w0 = first_weight(m);
+    double loss = -1;
+    CHECK_RC(TBW_EINVAL, cnn_model_train_step(m, x, y, 3, &loss, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "loss: label 200 of sample 1 is outside 0..9");
+    CHECK_INT(0, cnn_model_step_count(m));
+    CHECK_DBL(w0, first_weight(m));
+    CHECK_DBL(-1, loss);
+    CHECK_RC(TBW_EINVAL, cnn_model_evaluate_dataset(m, ds, &loss, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "label 200 of sample 1 is outside 0..9");
+    cnn_model_free(m);
+    cnn_dataset_free(ds);
+}
+
+/* The images, gzip-compressed, with byte at (from the end when negative) xored with x. */
+static void damaged_gzip(const char *path, long at, uint8_t x, size_t keep)
+{
+    uint32_t dims[3] = {3, 28, 28};
+    images_of(path, dims, 3 * 28 * 28, true);
+    size_t n;
+    uint8_t *b = slurp(path, &n);
+    CHECK(b != NULL && n > 40);
+    if (!b)
+        return;
+    size_t i = at < 0 ? n - (size_t)-at : (size_t)at;
+    b[i] ^= x;
+    put_file(path, b, keep && keep < n ? keep : n);
+    free(b);
+}
+
+TEST(idx_loader_reports_a_corrupt_gzip_stream_as_corrupt_not_truncated)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images.gz");
+    /* The first deflate byte after the 10-byte gzip header: BFINAL 1, BTYPE 11, a reserved block type. A
+       damaged stream will not mend by waiting, so it is not TBW_ETRUNCATED's "input ends early". */
+    damaged_gzip(img, 10, 0, 0);
+    size_t n;
+    uint8_t *b = slurp(img, &n);
+    if (b) {
+        b[10] = 0x07;
+        put_file(img, b, n);
+        free(b);
+    }
+    images_refused(img, TBW_ECORRUPT, "invalid block type");
+}
+
+TEST(idx_loader_reports_a_gzip_stream_whose_crc_does_not_match_as_corrupt)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images.gz");
+    damaged_gzip(img, -8, 0xFF, 0); /* the CRC-32 in the gzip trailer */
+    images_refused(img, TBW_ECORRUPT, "incorrect data check");
+}
+
+TEST(idx_loader_reports_a_gzip_file_cut_mid_stream_as_truncated)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images.gz");
+    size_t n;
+    damaged_gzip(img, 0, 0, 0);
+    uint8_t *b = slurp(img, &n);
+    CHECK(b != NULL);
+    if (!b)
+        return;
+    put_file(img, b, n / 2);
+    free(b);
+    images_refused(img, TBW_ETRUNCATED, "file truncated: the header declares 2352 data bytes");
+}
+
+TEST(idx_loader_reads_gzip_and_plain_files_alike)
+{
+    expect_nothing(HERE);
+    char img[64], lab[64], msg[512];
+    CASE_PATH(img, "images.gz");
+    CASE_PATH(lab, "labels");
+    good_images(img, true);
+    good_labels(lab);
+    CHECK_RC(0, load_pair(img, lab, msg, sizeof msg), msg);
+    good_images("images", false);
+    CHECK_RC(0, load_pair("images", lab, msg, sizeof msg), msg);
+}
+
+TEST(idx_loader_reports_a_missing_images_file_as_not_found_naming_it)
+{
+    expect_nothing(HERE);
+    char img[64], lab[64], msg[512];
+    CASE_PATH(img, "no-such-images");
+    CASE_PATH(lab, "labels");
+    good_labels(lab);
+    CHECK_RC(TBW_ENOTFOUND, load_pair(img, lab, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "no-such-images: cannot open: No such file or directory");
+}
+
+TEST(idx_loader_reports_a_missing_labels_file_as_not_found_naming_it)
+{
+    expect_nothing(HERE);
+    char img[64], msg[512];
+    CASE_PATH(img, "images");
+    good_images(img, false);
+    CHECK_RC(TBW_ENOTFOUND, load_pair(img, "no-such-labels", msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "no-such-labels: cannot open: No such file or directory");
+}
+
+TEST(idx_loader_reports_a_directory_as_an_io_error_naming_it)
+{
+    expect_nothing(HERE);
+    char img[64];
+    CASE_PATH(img, "images-dir");
+    CHECK_INT(0, mkdir(img, 0777));
+    images_refused(img, TBW_EIO, "Is a directory");
+}
+
+TEST(idx_loader_refuses_the_images_file_given_as_the_labels_too)
+{
+    expect_nothing(HERE);
+    char img[64], msg[512];
+    CASE_PATH(img, "images");
+    good_images(img, false);
+    CHECK_RC(TBW_EMISMATCH, load_pair(img, img, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "images: IDX rank 3, expected 1");
+}
+
+TEST(idx_loader_keeps_the_previous_dataset_when_a_load_fails)
+{
+    expect_nothing(HERE);
+    char img[64], lab[64];
+    CASE_PATH(img, "images");
+    CASE_PATH(lab, "labels");
+    good_images(img, false);
+    good_labels(lab);
+    cnn_dataset *ds = NULL;
+    char why[256];
+    CHECK_RC(0, cnn_dataset_create(&ds, why, sizeof why), why);
+    CHECK_RC(0, cnn_dataset_load_idx(ds, img, lab), cnn_dataset_errmsg(ds));
+    labels_of("short-labels", 2, (const uint8_t[]){5, 5}, false);
+    CHECK_RC(TBW_EMISMATCH, cnn_dataset_load_idx(ds, img, "short-labels"), cnn_dataset_errmsg(ds));
+    CHECK_RC(TBW_ENOTFOUND, cnn_dataset_load_idx(ds, "gone", lab), cnn_dataset_errmsg(ds));
+    CHECK_INT(3, cnn_dataset_count(ds));
+    int rows = 0, cols = 0;
+    cnn_dataset_dims(ds, &rows, &cols);
+    CHECK_INT(4, rows);
+    CHECK_INT(4, cols);
+    CHECK_INT(2, cnn_dataset_labels(ds)[2]);
+    CHECK_INT(5, cnn_dataset_images(ds)[1]);
+    cnn_dataset_free(ds);
+}
+
+TEST(idx_loader_refuses_null_arguments_with_einval)
+{
+    expect_nothing(HERE);
+    char img[64], lab[64];
+    CASE_PATH(img, "images");
+    CASE_PATH(lab, "labels");
+    good_images(img, false);
+    good_labels(lab);
+    cnn_dataset *ds = NULL;
+    char why[256];
+    CHECK_RC(TBW_EINVAL, cnn_dataset_create(NULL, why, sizeof why), why);
+    CHECK_STR_HAS(why, "out is NULL");
+    CHECK_RC(0, cnn_dataset_create(&ds, why, sizeof why), why);
+    CHECK_INT(TBW_EINVAL, cnn_dataset_load_idx(NULL, img, lab));
+    CHECK_RC(TBW_EINVAL, cnn_dataset_load_idx(ds, NULL, lab), cnn_dataset_errmsg(ds));
+    CHECK_STR_HAS(cnn_dataset_errmsg(ds), "NULL path");
+    CHECK_RC(TBW_EINVAL, cnn_dataset_load_idx(ds, img, NULL), cnn_dataset_errmsg(ds));
+    CHECK_INT(0, cnn_dataset_count(ds));
+    cnn_dataset_free(ds);
+}
+
 static const check_case tests[] = {
     CASE(reader_reports_a_missing_path_as_enotfound_naming_it),
     CASE(reader_reports_a_directory_as_an_io_error_naming_it),
@@ -1087,5 +1549,29 @@ static const check_case tests[] = {
     CASE(record_parse_refuses_a_length_over_the_limit_even_with_a_valid_crc),
     CASE(record_parse_reads_the_first_of_two_records_and_says_how_much_it_took),
     CASE(record_parse_refuses_null_arguments_with_einval),
+    CASE(idx_loader_refuses_a_file_whose_magic_is_not_idx_naming_the_bytes),
+    CASE(idx_loader_refuses_float_data_of_type_0x0d_naming_the_type),
+    CASE(idx_loader_refuses_images_of_rank_2),
+    CASE(idx_loader_refuses_labels_of_rank_3),
+    CASE(idx_loader_refuses_a_zero_dimension_in_any_place),
+    CASE(idx_loader_refuses_dimensions_whose_product_overflows_64_bits),
+    CASE(idx_loader_refuses_dimensions_whose_product_passes_4_gib_before_reading_data),
+    CASE(idx_loader_refuses_trailing_bytes_after_the_data_plain_or_gzip),
+    CASE(idx_loader_refuses_a_header_that_declares_more_data_than_the_file_holds),
+    CASE(idx_loader_reports_an_empty_file_as_truncated_in_the_header),
+    CASE(idx_loader_reports_a_file_cut_inside_its_dimensions_as_truncated),
+    CASE(idx_loader_refuses_image_and_label_counts_that_differ),
+    CASE(idx_loader_refuses_images_wider_than_65536),
+    CASE(idx_loader_keeps_labels_of_10_and_more_and_the_engine_refuses_them_at_the_loss),
+    CASE(idx_loader_reports_a_corrupt_gzip_stream_as_corrupt_not_truncated),
+    CASE(idx_loader_reports_a_gzip_stream_whose_crc_does_not_match_as_corrupt),
+    CASE(idx_loader_reports_a_gzip_file_cut_mid_stream_as_truncated),
+    CASE(idx_loader_reads_gzip_and_plain_files_alike),
+    CASE(idx_loader_reports_a_missing_images_file_as_not_found_naming_it),
+    CASE(idx_loader_reports_a_missing_labels_file_as_not_found_naming_it),
+    CASE(idx_loader_reports_a_directory_as_an_io_error_naming_it),
+    CASE(idx_loader_refuses_the_images_file_given_as_the_labels_too),
+    CASE(idx_loader_keeps_the_previous_dataset_when_a_load_fails),
+    CASE(idx_loader_refuses_null_arguments_with_einval),
 };
 HOSTILE_MAIN(tests)
