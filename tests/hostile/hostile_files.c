@@ -1514,6 +1514,466 @@ TEST(idx_loader_refuses_null_arguments_with_einval)
     cnn_dataset_free(ds);
 }
 
+/* =================================================================================== checkpoints */
+
+/* How many entries of dir have a name containing part. */
+static int entries_named(const char *dir, const char *part)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+        n += strstr(de->d_name, part) != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* 3 inputs of 1x4x4 and their classes. */
+static const float X48[48] = {
+    0.00f, 0.02f, 0.04f, 0.06f, 0.08f, 0.10f, 0.12f, 0.14f, 0.16f, 0.18f,
+    0.20f, 0.22f, 0.24f, 0.26f, 0.28f, 0.30f, 0.32f, 0.34f, 0.36f, 0.38f,
+    0.40f, 0.42f, 0.44f, 0.46f, 0.48f, 0.50f, 0.52f, 0.54f, 0.56f, 0.58f,
+    0.60f, 0.62f, 0.64f, 0.66f, 0.68f, 0.70f, 0.72f, 0.74f, 0.76f, 0.78f,
+    0.80f, 0.82f, 0.84f, 0.86f, 0.88f, 0.90f, 0.92f, 0.94f};
+static const int32_t Y3[3] = {0, 1, 2};
+
+/* Trains m for 2 steps and saves it to path. */
+static void save_trained(cnn_model *m, const char *path)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < 2; i++)
+        CHECK_RC(0, cnn_model_train_step(m, X48, Y3, 3, NULL, NULL), cnn_model_errmsg(m));
+    CHECK_RC(0, cnn_model_save(m, path), cnn_model_errmsg(m));
+}
+
+/* Loading path into m fails with status and a message naming path and needle; m is as it was. */
+static void load_refused(cnn_model *m, const char *path, int status, const char *needle)
+{
+    if (!m)
+        return;
+    float w0 = first_weight(m);
+    int64_t s0 = cnn_model_step_count(m);
+    CHECK_RC(status, cnn_model_load(m, path), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), needle);
+    CHECK_STR_HAS(cnn_model_errmsg(m), path);
+    CHECK_DBL(w0, first_weight(m));
+    CHECK_INT(s0, cnn_model_step_count(m));
+}
+
+/* A fresh model refusing the checkpoint a model of the other shape saved. */
+static void other_model_refused(cnn_model *saver, cnn_model *loader, int status, const char *needle)
+{
+    save_trained(saver, "model.ckpt");
+    load_refused(loader, "model.ckpt", status, needle);
+    cnn_model_free(saver);
+    cnn_model_free(loader);
+}
+
+/* The checkpoint of a trained model_4x4(3) at model.ckpt, rewritten by patch (which may change *len). */
+static void patched_checkpoint(void (*patch)(uint8_t *b, size_t *len))
+{
+    cnn_model *m = model_4x4(3);
+    save_trained(m, "model.ckpt");
+    cnn_model_free(m);
+    size_t n;
+    uint8_t *b = slurp("model.ckpt", &n);
+    CHECK(b != NULL && n > 100);
+    if (!b)
+        return;
+    b = realloc(b, n + 8192);
+    memset(b + n, 0, 8192);
+    patch(b, &n);
+    put_file("model.ckpt", b, n);
+    free(b);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+TEST(checkpoint_load_of_a_directory_says_it_is_a_directory)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    CHECK_INT(0, mkdir(path, 0777));
+    cnn_model *m = model_4x4(3);
+    load_refused(m, path, TBW_EIO, "Is a directory");
+    cnn_model_free(m);
+}
+
+TEST(checkpoint_load_of_an_empty_file_is_truncated_naming_it)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    put_file(path, "", 0);
+    cnn_model *m = model_4x4(3);
+    load_refused(m, path, TBW_ETRUNCATED, "load model.ckpt: not a tbw CNN checkpoint");
+    cnn_model_free(m);
+}
+
+TEST(checkpoint_load_of_a_missing_file_is_not_found_naming_it)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "no-such.ckpt");
+    cnn_model *m = model_4x4(3);
+    load_refused(m, path, TBW_ENOTFOUND, "load no-such.ckpt: No such file or directory");
+    cnn_model_free(m);
+}
+
+TEST(checkpoint_of_a_file_that_is_not_one_is_corrupt_naming_it)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    good_images(path, false); /* an IDX file of 64 bytes */
+    cnn_model *m = model_4x4(3);
+    load_refused(m, path, TBW_ECORRUPT, "load model.ckpt: not a tbw CNN checkpoint (bad magic)");
+    cnn_model_free(m);
+}
+
+TEST(checkpoint_of_another_architecture_is_refused_naming_both_tensors)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    other_model_refused(model_4x4(3), model_of("out", 3, CNN_OPT_ADAM, false), TBW_EMISMATCH,
+                        "tensor 0 is 'fc/weights', model expects 'out/weights'");
+}
+
+TEST(checkpoint_with_other_shapes_is_refused_naming_the_tensor_and_both_shapes)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    other_model_refused(model_4x4(3), model_4x4(5), TBW_EMISMATCH,
+                        "'fc/weights' has shape [16x3] in the file, [16x5] in the model");
+}
+
+TEST(checkpoint_of_a_model_with_one_layer_more_is_refused_naming_the_tensor)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    other_model_refused(model_of("fc", 3, CNN_OPT_ADAM, true), model_4x4(3), TBW_EMISMATCH,
+                        "tensor 2 is 'fc2/weights', model expects 'fc/weights/Adam'");
+}
+
+TEST(checkpoint_of_a_model_with_one_layer_less_is_refused_naming_the_tensor)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    other_model_refused(model_4x4(3), model_of("fc", 3, CNN_OPT_ADAM, true), TBW_EMISMATCH,
+                        "tensor 2 is 'fc/weights/Adam', model expects 'fc2/weights'");
+}
+
+TEST(checkpoint_saved_with_sgd_is_refused_by_a_model_using_adam)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    other_model_refused(model_of("fc", 3, CNN_OPT_SGD, false), model_4x4(3), TBW_EMISMATCH,
+                        "saved with optimizer 1, model uses 0");
+}
+
+TEST(checkpoint_saved_with_adam_is_refused_by_a_model_using_sgd)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    other_model_refused(model_4x4(3), model_of("fc", 3, CNN_OPT_SGD, false), TBW_EMISMATCH,
+                        "saved with optimizer 0, model uses 1");
+}
+
+TEST(checkpoint_cut_at_every_length_is_truncated_and_changes_nothing)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    cnn_model *m = model_4x4(3);
+    save_trained(m, path);
+    cnn_model_free(m);
+    size_t n;
+    uint8_t *b = slurp(path, &n);
+    CHECK(b != NULL);
+    cnn_model *fresh = model_4x4(3);
+    float w0 = first_weight(fresh);
+    for (size_t k = 0; b && fresh && k < n; k++) {
+        put_file("cut.ckpt", b, k);
+        int rc = cnn_model_load(fresh, "cut.ckpt");
+        CHECK_(rc == TBW_ETRUNCATED, "cut at %zu of %zu bytes: expected TBW_ETRUNCATED, got %d (%s)", k, n,
+               rc, cnn_model_errmsg(fresh));
+        CHECK_STR_HAS(cnn_model_errmsg(fresh), "load cut.ckpt: ");
+    }
+    CHECK_DBL(w0, first_weight(fresh));
+    CHECK_INT(0, cnn_model_step_count(fresh));
+    put_file("cut.ckpt", b, n);
+    CHECK_RC(0, cnn_model_load(fresh, "cut.ckpt"), cnn_model_errmsg(fresh)); /* and whole, it loads */
+    CHECK_INT(2, cnn_model_step_count(fresh));
+    cnn_model_free(fresh);
+    free(b);
+}
+
+static void cut_to_20(uint8_t *b, size_t *n) { (void)b, *n = 20; }
+static void cut_to_132(uint8_t *b, size_t *n) { (void)b, *n = 132; }
+
+TEST(checkpoint_cut_inside_its_header_says_how_much_of_it_is_there)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    patched_checkpoint(cut_to_20);
+    cnn_model *m = model_4x4(3);
+    load_refused(m, path, TBW_ETRUNCATED, "truncated header (20 of 32 bytes)");
+    cnn_model_free(m);
+}
+
+TEST(checkpoint_cut_inside_its_payload_says_how_long_it_should_be)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    patched_checkpoint(cut_to_132);
+    cnn_model *m = model_4x4(3);
+    load_refused(m, path, TBW_ETRUNCATED, "bytes, file has 100");
+    CHECK_STR_HAS(cnn_model_errmsg(m), "truncated: payload of ");
+    cnn_model_free(m);
+}
+
+static void one_trailing_byte(uint8_t *b, size_t *n) { b[(*n)++] = 0; }
+static void page_of_trailing_bytes(uint8_t *b, size_t *n) { (void)b, *n += 4096; }
+
+TEST(checkpoint_with_a_trailing_byte_is_refused_as_corrupt)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    patched_checkpoint(one_trailing_byte);
+    cnn_model *m = model_4x4(3);
+    load_refused(m, path, TBW_ECORRUPT, "1 trailing bytes after the payload");
+    patched_checkpoint(page_of_trailing_bytes);
+    load_refused(m, path, TBW_ECORRUPT, "4096 trailing bytes after the payload");
+    cnn_model_free(m);
+}
+
+static void version_2(uint8_t *b, size_t *n) { (void)n, put_le32(b + 8, 2); }
+static void version_0(uint8_t *b, size_t *n) { (void)n, put_le32(b + 8, 0); }
+
+TEST(checkpoint_of_another_format_version_is_refused_naming_both_versions)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    cnn_model *m = model_4x4(3);
+    patched_checkpoint(version_2);
+    load_refused(m, path, TBW_ECORRUPT, "format version 2, this build reads 1");
+    patched_checkpoint(version_0);
+    load_refused(m, path, TBW_ECORRUPT, "format version 0, this build reads 1");
+    cnn_model_free(m);
+}
+
+static void flip_payload_byte(uint8_t *b, size_t *n) { b[*n - 5] ^= 0x10; }
+
+TEST(checkpoint_with_a_flipped_payload_byte_fails_its_crc)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    patched_checkpoint(flip_payload_byte);
+    cnn_model *m = model_4x4(3);
+    load_refused(m, path, TBW_ECORRUPT, "CRC-32 mismatch");
+    cnn_model_free(m);
+}
+
+static void payload_length_max(uint8_t *b, size_t *n)
+{
+    (void)n;
+    for (int i = 16; i < 24; i++)
+        b[i] = 0xFF;
+}
+
+TEST(checkpoint_whose_header_claims_a_payload_of_2_pow_64_bytes_is_refused_before_allocating)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    patched_checkpoint(payload_length_max);
+    cnn_model *m = model_4x4(3);
+#if !defined(UNDER_ASAN)
+    struct rlimit rl = {(rlim_t)1 << 30, (rlim_t)1 << 30};
+    CHECK_INT(0, setrlimit(RLIMIT_AS, &rl));
+#endif
+    load_refused(m, path, TBW_ETRUNCATED, "truncated: payload of 18446744073709551615 bytes");
+    cnn_model_free(m);
+}
+
+static void optimizer_7(uint8_t *b, size_t *n) { (void)n, put_le32(b + 12, 7); }
+
+TEST(checkpoint_naming_an_optimizer_that_does_not_exist_is_corrupt)
+{
+    expect_nothing(HERE);
+    /* The header is outside the CRC. cnn.h: TBW_ECORRUPT for "a field out of range", TBW_EMISMATCH for
+       "other ... optimizer"; there is no optimizer 7 for the file to have been saved with. */
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    patched_checkpoint(optimizer_7);
+    cnn_model *m = model_4x4(3);
+    load_refused(m, path, TBW_ECORRUPT, "optimizer 7");
+    cnn_model_free(m);
+}
+
+static void one_tensor_more(uint8_t *b, size_t *n) { (void)n, put_le32(b + 28, 7); }
+static void one_tensor_less(uint8_t *b, size_t *n) { (void)n, put_le32(b + 28, 5); }
+
+TEST(checkpoint_whose_header_counts_other_tensors_than_its_payload_holds_is_corrupt)
+{
+    expect_nothing(HERE);
+    /* The payload holds exactly the 6 tensors the model needs, with their names and shapes; only the
+       header's count (outside the CRC) says 7 or 5. The file is damaged, not of another model. */
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    cnn_model *m = model_4x4(3);
+    patched_checkpoint(one_tensor_more);
+    load_refused(m, path, TBW_ECORRUPT, "7");
+    patched_checkpoint(one_tensor_less);
+    load_refused(m, path, TBW_ECORRUPT, "5");
+    cnn_model_free(m);
+}
+
+TEST(checkpoint_load_into_an_unbuilt_model_is_refused)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    cnn_model *built = model_4x4(3);
+    save_trained(built, path);
+    cnn_model_free(built);
+    cnn_model *m = NULL;
+    char why[256];
+    CHECK_RC(0, cnn_model_create(&m, 1, 4, 4, NULL, why, sizeof why), why);
+    cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
+    d.units = 3;
+    CHECK_RC(0, cnn_model_add_flatten(m, "flat") | cnn_model_add_dense(m, "fc", &d), cnn_model_errmsg(m));
+    CHECK_RC(TBW_EINVAL, cnn_model_load(m, path), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "load: model is not built");
+    CHECK_INT(0, cnn_model_step_count(m));
+    CHECK_RC(TBW_EINVAL, cnn_model_save(m, "unbuilt.ckpt"), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "save: model is not built");
+    CHECK(access("unbuilt.ckpt", F_OK) != 0);
+    CHECK_INT(TBW_EINVAL, cnn_model_load(NULL, path));
+    cnn_model_free(m);
+}
+
+TEST(checkpoint_save_into_a_missing_directory_is_not_found_naming_it)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "no-such-dir/model.ckpt");
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    /* cnn.h lists TBW_EIO and TBW_ENOSPC for the disk; a missing directory is TBW_ENOTFOUND's meaning */
+    CHECK_RC(TBW_ENOTFOUND, cnn_model_save(m, path), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "no-such-dir/model.ckpt");
+    CHECK_STR_HAS(cnn_model_errmsg(m), "No such file or directory");
+    cnn_model_free(m);
+}
+
+TEST(checkpoint_save_through_a_regular_file_is_an_io_error_naming_it)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "plain/model.ckpt");
+    put_file("plain", "not a directory", 15);
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    CHECK_RC(TBW_EIO, cnn_model_save(m, path), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "plain/model.ckpt");
+    CHECK_STR_HAS(cnn_model_errmsg(m), "Not a directory");
+    cnn_model_free(m);
+}
+
+TEST(checkpoint_save_onto_a_directory_fails_and_leaves_no_temporary_file)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    CHECK_INT(0, mkdir(path, 0777));
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    CHECK_RC(TBW_EIO, cnn_model_save(m, path), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "cannot rename model.ckpt: Is a directory");
+    CHECK_INT(0, entries_named(".", ".tmp."));
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK_RC(TBW_EINVAL, cnn_model_save(m, ""), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "save: empty path");
+    cnn_model_free(m);
+}
+
+TEST(checkpoint_save_past_the_file_size_limit_keeps_the_previous_checkpoint)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    save_trained(m, path);
+    size_t n0;
+    uint8_t *before = slurp(path, &n0);
+    CHECK_RC(0, cnn_model_train_step(m, X48, Y3, 3, NULL, NULL), cnn_model_errmsg(m));
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {100, 100};
+    CHECK_INT(0, setrlimit(RLIMIT_FSIZE, &rl));
+    CHECK_RC(TBW_ENOSPC, cnn_model_save(m, path), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "model.ckpt");
+    CHECK_STR_HAS(cnn_model_errmsg(m), "File too large");
+    size_t n1;
+    uint8_t *after = slurp(path, &n1);
+    CHECK_INT(n0, n1);
+    if (before && after && n0 == n1)
+        CHECK_MEM(before, after, n0);
+    CHECK_INT(0, entries_named(".", ".tmp."));
+    cnn_model *fresh = model_4x4(3);
+    CHECK_RC(0, cnn_model_load(fresh, path), cnn_model_errmsg(fresh));
+    CHECK_INT(2, cnn_model_step_count(fresh));
+    cnn_model_free(fresh);
+    cnn_model_free(m);
+    free(before);
+    free(after);
+}
+
+TEST(checkpoint_of_a_model_diverged_to_nan_is_saved_but_refused_at_load_naming_the_tensor)
+{
+    expect_nothing(HERE);
+    char path[64];
+    CASE_PATH(path, "model.ckpt");
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    float x[48];
+    for (int i = 0; i < 48; i++)
+        x[i] = NAN;
+    CHECK_RC(0, cnn_model_train_step(m, x, Y3, 3, NULL, NULL), cnn_model_errmsg(m));
+    CHECK(isnan(first_weight(m)));
+    CHECK_RC(0, cnn_model_save(m, path), cnn_model_errmsg(m)); /* save checks nothing */
+    cnn_model *fresh = model_4x4(3);
+    load_refused(fresh, path, TBW_ECORRUPT, "'fc/weights' value 0 is");
+    CHECK_STR_HAS(cnn_model_errmsg(fresh), "nan, not a finite number");
+    cnn_model_free(fresh);
+    cnn_model_free(m);
+}
+
 static const check_case tests[] = {
     CASE(reader_reports_a_missing_path_as_enotfound_naming_it),
     CASE(reader_reports_a_directory_as_an_io_error_naming_it),
@@ -1573,5 +2033,30 @@ static const check_case tests[] = {
     CASE(idx_loader_refuses_the_images_file_given_as_the_labels_too),
     CASE(idx_loader_keeps_the_previous_dataset_when_a_load_fails),
     CASE(idx_loader_refuses_null_arguments_with_einval),
+    CASE(checkpoint_load_of_a_directory_says_it_is_a_directory),
+    CASE(checkpoint_load_of_an_empty_file_is_truncated_naming_it),
+    CASE(checkpoint_load_of_a_missing_file_is_not_found_naming_it),
+    CASE(checkpoint_of_a_file_that_is_not_one_is_corrupt_naming_it),
+    CASE(checkpoint_of_another_architecture_is_refused_naming_both_tensors),
+    CASE(checkpoint_with_other_shapes_is_refused_naming_the_tensor_and_both_shapes),
+    CASE(checkpoint_of_a_model_with_one_layer_more_is_refused_naming_the_tensor),
+    CASE(checkpoint_of_a_model_with_one_layer_less_is_refused_naming_the_tensor),
+    CASE(checkpoint_saved_with_sgd_is_refused_by_a_model_using_adam),
+    CASE(checkpoint_saved_with_adam_is_refused_by_a_model_using_sgd),
+    CASE(checkpoint_cut_at_every_length_is_truncated_and_changes_nothing),
+    CASE(checkpoint_cut_inside_its_header_says_how_much_of_it_is_there),
+    CASE(checkpoint_cut_inside_its_payload_says_how_long_it_should_be),
+    CASE(checkpoint_with_a_trailing_byte_is_refused_as_corrupt),
+    CASE(checkpoint_of_another_format_version_is_refused_naming_both_versions),
+    CASE(checkpoint_with_a_flipped_payload_byte_fails_its_crc),
+    CASE(checkpoint_whose_header_claims_a_payload_of_2_pow_64_bytes_is_refused_before_allocating),
+    CASE(checkpoint_naming_an_optimizer_that_does_not_exist_is_corrupt),
+    CASE(checkpoint_whose_header_counts_other_tensors_than_its_payload_holds_is_corrupt),
+    CASE(checkpoint_load_into_an_unbuilt_model_is_refused),
+    CASE(checkpoint_save_into_a_missing_directory_is_not_found_naming_it),
+    CASE(checkpoint_save_through_a_regular_file_is_an_io_error_naming_it),
+    CASE(checkpoint_save_onto_a_directory_fails_and_leaves_no_temporary_file),
+    CASE(checkpoint_save_past_the_file_size_limit_keeps_the_previous_checkpoint),
+    CASE(checkpoint_of_a_model_diverged_to_nan_is_saved_but_refused_at_load_naming_the_tensor),
 };
 HOSTILE_MAIN(tests)
