@@ -1974,6 +1974,315 @@ TEST(checkpoint_of_a_model_diverged_to_nan_is_saved_but_refused_at_load_naming_t
     cnn_model_free(m);
 }
 
+/* ======================================================================================= engine */
+
+/* What a refused call must leave alone: the step count and the first weight. */
+typedef struct model_state {
+    int64_t step;
+    float w0;
+} model_state;
+
+static model_state state_of(const cnn_model *m)
+{
+    return (model_state){cnn_model_step_count(m), first_weight(m)};
+}
+
+static void unchanged(const cnn_model *m, model_state s)
+{
+    CHECK_INT(s.step, cnn_model_step_count(m));
+    CHECK_DBL(s.w0, first_weight(m));
+}
+
+TEST(train_step_refuses_a_label_outside_0_to_classes_minus_1_and_changes_nothing)
+{
+    expect_nothing(HERE);
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    model_state s = state_of(m);
+    const int32_t too_big[3] = {0, 3, 1}, negative[3] = {-1, 0, 0}, huge[3] = {0, 1, INT32_MAX};
+    CHECK_RC(TBW_EINVAL, cnn_model_train_step(m, X48, too_big, 3, NULL, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "loss: label 3 of sample 1 is outside 0..2");
+    unchanged(m, s);
+    CHECK_RC(TBW_EINVAL, cnn_model_train_step(m, X48, negative, 3, NULL, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "loss: label -1 of sample 0 is outside 0..2");
+    unchanged(m, s);
+    CHECK_RC(TBW_EINVAL, cnn_model_train_step(m, X48, huge, 3, NULL, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "loss: label 2147483647 of sample 2 is outside 0..2");
+    unchanged(m, s);
+    CHECK_RC(0, cnn_model_train_step(m, X48, Y3, 3, NULL, NULL), cnn_model_errmsg(m)); /* and it goes on */
+    CHECK_INT(1, cnn_model_step_count(m));
+    cnn_model_free(m);
+}
+
+TEST(train_step_refuses_0_samples_naming_the_built_batch)
+{
+    expect_nothing(HERE);
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    model_state s = state_of(m);
+    CHECK_RC(TBW_EINVAL, cnn_model_train_step(m, X48, Y3, 0, NULL, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "forward: 0 samples, must be 1..3 (the built batch)");
+    unchanged(m, s);
+    cnn_model_free(m);
+}
+
+TEST(train_step_refuses_more_samples_than_the_built_batch)
+{
+    expect_nothing(HERE);
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    model_state s = state_of(m);
+    float x[64] = {0};
+    const int32_t y[4] = {0, 1, 2, 0};
+    CHECK_RC(TBW_EINVAL, cnn_model_train_step(m, x, y, 4, NULL, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "forward: 4 samples, must be 1..3 (the built batch)");
+    CHECK_RC(TBW_EINVAL, cnn_model_train_step(m, x, y, SIZE_MAX, NULL, NULL), cnn_model_errmsg(m));
+    unchanged(m, s);
+    int32_t classes[4];
+    CHECK_RC(TBW_EINVAL, cnn_model_predict(m, x, 4, classes), cnn_model_errmsg(m));
+    cnn_model_free(m);
+}
+
+TEST(train_step_refuses_null_images_or_labels)
+{
+    expect_nothing(HERE);
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    model_state s = state_of(m);
+    CHECK_RC(TBW_EINVAL, cnn_model_train_step(m, NULL, Y3, 3, NULL, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "forward: NULL data");
+    CHECK_RC(TBW_EINVAL, cnn_model_train_step(m, X48, NULL, 3, NULL, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "loss: NULL data");
+    unchanged(m, s);
+    CHECK_INT(TBW_EINVAL, cnn_model_train_step(NULL, X48, Y3, 3, NULL, NULL));
+    cnn_model_free(m);
+}
+
+TEST(train_step_on_nan_input_returns_0_and_reports_a_nan_loss)
+{
+    expect_nothing(HERE);
+    /* cnn.h promises no check of the values: the step runs and the caller sees the NaN in the loss. */
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    float x[48];
+    memcpy(x, X48, sizeof x);
+    x[17] = NAN;
+    double loss = 0, acc = -1;
+    CHECK_RC(0, cnn_model_train_step(m, x, Y3, 3, &loss, &acc), cnn_model_errmsg(m));
+    CHECK(isnan(loss));
+    CHECK(acc >= 0 && acc <= 1);
+    CHECK_INT(1, cnn_model_step_count(m));
+    CHECK_STR("", cnn_model_errmsg(m));
+    cnn_model_free(m);
+}
+
+TEST(adding_a_layer_after_build_is_refused_and_the_model_still_trains)
+{
+    expect_nothing(HERE);
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
+    CHECK_RC(TBW_EINVAL, cnn_model_add_dense(m, "late", &d), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "cannot add layer: the model is already built");
+    CHECK_RC(TBW_EINVAL, cnn_model_add_relu(m, "late_relu"), cnn_model_errmsg(m));
+    CHECK_INT(2, cnn_model_layer_count(m));
+    CHECK_INT(3, cnn_model_classes(m));
+    CHECK_RC(TBW_EINVAL, cnn_model_build(m, 3), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "model is already built");
+    CHECK_RC(0, cnn_model_train_step(m, X48, Y3, 3, NULL, NULL), cnn_model_errmsg(m));
+    cnn_model_free(m);
+}
+
+TEST(building_with_batch_0_is_refused_and_a_later_build_works)
+{
+    expect_nothing(HERE);
+    cnn_model *m = NULL;
+    char why[256];
+    CHECK_RC(0, cnn_model_create(&m, 1, 4, 4, NULL, why, sizeof why), why);
+    if (!m)
+        return;
+    CHECK_RC(TBW_EINVAL, cnn_model_build(m, 1), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "model has no layers");
+    cnn_dense_opts d = CNN_DENSE_OPTS_INIT;
+    CHECK_RC(0, cnn_model_add_flatten(m, "flat") | cnn_model_add_dense(m, "fc", &d), cnn_model_errmsg(m));
+    CHECK_RC(TBW_EINVAL, cnn_model_build(m, 0), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "batch size must be at least 1");
+    CHECK_RC(TBW_EINVAL, cnn_model_train_step(m, X48, Y3, 1, NULL, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "forward: model is not built");
+    CHECK_RC(TBW_ERANGE, cnn_model_build(m, (size_t)INT32_MAX + 1), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "batch size 2147483648 too large");
+    CHECK_RC(0, cnn_model_build(m, 1), cnn_model_errmsg(m));
+    CHECK_RC(0, cnn_model_train_step(m, X48, Y3, 1, NULL, NULL), cnn_model_errmsg(m));
+    cnn_model_free(m);
+}
+
+TEST(layer_names_with_characters_outside_the_set_are_refused_naming_the_name)
+{
+    expect_nothing(HERE);
+    cnn_model *m = NULL;
+    char why[256];
+    CHECK_RC(0, cnn_model_create(&m, 1, 4, 4, NULL, why, sizeof why), why);
+    if (!m)
+        return;
+    static const char *const bad[] = {"a b",       "conv1/",      "/conv1",     "conv//1", "tab\there",
+                                      "new\nline", "caf\xc3\xa9", "semi;colon", "quote\"", "back\\slash",
+                                      "\xff\xfe",  "*"};
+    for (size_t i = 0; i < CHECK_COUNT(bad); i++) {
+        int rc = cnn_model_add_relu(m, bad[i]);
+        CHECK_(rc == TBW_EINVAL, "name \"%s\": expected TBW_EINVAL, got %d", bad[i], rc);
+        char want[128];
+        snprintf(want, sizeof want, "layer name '%s' has a character outside [A-Za-z0-9_.-/]", bad[i]);
+        CHECK_STR_HAS(cnn_model_errmsg(m), want);
+    }
+    CHECK_INT(0, cnn_model_layer_count(m));
+    CHECK_RC(0, cnn_model_add_relu(m, "conv1/Relu-2.x_y"), cnn_model_errmsg(m));
+    CHECK_INT(1, cnn_model_layer_count(m));
+    cnn_model_free(m);
+}
+
+TEST(layer_names_that_are_empty_too_long_or_used_twice_are_refused)
+{
+    expect_nothing(HERE);
+    cnn_model *m = NULL;
+    char why[256];
+    CHECK_RC(0, cnn_model_create(&m, 1, 4, 4, NULL, why, sizeof why), why);
+    if (!m)
+        return;
+    CHECK_RC(TBW_EINVAL, cnn_model_add_relu(m, ""), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "layer name is empty");
+    CHECK_RC(TBW_EINVAL, cnn_model_add_relu(m, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "layer name is empty");
+    char name[65];
+    memset(name, 'n', 64);
+    name[64] = '\0';
+    CHECK_RC(TBW_EINVAL, cnn_model_add_relu(m, name), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "layer name longer than 63 characters");
+    name[63] = '\0';
+    CHECK_RC(0, cnn_model_add_relu(m, name), cnn_model_errmsg(m));
+    CHECK_RC(TBW_EINVAL, cnn_model_add_sigmoid(m, name), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "is used twice");
+    CHECK_INT(1, cnn_model_layer_count(m));
+    cnn_model_free(m);
+}
+
+TEST(conv_kernel_bigger_than_its_input_with_valid_padding_is_out_of_range_naming_the_layer)
+{
+    expect_nothing(HERE);
+    cnn_model *m = NULL;
+    char why[256];
+    CHECK_RC(0, cnn_model_create(&m, 1, 4, 4, NULL, why, sizeof why), why);
+    if (!m)
+        return;
+    cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
+    c.filters = 2;
+    c.kernel_h = 5;
+    c.kernel_w = 3;
+    c.padding = CNN_PAD_VALID;
+    CHECK_RC(TBW_ERANGE, cnn_model_add_conv2d(m, "big", &c), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "conv2d 'big'");
+    CHECK_STR_HAS(cnn_model_errmsg(m), "window 5 (dilation 1, stride 1) does not fit height 4");
+    c.kernel_h = 3;
+    c.kernel_w = 3;
+    c.dilation_w = 2; /* 3 taps two apart span 5 */
+    CHECK_RC(TBW_ERANGE, cnn_model_add_conv2d(m, "big", &c), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "window 3 (dilation 2, stride 1) does not fit width 4");
+    CHECK_INT(0, cnn_model_layer_count(m));
+    c.dilation_w = 1;
+    CHECK_RC(0, cnn_model_add_conv2d(m, "big", &c), cnn_model_errmsg(m)); /* the name was not taken */
+    cnn_pool_opts p = CNN_POOL_OPTS_INIT;
+    p.size_h = p.size_w = 3;
+    p.padding = CNN_PAD_VALID;
+    CHECK_RC(TBW_ERANGE, cnn_model_add_maxpool(m, "pool", &p), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "pool 'pool'");
+    CHECK_STR_HAS(cnn_model_errmsg(m), "does not fit height 2");
+    CHECK_INT(1, cnn_model_layer_count(m));
+    cnn_model_free(m);
+}
+
+TEST(engine_calls_out_of_order_are_refused_saying_what_comes_first)
+{
+    expect_nothing(HERE);
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    model_state s = state_of(m);
+    CHECK_RC(TBW_EINVAL, cnn_model_backward(m), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "backward: call cnn_model_loss after a forward first");
+    CHECK_RC(TBW_EINVAL, cnn_model_loss(m, Y3, 3, NULL, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "loss: 3 labels but the last forward had 0 samples");
+    CHECK_RC(0, cnn_model_forward(m, X48, 2, false), cnn_model_errmsg(m));
+    CHECK_RC(TBW_EINVAL, cnn_model_loss(m, Y3, 3, NULL, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "loss: 3 labels but the last forward had 2 samples");
+    CHECK_RC(TBW_EINVAL, cnn_model_backward(m), cnn_model_errmsg(m));
+    CHECK_RC(TBW_EINVAL, cnn_model_predict(m, X48, 3, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "predict: NULL output");
+    unchanged(m, s);
+    cnn_model_free(m);
+}
+
+TEST(evaluating_a_dataset_of_another_image_size_is_a_mismatch_naming_both_shapes)
+{
+    expect_nothing(HERE);
+    char img[64], lab[64];
+    CASE_PATH(img, "images");
+    CASE_PATH(lab, "labels");
+    images_of(img, (const uint32_t[]){3, 5, 4}, 60, false);
+    good_labels(lab);
+    cnn_dataset *ds = NULL;
+    char why[256];
+    CHECK_RC(0, cnn_dataset_create(&ds, why, sizeof why), why);
+    CHECK_RC(0, cnn_dataset_load_idx(ds, img, lab), cnn_dataset_errmsg(ds));
+    cnn_model *m = model_4x4(3);
+    double loss = -1;
+    CHECK_RC(TBW_EMISMATCH, cnn_model_evaluate_dataset(m, ds, &loss, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "dataset images are 1x5x4, model expects 1x4x4");
+    CHECK_DBL(-1, loss);
+    cnn_dataset *empty = NULL;
+    CHECK_RC(0, cnn_dataset_create(&empty, why, sizeof why), why);
+    CHECK_RC(TBW_EINVAL, cnn_model_evaluate_dataset(m, empty, &loss, NULL), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "evaluate: empty dataset");
+    cnn_dataset_free(empty);
+    cnn_dataset_free(ds);
+    cnn_model_free(m);
+}
+
+TEST(options_that_are_not_numbers_are_refused_naming_the_option)
+{
+    expect_nothing(HERE);
+    cnn_model *m = model_4x4(3);
+    if (!m)
+        return;
+    CHECK_RC(TBW_EINVAL, cnn_model_set_learning_rate(m, NAN), cnn_model_errmsg(m));
+    CHECK_STR_HAS(cnn_model_errmsg(m), "learning rate must be finite and > 0");
+    CHECK_RC(TBW_EINVAL, cnn_model_set_learning_rate(m, INFINITY), cnn_model_errmsg(m));
+    CHECK_RC(TBW_EINVAL, cnn_model_set_learning_rate(m, -1e-3f), cnn_model_errmsg(m));
+    cnn_model_free(m);
+    cnn_model *d = NULL;
+    char why[256];
+    CHECK_RC(0, cnn_model_create(&d, 1, 4, 4, NULL, why, sizeof why), why);
+    CHECK_RC(TBW_EINVAL, cnn_model_add_dropout(d, "drop", NAN), cnn_model_errmsg(d));
+    CHECK_STR_HAS(cnn_model_errmsg(d), "dropout 'drop': rate must be in [0, 1)");
+    CHECK_RC(TBW_EINVAL, cnn_model_add_dropout(d, "drop", 1.0f), cnn_model_errmsg(d));
+    cnn_dense_opts o = CNN_DENSE_OPTS_INIT;
+    o.bias_init = INFINITY;
+    CHECK_RC(TBW_EINVAL, cnn_model_add_dense(d, "fc", &o), cnn_model_errmsg(d));
+    CHECK_STR_HAS(cnn_model_errmsg(d), "dense 'fc'");
+    CHECK_INT(0, cnn_model_layer_count(d));
+    cnn_model_free(d);
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.learning_rate = NAN;
+    cnn_model *n = (cnn_model *)(uintptr_t)1;
+    CHECK_RC(TBW_EINVAL, cnn_model_create(&n, 1, 4, 4, &mo, why, sizeof why), why);
+    CHECK_STR_HAS(why, "learning_rate must be a finite number > 0 (got nan)");
+    CHECK(n == NULL);
+}
+
 static const check_case tests[] = {
     CASE(reader_reports_a_missing_path_as_enotfound_naming_it),
     CASE(reader_reports_a_directory_as_an_io_error_naming_it),
@@ -2058,5 +2367,18 @@ static const check_case tests[] = {
     CASE(checkpoint_save_onto_a_directory_fails_and_leaves_no_temporary_file),
     CASE(checkpoint_save_past_the_file_size_limit_keeps_the_previous_checkpoint),
     CASE(checkpoint_of_a_model_diverged_to_nan_is_saved_but_refused_at_load_naming_the_tensor),
+    CASE(train_step_refuses_a_label_outside_0_to_classes_minus_1_and_changes_nothing),
+    CASE(train_step_refuses_0_samples_naming_the_built_batch),
+    CASE(train_step_refuses_more_samples_than_the_built_batch),
+    CASE(train_step_refuses_null_images_or_labels),
+    CASE(train_step_on_nan_input_returns_0_and_reports_a_nan_loss),
+    CASE(adding_a_layer_after_build_is_refused_and_the_model_still_trains),
+    CASE(building_with_batch_0_is_refused_and_a_later_build_works),
+    CASE(layer_names_with_characters_outside_the_set_are_refused_naming_the_name),
+    CASE(layer_names_that_are_empty_too_long_or_used_twice_are_refused),
+    CASE(conv_kernel_bigger_than_its_input_with_valid_padding_is_out_of_range_naming_the_layer),
+    CASE(engine_calls_out_of_order_are_refused_saying_what_comes_first),
+    CASE(evaluating_a_dataset_of_another_image_size_is_a_mismatch_naming_both_shapes),
+    CASE(options_that_are_not_numbers_are_refused_naming_the_option),
 };
 HOSTILE_MAIN(tests)
