@@ -2283,6 +2283,260 @@ TEST(options_that_are_not_numbers_are_refused_naming_the_option)
     CHECK(n == NULL);
 }
 
+/* ===================================================================================== projector */
+
+static const float P12[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+
+/* 4 points of 3 dimensions named "points", nothing else. */
+static tbw_embedding points(const float *data)
+{
+    tbw_embedding e = {0};
+    e.tensor_name = "points";
+    e.data = data;
+    e.n = 4;
+    e.d = 3;
+    return e;
+}
+
+/* The embedding is refused with status and needle, and nothing is left behind: dir is not even made. */
+static void projector_refused(const char *name, const tbw_embedding *e, int status, const char *needle)
+{
+    expect_nothing(name);
+    char dir[64], msg[512];
+    case_path(dir, sizeof dir, name, "projector");
+    CHECK_RC(status, tbw_projector_add(dir, e, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, needle);
+    CHECK(access(dir, F_OK) != 0);
+}
+
+TEST(projector_refuses_0_points)
+{
+    tbw_embedding e = points(P12);
+    e.n = 0;
+    projector_refused(HERE, &e, TBW_EINVAL, "embedding 'points': the matrix is empty (0 x 3) or NULL");
+}
+
+TEST(projector_refuses_0_dimensions)
+{
+    tbw_embedding e = points(P12);
+    e.d = 0;
+    projector_refused(HERE, &e, TBW_EINVAL, "embedding 'points': the matrix is empty (4 x 0) or NULL");
+}
+
+TEST(projector_refuses_null_data)
+{
+    tbw_embedding e = points(NULL);
+    projector_refused(HERE, &e, TBW_EINVAL, "embedding 'points': the matrix is empty (4 x 3) or NULL");
+}
+
+TEST(projector_refuses_nan_naming_its_row_and_column)
+{
+    float data[12];
+    memcpy(data, P12, sizeof data);
+    data[2 * 3 + 1] = NAN;
+    tbw_embedding e = points(data);
+    projector_refused(HERE, &e, TBW_EINVAL, "embedding 'points': row 2, column 1 is not finite (nan)");
+}
+
+TEST(projector_refuses_infinity_naming_its_row_and_column)
+{
+    float data[12];
+    memcpy(data, P12, sizeof data);
+    data[3 * 3 + 2] = -INFINITY;
+    tbw_embedding e = points(data);
+    projector_refused(HERE, &e, TBW_EINVAL, "embedding 'points': row 3, column 2 is not finite (-inf)");
+}
+
+TEST(projector_refuses_100001_points_as_out_of_range)
+{
+    float *data = calloc(100001, sizeof *data);
+    tbw_embedding e = points(data);
+    e.n = 100001;
+    e.d = 1;
+    projector_refused(HERE, &e, TBW_ERANGE, "100001 x 1 is over the limit of 100000 points x 4096 dims");
+    free(data);
+}
+
+TEST(projector_refuses_4097_dimensions_as_out_of_range)
+{
+    float *data = calloc(4097, sizeof *data);
+    tbw_embedding e = points(data);
+    e.n = 1;
+    e.d = 4097;
+    projector_refused(HERE, &e, TBW_ERANGE, "1 x 4097 is over the limit of 100000 points x 4096 dims");
+    free(data);
+}
+
+static const char *const LABELS4[4] = {"a", "b", "c", "d"};
+
+TEST(projector_refuses_label_rows_that_differ_from_the_points)
+{
+    tbw_embedding e = points(P12);
+    e.n_columns = 1;
+    e.n_label_rows = 3;
+    e.labels = LABELS4;
+    projector_refused(HERE, &e, TBW_EMISMATCH, "embedding 'points': 3 metadata rows for 4 points");
+}
+
+TEST(projector_refuses_several_label_columns_without_column_names)
+{
+    static const char *const labels[8] = {"a", "1", "b", "2", "c", "3", "d", "4"};
+    tbw_embedding e = points(P12);
+    e.n_columns = 2;
+    e.n_label_rows = 4;
+    e.labels = labels;
+    projector_refused(HERE, &e, TBW_EINVAL, "2 metadata columns need column_names (the header row)");
+}
+
+TEST(projector_refuses_a_label_that_is_not_utf8_naming_its_row_and_column)
+{
+    static const char *const labels[8] = {"a", "1", "b", "2", "c", "\xc3\x28", "d", "4"};
+    static const char *const names[2] = {"letter", "number"};
+    tbw_embedding e = points(P12);
+    e.n_columns = 2;
+    e.n_label_rows = 4;
+    e.labels = labels;
+    e.column_names = names;
+    projector_refused(HERE, &e, TBW_EINVAL, "label of row 2, column 1 is not valid UTF-8");
+}
+
+TEST(projector_refuses_a_thumbnail_count_that_differs_from_the_points)
+{
+    uint8_t thumbs[3 * 2 * 2] = {0};
+    tbw_embedding e = points(P12);
+    e.thumbnails = thumbs;
+    e.n_thumbnails = 3;
+    e.thumb_h = e.thumb_w = 2;
+    e.thumb_c = 1;
+    projector_refused(HERE, &e, TBW_EMISMATCH, "embedding 'points': 3 sprite thumbnails for 4 points");
+}
+
+TEST(projector_refuses_thumbnails_of_2_channels)
+{
+    uint8_t thumbs[4 * 2 * 2 * 2] = {0};
+    tbw_embedding e = points(P12);
+    e.thumbnails = thumbs;
+    e.n_thumbnails = 4;
+    e.thumb_h = e.thumb_w = 2;
+    e.thumb_c = 2;
+    projector_refused(HERE, &e, TBW_EINVAL, "thumbnails must be at least 1x1 with 1 or 3 channels");
+}
+
+TEST(projector_refuses_a_sprite_over_8192_px_saying_how_many_thumbnails_fit)
+{
+    /* 10 thumbnails of 3000x3000 in a 4x4 grid: 12000 px a side. Refused before a pixel is read (the
+       buffer is calloc's, untouched pages). */
+    uint8_t *thumbs = calloc((size_t)10 * 3000 * 3000, 1);
+    CHECK(thumbs != NULL);
+    float data[30] = {0};
+    tbw_embedding e = points(data);
+    e.n = 10;
+    e.thumbnails = thumbs;
+    e.n_thumbnails = 10;
+    e.thumb_h = e.thumb_w = 3000;
+    e.thumb_c = 1;
+    projector_refused(HERE, &e, TBW_EINVAL,
+                      "a sprite of 10 thumbnails of 3000x3000 would be 12000x12000 px, over the projector's "
+                      "8192 px per side; at most 4 thumbnails of that size fit");
+    free(thumbs);
+}
+
+TEST(projector_refuses_bookmarks_that_are_not_utf8)
+{
+    tbw_embedding e = points(P12);
+    e.bookmarks_json = "[{\"label\": \"\xff\"}]";
+    projector_refused(HERE, &e, TBW_EINVAL, "embedding 'points': bookmarks are not valid UTF-8");
+}
+
+TEST(projector_refuses_an_empty_or_invalid_tensor_name)
+{
+    tbw_embedding e = points(P12);
+    e.tensor_name = "";
+    projector_refused(HERE, &e, TBW_EINVAL, "tensor_name is empty or not valid UTF-8");
+    e.tensor_name = NULL;
+    projector_refused(HERE, &e, TBW_EINVAL, "tensor_name is empty or not valid UTF-8");
+    e.tensor_name = "\xc0\xaf";
+    projector_refused(HERE, &e, TBW_EINVAL, "tensor_name is empty or not valid UTF-8");
+}
+
+TEST(projector_refuses_a_directory_through_a_regular_file_naming_it)
+{
+    expect_nothing(HERE);
+    char dir[64], msg[512];
+    CASE_PATH(dir, "plain/projector");
+    put_file("plain", "a file", 6);
+    tbw_embedding e = points(P12);
+    CHECK_RC(TBW_EIO, tbw_projector_add(dir, &e, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "plain/projector");
+    CHECK_STR_HAS(msg, "Not a directory");
+    CHECK_RC(TBW_EINVAL, tbw_projector_add("", &e, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "directory is empty or NULL");
+    CHECK_RC(TBW_EINVAL, tbw_projector_add(dir, NULL, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "embedding is NULL");
+}
+
+TEST(projector_adding_the_same_name_twice_keeps_one_embedding_with_the_second_data)
+{
+    expect_nothing(HERE);
+    char dir[64], msg[512];
+    CASE_PATH(dir, "projector");
+    tbw_embedding e = points(P12);
+    CHECK_RC(0, tbw_projector_add(dir, &e, msg, sizeof msg), msg);
+    const float second[12] = {-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12};
+    e.data = second;
+    e.n_columns = 1;
+    e.n_label_rows = 4;
+    e.labels = LABELS4;
+    CHECK_RC(0, tbw_projector_add(dir, &e, msg, sizeof msg), msg);
+    size_t n;
+    char *cfg = (char *)slurp("projector/projector_config.pbtxt", &n);
+    CHECK(cfg != NULL);
+    int blocks = 0;
+    for (const char *p = cfg; p && (p = strstr(p, "tensor_name: \"points\"")) != NULL; p++)
+        blocks++;
+    CHECK_INT(1, blocks);
+    CHECK_INT(1, entries_named("projector/embeddings", "points"));
+    CHECK_INT(0, entries_named("projector/embeddings", ".old"));
+    CHECK_INT(0, entries_named("projector/embeddings", ".stage"));
+    char path[512] = "";
+    const char *tp = cfg ? strstr(cfg, "tensor_path: \"") : NULL;
+    CHECK(tp && sscanf(tp + 14, "%255[^\"]", path + snprintf(path, sizeof path, "projector/")) == 1);
+    char *tsv = (char *)slurp(path, &n);
+    CHECK_STR("-1\t-2\t-3\n-4\t-5\t-6\n-7\t-8\t-9\n-10\t-11\t-12\n", tsv ? tsv : "");
+    CHECK_STR_HAS(cfg ? cfg : "", "metadata_path:");
+    free(tsv);
+    free(cfg);
+}
+
+TEST(projector_refusal_after_a_good_add_leaves_the_config_and_files_as_they_were)
+{
+    expect_nothing(HERE);
+    char dir[64], msg[512];
+    CASE_PATH(dir, "projector");
+    tbw_embedding e = points(P12);
+    CHECK_RC(0, tbw_projector_add(dir, &e, msg, sizeof msg), msg);
+    size_t n0, n1;
+    char *before = (char *)slurp("projector/projector_config.pbtxt", &n0);
+    float data[12];
+    memcpy(data, P12, sizeof data);
+    data[0] = NAN;
+    e.data = data;
+    CHECK_RC(TBW_EINVAL, tbw_projector_add(dir, &e, msg, sizeof msg), msg);
+    CHECK_STR_HAS(msg, "row 0, column 0 is not finite");
+    e.data = P12;
+    e.tensor_name = "other";
+    e.thumbnails = (const uint8_t *)P12;
+    e.n_thumbnails = 4;
+    e.thumb_h = e.thumb_w = 1;
+    e.thumb_c = 4;
+    CHECK_RC(TBW_EINVAL, tbw_projector_add(dir, &e, msg, sizeof msg), msg);
+    char *after = (char *)slurp("projector/projector_config.pbtxt", &n1);
+    CHECK_STR(before ? before : "(none)", after ? after : "(none)");
+    CHECK_INT(1, entries_named("projector/embeddings", "-"));
+    free(before);
+    free(after);
+}
+
 static const check_case tests[] = {
     CASE(reader_reports_a_missing_path_as_enotfound_naming_it),
     CASE(reader_reports_a_directory_as_an_io_error_naming_it),
@@ -2380,5 +2634,23 @@ static const check_case tests[] = {
     CASE(engine_calls_out_of_order_are_refused_saying_what_comes_first),
     CASE(evaluating_a_dataset_of_another_image_size_is_a_mismatch_naming_both_shapes),
     CASE(options_that_are_not_numbers_are_refused_naming_the_option),
+    CASE(projector_refuses_0_points),
+    CASE(projector_refuses_0_dimensions),
+    CASE(projector_refuses_null_data),
+    CASE(projector_refuses_nan_naming_its_row_and_column),
+    CASE(projector_refuses_infinity_naming_its_row_and_column),
+    CASE(projector_refuses_100001_points_as_out_of_range),
+    CASE(projector_refuses_4097_dimensions_as_out_of_range),
+    CASE(projector_refuses_label_rows_that_differ_from_the_points),
+    CASE(projector_refuses_several_label_columns_without_column_names),
+    CASE(projector_refuses_a_label_that_is_not_utf8_naming_its_row_and_column),
+    CASE(projector_refuses_a_thumbnail_count_that_differs_from_the_points),
+    CASE(projector_refuses_thumbnails_of_2_channels),
+    CASE(projector_refuses_a_sprite_over_8192_px_saying_how_many_thumbnails_fit),
+    CASE(projector_refuses_bookmarks_that_are_not_utf8),
+    CASE(projector_refuses_an_empty_or_invalid_tensor_name),
+    CASE(projector_refuses_a_directory_through_a_regular_file_naming_it),
+    CASE(projector_adding_the_same_name_twice_keeps_one_embedding_with_the_second_data),
+    CASE(projector_refusal_after_a_good_add_leaves_the_config_and_files_as_they_were),
 };
 HOSTILE_MAIN(tests)
