@@ -49,6 +49,35 @@ static int run(char *const argv[], char *out, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* run, with dir as the child's working directory: the paths a case passes stay short and relative, so
+   no message is cut off by a long base directory. */
+static unsigned run_limit_ = 120; /* seconds a program may run before SIGALRM ends it (exit 142) */
+
+static int run_in(const char *dir, char *const argv[], char *out, size_t cap)
+{
+    char tmpl[] = "/tmp/tbw-hostile-out-XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0)
+        return -1;
+    unlink(tmpl);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (chdir(dir) != 0)
+            _exit(126);
+        alarm(run_limit_); /* kept across exec: a program that hangs is ended, and the case says so */
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    ssize_t got = pread(fd, out, cap - 1, 0);
+    out[got > 0 ? got : 0] = '\0';
+    close(fd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 static void put_be32(FILE *f, uint32_t v)
 {
     uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
@@ -56,8 +85,10 @@ static void put_be32(FILE *f, uint32_t v)
 }
 
 /* Writes <dir>/<prefix>-images-idx3-ubyte and -labels-idx1-ubyte: n images of rows x cols, a
-   gradient whose brightness depends on the label, so a few steps can learn something. */
-static void write_idx(const char *dir, const char *prefix, uint32_t n, uint32_t rows, uint32_t cols)
+   gradient whose brightness depends on the label, so a few steps can learn something; each label is
+   its class plus label_add. */
+static void write_idx_labelled(const char *dir, const char *prefix, uint32_t n, uint32_t rows, uint32_t cols,
+                               int label_add)
 {
     char path[2048];
     mkdir(dir, 0777);
@@ -82,8 +113,13 @@ static void write_idx(const char *dir, const char *prefix, uint32_t n, uint32_t 
     put_be32(f, 0x00000801);
     put_be32(f, n);
     for (uint32_t i = 0; i < n; i++)
-        fputc((int)(i % 10), f);
+        fputc((int)(i % 10) + label_add, f);
     CHECK_INT(0, fclose(f));
+}
+
+static void write_idx(const char *dir, const char *prefix, uint32_t n, uint32_t rows, uint32_t cols)
+{
+    write_idx_labelled(dir, prefix, n, rows, cols, 0);
 }
 
 static char *data_dir(const char *name)
@@ -213,11 +249,218 @@ TEST(tbw_inspect_names_plugins_it_does_not_know)
     expect_nothing(HERE); /* TensorBoard has none of these plugins */
 }
 
+/* ---- refusals: each names what is wrong and how to go on, and writes nothing it should not ---- */
+
+/* The case's run directory, made, with 16 training and 8 test images of 12x12 in its "data". */
+static const char *run_with_data(const char *name, int label_add)
+{
+    const char *dir = hostile_run(name);
+    mkdir(dir, 0777);
+    static char data[1200];
+    snprintf(data, sizeof data, "%s/data", dir);
+    write_idx_labelled(data, "train", 16, 12, 12, label_add);
+    write_idx_labelled(data, "t10k", 8, 12, 12, label_add);
+    return dir;
+}
+
+#define MNIST_CNN (char *)program("TBW_MNIST_CNN", "examples/mnist_cnn")
+#define HPARAM_SWEEP (char *)program("TBW_HPARAM_SWEEP", "examples/hparam_sweep")
+#define TBW_INSPECT (char *)program("TBW_INSPECT", "tools/tbw-inspect")
+
+TEST(mnist_cnn_refuses_a_logdir_through_a_regular_file_naming_it)
+{
+    expect_nothing(HERE);
+    const char *dir = run_with_data(HERE, 0);
+    char plain[1200];
+    snprintf(plain, sizeof plain, "%s/plain", dir);
+    FILE *f = fopen(plain, "w");
+    CHECK(f && fputs("a file", f) >= 0 && fclose(f) == 0);
+    char *argv[] = {MNIST_CNN, "--logdir", "plain/run", "--data", "data", "--steps", "2", "--batch", "4",
+                    "--embed", "0", "--quiet", NULL};
+    static char out[1 << 16];
+    CHECK_INT(1, run_in(dir, argv, out, sizeof out));
+    CHECK_STR_HAS(out, "error: cannot create directory plain/run: Not a directory");
+    CHECK_INT(0, hostile_event_files(dir));
+}
+
+TEST(mnist_cnn_says_how_to_install_the_dataset_when_the_data_directory_is_missing)
+{
+    expect_nothing(HERE);
+    const char *dir = hostile_run(HERE);
+    mkdir(dir, 0777);
+    char *argv[] = {MNIST_CNN, "--logdir", "run", "--data", "no-such-data", "--steps", "2", "--quiet", NULL};
+    static char out[1 << 16];
+    CHECK_INT(1, run_in(dir, argv, out, sizeof out));
+    CHECK_STR_HAS(out, "no MNIST-format train files (train-images-idx3-ubyte[.gz], "
+                       "train-labels-idx1-ubyte[.gz]) in no-such-data");
+    CHECK_STR_HAS(out, "sudo apt-get install dataset-fashion-mnist");
+    CHECK_STR_HAS(out, "--data DIR");
+    CHECK_INT(0, hostile_event_files(dir));
+    CHECK(access("run", F_OK) != 0);
+}
+
+TEST(mnist_cnn_refuses_a_batch_larger_than_the_training_set)
+{
+    expect_nothing(HERE);
+    const char *dir = run_with_data(HERE, 0);
+    char *argv[] = {MNIST_CNN, "--logdir", ".", "--data", "data", "--steps", "2", "--batch", "32", "--embed",
+                    "0", "--quiet", NULL};
+    static char out[1 << 16];
+    CHECK_INT(1, run_in(dir, argv, out, sizeof out));
+    CHECK_STR_HAS(out, "error: 16 training images are fewer than one batch of 32");
+    CHECK_INT(0, hostile_event_files(dir));
+}
+
+TEST(mnist_cnn_refuses_labels_of_10_and_more_naming_the_file_before_it_logs)
+{
+    expect_nothing(HERE);
+    /* The net has 10 classes. Labels 10..19 are the data's fault: the message should name the labels
+       file (not a sample of a shuffled batch), and come before the run is started, so that the same
+       --logdir still takes a new run once the data is fixed. */
+    const char *dir = run_with_data(HERE, 10);
+    char *argv[] = {MNIST_CNN, "--logdir", ".", "--data", "data", "--steps", "2", "--batch", "4", "--embed",
+                    "0", "--quiet", NULL};
+    static char out[1 << 16];
+    CHECK_INT(1, run_in(dir, argv, out, sizeof out));
+    CHECK_STR_HAS(out, "data/train-labels-idx1-ubyte");
+    CHECK_STR_HAS(out, "label 1");
+    CHECK_INT(0, hostile_event_files(dir));
+}
+
+/* Trains 4 steps of the given --conv into the case's run, checkpointing every 2. */
+static void first_run(const char *dir, const char *conv)
+{
+    char *argv[] = {MNIST_CNN,  "--logdir", ".", "--data",          "data", "--steps", "4",
+                    "--batch",  "4",        "--conv", (char *)conv, "--fc", "1",
+                    "--summary-every", "2", "--embed", "0", "--checkpoint-every", "2", "--quiet", NULL};
+    static char out[1 << 16];
+    int st = run_in(dir, argv, out, sizeof out);
+    CHECK_INT(0, st);
+    if (st)
+        fprintf(stderr, "%s", out);
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* The sizes of the run's event files, summed. */
+static long event_bytes(const char *dir)
+{
+    DIR *d = opendir(dir);
+    long n = 0;
+    struct dirent *de;
+    char path[2048];
+    while (d && (de = readdir(d)) != NULL)
+        if (strstr(de->d_name, "tfevents")) {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            n += file_size(path);
+        }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+TEST(mnist_cnn_refuses_to_resume_from_a_corrupt_checkpoint_and_logs_nothing_more)
+{
+    const char *dir = run_with_data(HERE, 0);
+    first_run(dir, "1");
+    long before = event_bytes(dir);
+    char ckpt[1200];
+    snprintf(ckpt, sizeof ckpt, "%s/model.ckpt", dir);
+    FILE *f = fopen(ckpt, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fseek(f, 100, SEEK_SET);
+        int c = fgetc(f);
+        fseek(f, 100, SEEK_SET);
+        fputc(c ^ 0x20, f);
+        fclose(f);
+    }
+    char *argv[] = {MNIST_CNN, "--logdir", ".", "--data", "data", "--steps", "6", "--batch", "4",
+                    "--conv", "1", "--fc", "1", "--embed", "0", "--resume", "--quiet", NULL};
+    static char out[1 << 16];
+    CHECK_INT(1, run_in(dir, argv, out, sizeof out));
+    CHECK_STR_HAS(out, "error: cannot resume: load ./model.ckpt: CRC-32 mismatch");
+    CHECK_INT(1, hostile_event_files(dir));
+    CHECK_INT(before, event_bytes(dir));
+    hostile_expect e;
+    expect_init(&e, HERE);
+    expect_from_events(&e, dir);
+    CHECK(e.n > 0);
+    expect_write(&e);
+}
+
+TEST(mnist_cnn_refuses_to_resume_a_run_of_another_architecture_naming_the_tensor)
+{
+    const char *dir = run_with_data(HERE, 0);
+    first_run(dir, "1");
+    long before = event_bytes(dir);
+    char *argv[] = {MNIST_CNN, "--logdir", ".", "--data", "data", "--steps", "6", "--batch", "4",
+                    "--conv", "2", "--fc", "1", "--embed", "0", "--resume", "--quiet", NULL};
+    static char out[1 << 16];
+    CHECK_INT(1, run_in(dir, argv, out, sizeof out));
+    CHECK_STR_HAS(out, "error: cannot resume: load ./model.ckpt: ");
+    CHECK_STR_HAS(out, "'conv1/weights' has shape [64x1x5x5] in the file, [32x1x5x5] in the model");
+    CHECK_INT(before, event_bytes(dir));
+    hostile_expect e;
+    expect_init(&e, HERE);
+    expect_from_events(&e, dir);
+    expect_write(&e);
+}
+
+TEST(mnist_cnn_refuses_to_resume_a_run_that_has_no_checkpoint)
+{
+    const char *dir = run_with_data(HERE, 0);
+    char *first[] = {MNIST_CNN, "--logdir", ".", "--data", "data", "--steps", "2", "--batch", "4",
+                     "--embed", "0", "--checkpoint-every", "0", "--quiet", NULL};
+    static char out[1 << 16];
+    CHECK_INT(0, run_in(dir, first, out, sizeof out));
+    long before = event_bytes(dir);
+    char *argv[] = {MNIST_CNN, "--logdir", ".", "--data", "data", "--steps", "4", "--batch", "4",
+                    "--embed", "0", "--resume", "--quiet", NULL};
+    CHECK_INT(1, run_in(dir, argv, out, sizeof out));
+    CHECK_STR_HAS(out, "error: . has no checkpoint to resume from (./model.ckpt); "
+                       "its run would be mixed with a new one");
+    CHECK_INT(before, event_bytes(dir));
+    hostile_expect e;
+    expect_init(&e, HERE);
+    expect_from_events(&e, dir);
+    expect_write(&e);
+}
+
+TEST(mnist_cnn_refuses_a_second_run_in_a_logdir_that_holds_one)
+{
+    const char *dir = run_with_data(HERE, 0);
+    first_run(dir, "1");
+    long before = event_bytes(dir);
+    char *argv[] = {MNIST_CNN, "--logdir", ".", "--data", "data", "--steps", "2", "--batch", "4", "--quiet",
+                    NULL};
+    static char out[1 << 16];
+    CHECK_INT(2, run_in(dir, argv, out, sizeof out));
+    CHECK_STR_HAS(out, "error: . already holds a run; continue it with --resume, or choose another --logdir");
+    CHECK_INT(before, event_bytes(dir));
+    hostile_expect e;
+    expect_init(&e, HERE);
+    expect_from_events(&e, dir);
+    expect_write(&e);
+}
+
 static const check_case tests[] = {
     CASE(mnist_cnn_trains_on_idx_images_that_are_not_28x28),
     CASE(mnist_cnn_refuses_train_and_test_images_of_different_sizes),
     CASE(mnist_cnn_refuses_a_header_that_claims_more_images_than_the_file_holds),
     CASE(filters_runs_on_idx_images_that_are_not_28x28),
     CASE(tbw_inspect_names_plugins_it_does_not_know),
+    CASE(mnist_cnn_refuses_a_logdir_through_a_regular_file_naming_it),
+    CASE(mnist_cnn_says_how_to_install_the_dataset_when_the_data_directory_is_missing),
+    CASE(mnist_cnn_refuses_a_batch_larger_than_the_training_set),
+    CASE(mnist_cnn_refuses_labels_of_10_and_more_naming_the_file_before_it_logs),
+    CASE(mnist_cnn_refuses_to_resume_from_a_corrupt_checkpoint_and_logs_nothing_more),
+    CASE(mnist_cnn_refuses_to_resume_a_run_of_another_architecture_naming_the_tensor),
+    CASE(mnist_cnn_refuses_to_resume_a_run_that_has_no_checkpoint),
+    CASE(mnist_cnn_refuses_a_second_run_in_a_logdir_that_holds_one),
 };
 HOSTILE_MAIN(tests)
