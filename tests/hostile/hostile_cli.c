@@ -448,6 +448,54 @@ TEST(mnist_cnn_refuses_a_second_run_in_a_logdir_that_holds_one)
     expect_write(&e);
 }
 
+TEST(hparam_sweep_refuses_an_index_out_of_range_with_exit_2_and_writes_nothing)
+{
+    expect_nothing(HERE);
+    /* There are 12 runs (0..11); hparam_sweep takes no --index at all, so any value is refused as an
+       unknown option before anything is written. */
+    const char *dir = run_with_data(HERE, 0);
+    char *argv[] = {HPARAM_SWEEP, "--logdir", "sweep", "--data", "data", "--index", "12", "--steps", "1",
+                    "--quiet", NULL};
+    static char out[1 << 16];
+    CHECK_INT(2, run_in(dir, argv, out, sizeof out));
+    CHECK_STR_HAS(out, "--index");
+    CHECK_STR_HAS(out, "usage: hparam_sweep");
+    CHECK(access("sweep", F_OK) != 0);
+}
+
+TEST(hparam_sweep_refuses_a_logdir_that_already_holds_runs)
+{
+    tbw_writer *w = hostile_writer(HERE, NULL, NULL);
+    CHECK_RC(0, tbw_scalar(w, "earlier", 3, 0.5), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    const char *dir = run_with_data(HERE, 0);
+    long before = event_bytes(dir);
+    char *argv[] = {HPARAM_SWEEP, "--logdir", ".", "--data", "data", "--steps", "1", "--quiet", NULL};
+    static char out[1 << 16];
+    CHECK_INT(2, run_in(dir, argv, out, sizeof out));
+    CHECK_STR_HAS(out, "error: . already holds runs; choose another --logdir for a new sweep");
+    CHECK_INT(before, event_bytes(dir));
+    hostile_expect e;
+    expect_init(&e, HERE);
+    expect_scalar(&e, "earlier", 3, 0.5);
+    expect_write(&e);
+}
+
+TEST(hparam_sweep_refuses_a_logdir_through_a_regular_file_naming_it)
+{
+    expect_nothing(HERE);
+    const char *dir = run_with_data(HERE, 0);
+    char plain[1200];
+    snprintf(plain, sizeof plain, "%s/plain", dir);
+    FILE *f = fopen(plain, "w");
+    CHECK(f && fclose(f) == 0);
+    char *argv[] = {HPARAM_SWEEP, "--logdir", "plain/sweep", "--data", "data", "--steps", "1", "--quiet",
+                    NULL};
+    static char out[1 << 16];
+    CHECK_INT(1, run_in(dir, argv, out, sizeof out));
+    CHECK_STR_HAS(out, "error: cannot create directory plain/sweep: Not a directory");
+}
+
 static const check_case tests[] = {
     CASE(mnist_cnn_trains_on_idx_images_that_are_not_28x28),
     CASE(mnist_cnn_refuses_train_and_test_images_of_different_sizes),
@@ -462,5 +510,8 @@ static const check_case tests[] = {
     CASE(mnist_cnn_refuses_to_resume_a_run_of_another_architecture_naming_the_tensor),
     CASE(mnist_cnn_refuses_to_resume_a_run_that_has_no_checkpoint),
     CASE(mnist_cnn_refuses_a_second_run_in_a_logdir_that_holds_one),
+    CASE(hparam_sweep_refuses_an_index_out_of_range_with_exit_2_and_writes_nothing),
+    CASE(hparam_sweep_refuses_a_logdir_that_already_holds_runs),
+    CASE(hparam_sweep_refuses_a_logdir_through_a_regular_file_naming_it),
 };
 HOSTILE_MAIN(tests)
