@@ -12,7 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#define TBW__ERRMSG_LEN 256
+#define TBW__ERRMSG_LEN 1024
 
 /* Where a message goes: a handle's buffer or a caller's. A NULL msg or cap 0 drops it. */
 typedef struct tbw__err {

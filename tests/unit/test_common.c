@@ -12,6 +12,7 @@
 
 #include "../../src/common/err.h"
 #include "../../src/common/file.h"
+#include "../../src/common/util.h"
 #include "../check.h"
 #include "testutil.h"
 
@@ -26,12 +27,38 @@ TEST(fail_leaves_the_message_on_the_handle_and_returns_the_code)
     CHECK_STR("size 7 too large", h.errmsg);
 }
 
-TEST(fail_cuts_a_long_message_to_the_buffer_and_terminates_it)
+TEST(fail_keeps_the_start_and_the_end_of_a_long_message_and_terminates_it)
 {
     small_handle h, *hp = &h;
     CHECK_INT(TBW_EINVAL, TBW__FAIL(hp, TBW_EINVAL, "%s", "a message much longer than thirty-two bytes"));
     CHECK_INT(31, strlen(h.errmsg));
-    CHECK_STR("a message much longer than thir", h.errmsg);
+    CHECK_STR("a message m... thirty-two bytes", h.errmsg);
+}
+
+TEST(fail_never_cuts_a_long_message_inside_a_utf8_sequence)
+{
+    small_handle h, *hp = &h;
+    /* 40 two-byte letters: any cut at an odd byte would split one */
+    char msg[81];
+    for (int i = 0; i < 40; i++)
+        memcpy(msg + 2 * i, "\xc3\xa9", 2);
+    msg[80] = '\0';
+    TBW__FAIL(hp, TBW_EINVAL, "%s", msg);
+    CHECK(tbw__utf8_valid(h.errmsg, strlen(h.errmsg)));
+    CHECK(strstr(h.errmsg, "...") != NULL);
+    CHECK(strlen(h.errmsg) <= 31);
+}
+
+TEST(fail_errno_keeps_the_reason_after_a_path_too_long_for_the_buffer)
+{
+    small_handle h;
+    char path[200];
+    memset(path, 'p', sizeof path - 1);
+    path[sizeof path - 1] = '\0';
+    CHECK_INT(TBW_ENOTFOUND, tbw__fail_errno(TBW__ERR(&h), ENOENT, "cannot open %s", path));
+    CHECK_INT(31, strlen(h.errmsg));
+    CHECK(strncmp(h.errmsg, "cannot open", 11) == 0);
+    CHECK_STR_HAS(h.errmsg, "directory"); /* the end of "No such file or directory" */
 }
 
 TEST(fail_on_a_null_handle_or_buffer_only_returns_the_code)
@@ -279,15 +306,46 @@ TEST(record_parse_refuses_a_length_past_the_limit_with_a_valid_crc)
     CHECK_INT(TBW_EINVAL, tbw_record_parse(hdr, sizeof hdr, NULL, &len, &used));
 }
 
+TEST(open_read_refuses_a_fifo_and_a_directory_without_waiting_and_opens_files_and_devices)
+{
+    char *d = tu_tempdir("openread");
+    char fifo[512], file[512];
+    snprintf(fifo, sizeof fifo, "%s/pipe", d);
+    snprintf(file, sizeof file, "%s/plain", d);
+    CHECK_INT(0, mkfifo(fifo, 0666));
+    int fd = -2;
+    alarm(5); /* a FIFO nobody writes would block a plain open(): the case then dies, not hangs */
+    CHECK_INT(ESPIPE, tbw__open_read(fifo, &fd));
+    alarm(0);
+    CHECK_INT(-1, fd);
+    CHECK_INT(EISDIR, tbw__open_read(d, &fd));
+    CHECK_INT(ENOENT, tbw__open_read(file, &fd));
+    FILE *f = fopen(file, "w");
+    CHECK(f && fputs("x", f) >= 0 && fclose(f) == 0);
+    CHECK_INT(0, tbw__open_read(file, &fd));
+    CHECK((fcntl(fd, F_GETFL) & O_NONBLOCK) == 0); /* reads block as usual once open */
+    close(fd);
+    FILE *dev = NULL;
+    CHECK_INT(0, tbw__fopen_read("/dev/null", &dev));
+    CHECK(dev && fgetc(dev) == EOF);
+    if (dev)
+        fclose(dev);
+    tu_rmtree(d);
+    free(d);
+}
+
 static const check_case tests[] = {
     CASE(fail_leaves_the_message_on_the_handle_and_returns_the_code),
-    CASE(fail_cuts_a_long_message_to_the_buffer_and_terminates_it),
+    CASE(fail_keeps_the_start_and_the_end_of_a_long_message_and_terminates_it),
+    CASE(fail_never_cuts_a_long_message_inside_a_utf8_sequence),
+    CASE(fail_errno_keeps_the_reason_after_a_path_too_long_for_the_buffer),
     CASE(fail_on_a_null_handle_or_buffer_only_returns_the_code),
     CASE(fail_errno_maps_the_status_and_appends_the_system_text),
     CASE(errno_map_is_one_table_for_every_module),
     CASE(fail_copy_moves_a_message_between_handles),
     CASE(mkdir_p_makes_every_missing_parent_and_accepts_an_existing_directory),
     CASE(mkdir_p_refuses_a_path_through_or_onto_a_file),
+    CASE(open_read_refuses_a_fifo_and_a_directory_without_waiting_and_opens_files_and_devices),
     CASE(write_whole_cuts_a_failed_write_back_to_the_last_whole_record),
     CASE(write_whole_reports_a_bad_descriptor),
     CASE(atomic_commit_replaces_the_file_and_leaves_no_temporary),
