@@ -451,7 +451,7 @@ static int check_gone(tbw_writer *w)
         return rc;
     }
     TBW__FAIL(w, TBW_EGONE,
-              "event file %s was removed while open; events flushed to it are gone; continuing in %s",
+              "event file was removed while open; events flushed to it are gone (%s); continuing in %s",
               old ? old : "?", w->path);
     free(old);
     return TBW_EGONE;
@@ -626,6 +626,7 @@ static int reserve_locked(tbw_writer *w, size_t rec)
         while (w->len + w->inflight > 0 && w->len + w->inflight + rec > w->opts.queue_bytes) {
             if (w->opts.policy == TBW_QUEUE_DROP) {
                 w->dropped++;
+                pthread_cond_signal(&w->cv_work); /* a full queue is due: have it written out */
                 return TBW__FAIL(w, TBW_EFULL,
                                  "background queue full (%zu bytes); event dropped (%" PRIu64 " so far)",
                                  w->opts.queue_bytes, w->dropped);
@@ -643,16 +644,21 @@ static int reserve_locked(tbw_writer *w, size_t rec)
 /* Accounts for one more buffered event and applies the flush policy. */
 static int after_put_locked(tbw_writer *w, double wall)
 {
-    if (w->nevents++ == 0)
+    bool first = w->nevents++ == 0;
+    if (first)
         w->oldest = wall;
+    if (w->has_thread) {
+        /* The thread sleeps without a deadline while nothing is buffered: the first event of a batch
+           wakes it to set one (flush_secs after that event), so a lone event is written on time with
+           no later call. It is woken again when a batch is due by count or size. */
+        if (first || w->nevents >= (size_t)w->opts.max_queue || w->len >= w->opts.queue_bytes / 2)
+            pthread_cond_signal(&w->cv_work);
+        return TBW_OK;
+    }
     bool due = w->nevents >= (size_t)w->opts.max_queue || wall - w->oldest >= w->opts.flush_secs ||
                w->len >= w->opts.queue_bytes;
     if (!due)
         return TBW_OK;
-    if (w->has_thread) {
-        pthread_cond_signal(&w->cv_work);
-        return TBW_OK;
-    }
     return flush_locked(w, false);
 }
 
@@ -677,16 +683,39 @@ static tag_meta *new_tag_meta(const uint8_t *meta, size_t len, uint64_t gen)
     return tm;
 }
 
-/* The tag's entry, made on its first use in this writer (lock held). Later metadata for the tag
-   replaces what is remembered, unless it names another plugin: TensorBoard keeps a tag's first
-   plugin, so the other kind of data would never be shown. */
-static int tag_entry(tbw_writer *w, const char *tag, size_t tlen, uint64_t h, const uint8_t *meta, size_t mlen,
-                     tag_meta **out)
+/* Checks a tag before anything is reserved for its event (lock held), so that a refused call changes
+   nothing, not even the file: a new tag must be valid UTF-8, and later metadata for a known tag must
+   not name another plugin (TensorBoard keeps a tag's first plugin, so the other kind of data would
+   never be shown). *slot is the tag's entry, or NULL for a new tag. */
+static int tag_check(tbw_writer *w, const char *tag, size_t tlen, uint64_t h, const uint8_t *meta, size_t mlen,
+                     void ***slot)
 {
-    void **slot = tbw__strset_find(&w->tags, tag, tlen, h);
-    if (!slot) {
+    *slot = tbw__strset_find(&w->tags, tag, tlen, h);
+    if (!*slot) {
         if (tlen == 0 || !tbw__utf8_valid(tag, tlen))
             return TBW__FAIL(w, TBW_EINVAL, "tag is empty or not valid UTF-8");
+        return TBW_OK;
+    }
+    const tag_meta *tm = **slot;
+    if (meta && (tm->len != mlen || memcmp(tm->bytes, meta, mlen) != 0)) {
+        size_t was_len, now_len;
+        const uint8_t *was = plugin_of(tm->bytes, tm->len, &was_len), *now = plugin_of(meta, mlen, &now_len);
+        if (was && (!now || was_len != now_len || memcmp(was, now, was_len) != 0))
+            return TBW__FAIL(w, TBW_EINVAL,
+                             "tag '%s' already holds %.*s data in this run; TensorBoard would not show %.*s data "
+                             "under it: use another tag",
+                             tag, (int)was_len, (const char *)was, now ? (int)now_len : 5,
+                             now ? (const char *)now : "other");
+    }
+    return TBW_OK;
+}
+
+/* The tag's entry after tag_check passed (lock held; the table is unchanged since): made on the tag's
+   first use in this writer; later metadata replaces what is remembered. */
+static int tag_entry(tbw_writer *w, void **slot, const char *tag, size_t tlen, uint64_t h, const uint8_t *meta,
+                     size_t mlen, tag_meta **out)
+{
+    if (!slot) {
         tag_meta *tm = new_tag_meta(meta, meta ? mlen : 0, 0);
         if (!tm || tbw__strset_add_val(&w->tags, tag, tlen, h, tm)) {
             free(tm);
@@ -697,14 +726,6 @@ static int tag_entry(tbw_writer *w, const char *tag, size_t tlen, uint64_t h, co
     }
     tag_meta *tm = *slot;
     if (meta && (tm->len != mlen || memcmp(tm->bytes, meta, mlen) != 0)) {
-        size_t was_len, now_len;
-        const uint8_t *was = plugin_of(tm->bytes, tm->len, &was_len), *now = plugin_of(meta, mlen, &now_len);
-        if (was && (!now || was_len != now_len || memcmp(was, now, was_len) != 0))
-            return TBW__FAIL(w, TBW_EINVAL,
-                             "tag '%s' already holds %.*s data in this run; TensorBoard would not show %.*s data "
-                             "under it: use another tag",
-                             tag, (int)was_len, (const char *)was, now ? (int)now_len : 5,
-                             now ? (const char *)now : "other");
         tag_meta *n = new_tag_meta(meta, mlen, tm->gen);
         if (!n)
             return TBW__FAIL(w, TBW_ENOMEM, "out of memory remembering tag '%s'", tag);
@@ -744,13 +765,18 @@ int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const u
         rc = TBW__FAIL(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
         goto out;
     }
-    /* Reserve room as if the metadata goes along; reserving may rotate to a new file, which needs
-       every tag's metadata again, so the tag is looked up afterwards. */
+    /* The tag is checked first, so a refused call rotates nothing. Room is reserved as if the
+       metadata goes along; reserving may rotate to a new file, which needs every tag's metadata
+       again: that is decided by the entry's file generation, after the reservation. */
+    void **slot;
+    rc = tag_check(w, tag, tlen, h, metadata, metadata_len, &slot);
+    if (rc)
+        goto out;
     rc = reserve_locked(w, most + TBW_RECORD_OVERHEAD);
     if (rc)
         goto out;
     tag_meta *tm = NULL;
-    rc = tag_entry(w, tag, tlen, h, metadata, metadata_len, &tm);
+    rc = tag_entry(w, slot, tag, tlen, h, metadata, metadata_len, &tm);
     if (rc)
         goto out;
     bool with_meta = metadata && tm->gen != w->file_gen;
