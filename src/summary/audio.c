@@ -8,6 +8,7 @@
 #include "../writer/writer_internal.h"
 #include "encode.h"
 #include "plugin_data.pb-c.h"
+#include <tbw/record.h>
 #include <tbw/summary.h>
 
 #define MAX_RATE 768000u
@@ -80,6 +81,19 @@ int tbw_audio(tbw_writer *w, const char *tag, int64_t step, const tbw_audio_clip
             return tbw__writer_fail(w, TBW_EINVAL, "audio '%s': clip %zu needs samples and 1..64 channels", tag, i);
         if (clips[i].label && !tbw__utf8_valid(clips[i].label, strlen(clips[i].label)))
             return tbw__writer_fail(w, TBW_EINVAL, "audio '%s': label of clip %zu is not valid UTF-8", tag, i);
+    }
+    /* The clips' WAV bytes must fit one event record: refused here, before any sample is read. */
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t s, b;
+        size_t label = clips[i].label ? strlen(clips[i].label) : 0;
+        if (!tbw__mul(clips[i].frames, clips[i].channels, &s) || !tbw__mul(s, 2, &b) ||
+            b > TBW_RECORD_MAX_PAYLOAD || label > TBW_RECORD_MAX_PAYLOAD ||
+            (total += 44 + b + label + 20) > TBW_RECORD_MAX_PAYLOAD)
+            return tbw__writer_fail(w, TBW_ERANGE,
+                                    "audio '%s': with clip %zu the clips are over %llu bytes, the most an event "
+                                    "record holds",
+                                    tag, i, (unsigned long long)TBW_RECORD_MAX_PAYLOAD);
     }
     ProtobufCBinaryData *vals = calloc(2 * n, sizeof *vals);
     if (!vals)

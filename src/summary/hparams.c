@@ -122,12 +122,19 @@ static int check_hparam(tbw_writer *w, const tbw_hparam_info *hps, size_t i)
     return h->n_values ? check_discrete(w, h) : TBW_OK;
 }
 
-static int check_metric(tbw_writer *w, const tbw_metric_info *m, size_t i)
+/* ms[i]: its texts and dataset type, and a (group, tag) unlike the ones before it: the dashboard
+   keys a metric by both, so a second one would be a column that never gets its own values. */
+static int check_metric(tbw_writer *w, const tbw_metric_info *ms, size_t i)
 {
+    const tbw_metric_info *m = &ms[i];
     if (!name_ok(m->tag) || !text_ok(m->group) || !text_ok(m->display_name) || !text_ok(m->description) ||
         (unsigned)m->dataset_type > 2)
         return tbw__writer_fail(w, TBW_EINVAL, "metric %zu: tag is empty, a text is not UTF-8, or bad dataset type",
                                 i);
+    const char *g = m->group ? m->group : "";
+    for (size_t k = 0; k < i; k++)
+        if (strcmp(ms[k].tag, m->tag) == 0 && strcmp(ms[k].group ? ms[k].group : "", g) == 0)
+            return tbw__writer_fail(w, TBW_EINVAL, "metric '%s' (group '%s') is listed twice", m->tag, g);
     return TBW_OK;
 }
 
@@ -144,7 +151,7 @@ static int check_experiment(tbw_writer *w, const tbw_hparam_info *hps, size_t nh
             return rc;
     }
     for (size_t i = 0; i < nm; i++) {
-        int rc = check_metric(w, &ms[i], i);
+        int rc = check_metric(w, ms, i);
         if (rc)
             return rc;
     }

@@ -38,7 +38,8 @@ static int check_margin(tbw_writer *w, const tbw_layout_chart *ch)
         return tbw__writer_fail(w, TBW_EINVAL, "custom scalars: chart '%s' has NULL series", ch->title);
     for (size_t s = 0; s < ch->n_series; s++) {
         const tbw_margin_series *ser = &ch->series[s];
-        if (!text_ok(ser->value) || !ser->value[0] || !text_ok(ser->lower) || !text_ok(ser->upper))
+        if (!text_ok(ser->value) || !ser->value[0] || !text_ok(ser->lower) || !ser->lower[0] || !text_ok(ser->upper) ||
+            !ser->upper[0])
             return tbw__writer_fail(w, TBW_EINVAL,
                                     "custom scalars: margin chart '%s' series %zu needs value, lower and upper tags",
                                     ch->title, s);
