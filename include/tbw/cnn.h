@@ -262,15 +262,18 @@ TBW_API int cnn_model_find_layer(const cnn_model *m, const char *name, size_t *i
 
 /** Writes every weight, the optimizer state, the step and the RNG state to @p path
  *  atomically (temporary file, fsync, rename). Format in docs/engine.md.
- *  @return 0, TBW_EINVAL (not built), TBW_EIO, TBW_ENOSPC. */
+ *  @return 0, TBW_EINVAL (not built), TBW_ENOTFOUND (the directory is missing), TBW_EIO, TBW_ENOSPC. */
 TBW_API int cnn_model_save(cnn_model *m, const char *path);
 
 /** Restores what cnn_model_save wrote. The model must be built with the same layers.
  *  Nothing changes unless the whole file checks out.
  *  Every field is checked for its meaning as well as its CRC: the step must be 0..2^53, the
  *  generator's state nonzero, every weight and optimizer slot finite, Adam's second moments >= 0.
- *  @return 0, TBW_ENOTFOUND, TBW_EIO, TBW_ECORRUPT (foreign file, bad CRC, a field out of range),
- *  TBW_ETRUNCATED, TBW_EMISMATCH (other names, shapes or optimizer). */
+ *  The header is outside the CRC: an optimizer that does not exist, or a tensor count the payload
+ *  does not hold, is damage (TBW_ECORRUPT), not another model.
+ *  @return 0, TBW_ENOTFOUND, TBW_EIO (also a directory, a FIFO or a socket, refused without waiting),
+ *  TBW_ECORRUPT (foreign file, bad CRC, a field out of range), TBW_ETRUNCATED,
+ *  TBW_EMISMATCH (other names, shapes or optimizer). */
 TBW_API int cnn_model_load(cnn_model *m, const char *path);
 
 /** Creates an empty dataset. errmsg/errmsg_len: optional buffer (NULL, 0 for none) for a one-line
@@ -283,7 +286,9 @@ TBW_API const char *cnn_dataset_errmsg(const cnn_dataset *ds);
 
 /** Loads an IDX image file (ubyte, rank 3 [n, rows, cols]) and an IDX label file (ubyte, rank 1 [n]),
  *  gzip-compressed or plain. Validates magic, type, rank, dims (overflow), sizes and that labels
- *  are < 256 classes; the previous content is replaced only on success.
+ *  are < 256 classes; the previous content is replaced only on success. A gzip stream that ends
+ *  early is TBW_ETRUNCATED, a damaged one (bad block, CRC or length) TBW_ECORRUPT; a directory,
+ *  FIFO or socket is TBW_EIO, refused without waiting.
  *  @return 0, TBW_ENOTFOUND, TBW_EIO, TBW_ECORRUPT, TBW_ETRUNCATED, TBW_ERANGE, TBW_EMISMATCH, TBW_ENOMEM. */
 TBW_API int cnn_dataset_load_idx(cnn_dataset *ds, const char *images_path, const char *labels_path);
 

@@ -88,7 +88,9 @@ typedef struct tbw_event {
     uint64_t offset;              /**< byte offset of this record in the file */
 } tbw_event;
 
-/** Opens an event file. On failure *out is NULL and errmsg (if given) gets a line. */
+/** Opens an event file. On failure *out is NULL and errmsg (if given) gets a line. A directory,
+ *  a FIFO or a socket is refused with TBW_EIO at once (a FIFO without a writer would otherwise block
+ *  the call); character devices such as /dev/null are read as files. */
 TBW_API int tbw_reader_open(tbw_reader **out, const char *path, char *errmsg, size_t errmsg_len);
 
 /**

@@ -11,6 +11,50 @@
 
 #include <tbw/common.h>
 
+int tbw__open_read(const char *path, int *fd)
+{
+    *fd = -1;
+    /* O_NONBLOCK: opening a FIFO that no process writes would otherwise wait for one. */
+    int d = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (d < 0)
+        return errno;
+    struct stat st;
+    int err = 0;
+    if (fstat(d, &st) != 0)
+        err = errno;
+    else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+        err = ESPIPE;
+    else if (S_ISDIR(st.st_mode))
+        err = EISDIR;
+    else {
+        int fl = fcntl(d, F_GETFL);
+        if (fl < 0 || fcntl(d, F_SETFL, fl & ~O_NONBLOCK) < 0)
+            err = errno;
+    }
+    if (err) {
+        close(d);
+        return err;
+    }
+    *fd = d;
+    return 0;
+}
+
+int tbw__fopen_read(const char *path, FILE **f)
+{
+    *f = NULL;
+    int fd;
+    int err = tbw__open_read(path, &fd);
+    if (err)
+        return err;
+    *f = fdopen(fd, "rb");
+    if (!*f) {
+        err = errno;
+        close(fd);
+        return err;
+    }
+    return 0;
+}
+
 int tbw__mkdir_p(tbw__err e, const char *dir)
 {
     size_t n = strlen(dir);

@@ -24,6 +24,13 @@
    exists and is not a directory. */
 int tbw__mkdir_p(tbw__err e, const char *dir);
 
+/* Opens path for reading (close-on-exec) as a file that can be read to its end: a FIFO or a socket
+   is refused with ESPIPE before anything waits on it, a directory with EISDIR. Regular files and
+   character devices (/dev/null, /dev/zero) are opened. Returns 0 and *fd, or an errno. */
+int tbw__open_read(const char *path, int *fd);
+/* tbw__open_read as a buffered stream. Returns 0 and *f, or an errno. */
+int tbw__fopen_read(const char *path, FILE **f);
+
 /* Writes all n bytes at offset off, retrying short writes and EINTR. Returns 0 or an errno. */
 int tbw__pwrite_all(int fd, const void *p, size_t n, uint64_t off);
 

@@ -224,9 +224,14 @@ static int walk(cnn_model *m, const char *path, const uint8_t *p, size_t len, ui
     ck_tensor t;
     size_t k = 0;
     for (; nth_tensor(m, k, &t); k++) {
-        if (k >= ntensors)
+        if (k >= ntensors) {
+            /* The count is in the header, outside the CRC: more payload means the header is wrong. */
+            if (pos < len)
+                return TBW__FAIL(m, TBW_ECORRUPT, "load %s: the header counts %u tensors, the payload holds more",
+                                 path, ntensors);
             return TBW__FAIL(m, TBW_EMISMATCH, "load %s: file has %u tensors, model needs '%s' and more", path,
                              ntensors, t.name);
+        }
         if (len - pos < 4)
             return TBW__FAIL(m, TBW_ECORRUPT, "load %s: tensor %zu header overruns the payload", path, k);
         uint32_t nl = get32(p + pos);
@@ -276,6 +281,9 @@ static int walk(cnn_model *m, const char *path, const uint8_t *p, size_t len, ui
         }
         pos += 4 * t.count;
     }
+    if (k != ntensors && pos == len)
+        return TBW__FAIL(m, TBW_ECORRUPT, "load %s: the header counts %u tensors, the payload holds %zu", path,
+                         ntensors, k);
     if (k != ntensors)
         return TBW__FAIL(m, TBW_EMISMATCH, "load %s: file has %u tensors, model has %zu", path, ntensors, k);
     if (pos != len)
@@ -293,9 +301,10 @@ int cnn_model_load(cnn_model *m, const char *path)
         return TBW__FAIL(m, TBW_EINVAL, "load: NULL path");
     int rc;
     uint8_t *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tbw__fail_errno(TBW__ERR(m), errno, "load %s", path);
+    FILE *f;
+    int err = tbw__fopen_read(path, &f);
+    if (err)
+        return tbw__fail_errno(TBW__ERR(m), err, "load %s", path);
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || st.st_size < 0) {
         rc = tbw__fail_errno(TBW__ERR(m), errno, "load %s: stat", path);
@@ -331,6 +340,10 @@ int cnn_model_load(cnn_model *m, const char *path)
         goto fail;
     }
     uint32_t opt = get32(hdr + 12);
+    if (opt != CNN_OPT_ADAM && opt != CNN_OPT_SGD) {
+        rc = TBW__FAIL(m, TBW_ECORRUPT, "load %s: the header names optimizer %u, which does not exist", path, opt);
+        goto fail;
+    }
     if (opt != (uint32_t)m->opts.optimizer) {
         rc = TBW__FAIL(m, TBW_EMISMATCH, "load %s: saved with optimizer %u, model uses %d", path, opt,
                        m->opts.optimizer);

@@ -2,10 +2,13 @@
  * every header field is checked before anything is allocated so a hostile file fails with a message. */
 #include "nn_internal.h"
 
+#include "../common/file.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define IDX_MAX_BYTES ((size_t)1 << 32) /* larger than any image set this engine trains on */
@@ -56,9 +59,12 @@ static int read_exact(cnn_dataset *ds, gzFile f, const char *path, void *buf, si
         if (r < 0) {
             int zerr;
             const char *msg = gzerror(f, &zerr);
-            if (zerr == Z_DATA_ERROR || zerr == Z_BUF_ERROR)
-                return TBW__FAIL(ds, TBW_ETRUNCATED, "%s: compressed data ends or breaks inside the %s (%s)", path, what,
-                                 msg);
+            /* zlib: Z_BUF_ERROR is a stream that ends early, Z_DATA_ERROR one that is damaged
+               (a bad block, a CRC or length that does not match). */
+            if (zerr == Z_BUF_ERROR)
+                return TBW__FAIL(ds, TBW_ETRUNCATED, "%s: compressed data ends inside the %s (%s)", path, what, msg);
+            if (zerr == Z_DATA_ERROR)
+                return TBW__FAIL(ds, TBW_ECORRUPT, "%s: compressed data is corrupt in the %s (%s)", path, what, msg);
             return TBW__FAIL(ds, TBW_EIO, "%s: read error in the %s: %s", path, what, msg);
         }
         if (r == 0)
@@ -110,13 +116,14 @@ static int load_idx(cnn_dataset *ds, const char *path, int want_rank, uint32_t d
     int rc;
     if (!path)
         return TBW__FAIL(ds, TBW_EINVAL, "NULL path");
-    FILE *probe = fopen(path, "rb");
-    if (!probe)
-        return tbw__fail_errno(TBW__ERR(ds), errno, "%s: cannot open", path);
-    fclose(probe);
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return TBW__FAIL(ds, TBW_EIO, "%s: gzopen failed", path);
+    int fd, err = tbw__open_read(path, &fd);
+    if (err)
+        return tbw__fail_errno(TBW__ERR(ds), err, "%s: cannot open", path);
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return TBW__FAIL(ds, TBW_ENOMEM, "%s: out of memory opening it", path);
+    }
     uint8_t hdr[4];
     rc = read_exact(ds, f, path, hdr, 4, "header");
     if (rc)

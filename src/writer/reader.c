@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "../common/err.h"
+#include "../common/file.h"
 #include "../common/util.h"
 #include "../record/record.h"
 #include "event.pb-c.h"
@@ -67,9 +68,9 @@ int tbw_reader_open(tbw_reader **out, const char *path, char *errmsg, size_t err
         free(r);
         return tbw__fail(e, TBW_ENOMEM, "out of memory copying the path");
     }
-    r->f = fopen(path, "rb");
-    if (!r->f) {
-        int rc = tbw__fail_errno(e, errno, "cannot open %s", path);
+    int err = tbw__fopen_read(path, &r->f);
+    if (err) {
+        int rc = tbw__fail_errno(e, err, "cannot open %s", path);
         free(r->path);
         free(r);
         return rc;

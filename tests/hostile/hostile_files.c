@@ -240,19 +240,19 @@ TEST(reader_reports_a_missing_path_as_enotfound_naming_it)
     CHECK_STR_HAS(msg, "No such file or directory");
 }
 
-TEST(reader_reports_a_directory_as_an_io_error_naming_it)
+TEST(reader_refuses_a_directory_at_open_as_an_io_error_naming_it)
 {
     expect_nothing(HERE);
     char path[1024];
     CASE_PATH(path, "a-directory");
     CHECK_INT(0, mkdir(path, 0777));
-    tbw_reader *r = open_reader(path);
-    const tbw_event *ev = (const tbw_event *)(uintptr_t)1;
-    CHECK_RC(TBW_EIO, tbw_reader_next(r, &ev), tbw_reader_errmsg(r));
-    CHECK(ev == NULL);
-    CHECK_STR_HAS(tbw_reader_errmsg(r), path);
-    CHECK_STR_HAS(tbw_reader_errmsg(r), "Is a directory");
-    tbw_reader_close(r);
+    /* refused at open, before any read */
+    tbw_reader *r = (tbw_reader *)(uintptr_t)1;
+    char msg[256];
+    CHECK_RC(TBW_EIO, tbw_reader_open(&r, path, msg, sizeof msg), msg);
+    CHECK(r == NULL);
+    CHECK_STR_HAS(msg, path);
+    CHECK_STR_HAS(msg, "Is a directory");
 }
 
 TEST(reader_reads_an_empty_file_as_a_clean_end_every_time)
@@ -503,7 +503,7 @@ TEST(reader_reports_a_valid_record_whose_payload_is_not_an_event_as_corrupt_with
         int rc = tbw_reader_next(r, &e);
         CHECK_(rc == TBW_ECORRUPT, "%s: expected TBW_ECORRUPT, got %d (%s)", bad[i].what, rc,
                tbw_reader_errmsg(r));
-        snprintf(want, sizeof want, "corrupt at offset %zu: the record is not a valid Event", at);
+        snprintf(want, sizeof want, "corrupt at offset %zu: not a valid Event", at);
         CHECK_STR_HAS(tbw_reader_errmsg(r), want);
         CHECK_STR_HAS(tbw_reader_errmsg(r), path);
         tbw_reader_close(r);
@@ -642,7 +642,7 @@ TEST(reader_refuses_a_step_varint_of_11_bytes_as_corrupt)
     char path[1024], msg[256];
     CASE_PATH(path, "varint11");
     CHECK_RC(TBW_ECORRUPT, first_next(path, file.b, file.n, msg, sizeof msg, NULL), msg);
-    CHECK_STR_HAS(msg, "corrupt at offset 0: the record is not a valid Event");
+    CHECK_STR_HAS(msg, "corrupt at offset 0: not a valid Event");
     pb_free(&ev);
     pb_free(&file);
 }
@@ -661,7 +661,7 @@ TEST(reader_refuses_a_field_length_varint_of_2_pow_62_as_corrupt)
     char path[1024], msg[256];
     CASE_PATH(path, "huge-field");
     CHECK_RC(TBW_ECORRUPT, first_next(path, file.b, file.n, msg, sizeof msg, NULL), msg);
-    CHECK_STR_HAS(msg, "corrupt at offset 0: the record is not a valid Event");
+    CHECK_STR_HAS(msg, "corrupt at offset 0: not a valid Event");
     pb_free(&ev);
     pb_free(&file);
 }
@@ -2539,7 +2539,7 @@ TEST(projector_refusal_after_a_good_add_leaves_the_config_and_files_as_they_were
 
 static const check_case tests[] = {
     CASE(reader_reports_a_missing_path_as_enotfound_naming_it),
-    CASE(reader_reports_a_directory_as_an_io_error_naming_it),
+    CASE(reader_refuses_a_directory_at_open_as_an_io_error_naming_it),
     CASE(reader_reads_an_empty_file_as_a_clean_end_every_time),
     CASE(reader_reports_a_header_of_1_to_11_bytes_as_truncated_with_its_byte_count),
     CASE(reader_reports_a_length_crc_mismatch_with_its_offset),
