@@ -19,6 +19,8 @@
 #include <tbw/cnn_graph.h>
 #include <tbw/tbw.h>
 
+#define NUM_CLASSES 10 /* the net's outputs: the ten classes of MNIST and Fashion-MNIST */
+
 static const char *const fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                               "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 static const char *const digit_names[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
@@ -41,6 +43,8 @@ static int find_file(const char *dir, const char *name, char *out, size_t cap)
     return stat(out, &st) == 0 ? 0 : -1;
 }
 
+/* Loads one split and checks its labels against the net's NUM_CLASSES outputs here, so that a bad
+   labels file is named before the run is started, not found in a shuffled batch later. */
 static cnn_dataset *load_split(const char *dir, const char *prefix)
 {
     char img[4096], lab[4096], name[64];
@@ -68,6 +72,14 @@ static cnn_dataset *load_split(const char *dir, const char *prefix)
         cnn_dataset_free(ds);
         return NULL;
     }
+    const uint8_t *labels = cnn_dataset_labels(ds);
+    for (size_t i = 0, n = cnn_dataset_count(ds); i < n; i++)
+        if (labels[i] >= NUM_CLASSES) {
+            fprintf(stderr, "error: %s: label %u of item %zu is outside 0..%d (the net has %d classes)\n", lab,
+                    labels[i], i, NUM_CLASSES - 1, NUM_CLASSES);
+            cnn_dataset_free(ds);
+            return NULL;
+        }
     return ds;
 }
 
@@ -119,11 +131,11 @@ static int build_model(cnn_model **out, const train_opts *o, int rows, int cols)
         TRY(cnn_model_add_relu(m, "fc1/Relu"), cnn_model_errmsg(m));
         if (o->dropout > 0)
             TRY(cnn_model_add_dropout(m, "fc1/dropout", o->dropout), cnn_model_errmsg(m));
-        d.units = 10;
+        d.units = NUM_CLASSES;
         d.init = CNN_INIT_GLOROT;
         TRY(cnn_model_add_dense(m, "fc2", &d), cnn_model_errmsg(m));
     } else {
-        d.units = 10;
+        d.units = NUM_CLASSES;
         d.init = CNN_INIT_GLOROT;
         TRY(cnn_model_add_dense(m, "fc1", &d), cnn_model_errmsg(m));
     }

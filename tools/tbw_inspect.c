@@ -136,6 +136,7 @@ typedef struct {
     tag_stat *tags;
     size_t n, cap;
     long graphs, session_logs, corrupt, truncated, events;
+    const char *csv_run; /* the run's name while --csv prints its points, else NULL */
 } run_stats;
 
 static tag_stat *find_tag(run_stats *rs, const char *tag)
@@ -177,7 +178,22 @@ static void add_value(run_stats *rs, const tbw_event *ev, const tbw_value *v)
     }
 }
 
-static const char *g_csv_run; /* set while --csv prints points */
+/* One CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a quote or a line
+   break, so that tags and run names of any text stay one field. */
+static void csv_field(const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
 
 static void scan_file(run_stats *rs, const char *path, bool quiet)
 {
@@ -200,9 +216,14 @@ static void scan_file(run_stats *rs, const char *path, bool quiet)
             for (size_t i = 0; i < ev->n_values; i++) {
                 add_value(rs, ev, &ev->values[i]);
                 const tbw_value *v = &ev->values[i];
-                if (g_csv_run && v->has_scalar && (v->kind == TBW_VALUE_SIMPLE || strcmp(v->plugin_name, "scalars") == 0 ||
-                                                   (v->plugin_name[0] == 0 && v->rank == 0)))
-                    printf("%s,%s,%lld,%.17g,%.9g\n", g_csv_run, v->tag, (long long)ev->step, ev->wall_time, v->scalar);
+                if (rs->csv_run && v->has_scalar &&
+                    (v->kind == TBW_VALUE_SIMPLE || strcmp(v->plugin_name, "scalars") == 0 ||
+                     (v->plugin_name[0] == 0 && v->rank == 0))) {
+                    csv_field(rs->csv_run);
+                    putchar(',');
+                    csv_field(v->tag);
+                    printf(",%lld,%.17g,%.9g\n", (long long)ev->step, ev->wall_time, v->scalar);
+                }
             }
     }
     if (rc == TBW_ETRUNCATED) {
@@ -342,7 +363,7 @@ static int inspect(int argc, char **argv)
         }
         if (csv && i == 0)
             printf("run,tag,step,wall_time,value\n");
-        g_csv_run = csv ? name : NULL;
+        rs.csv_run = csv ? name : NULL;
         for (size_t f = 0; f < ri->nfiles; f++)
             scan_file(&rs, ri->files[f], quiet);
         corrupt += rs.corrupt;
