@@ -261,8 +261,10 @@ TBW_API int cnn_model_layer_info(const cnn_model *m, size_t index, cnn_layer_inf
 TBW_API int cnn_model_find_layer(const cnn_model *m, const char *name, size_t *index);
 
 /** Writes every weight, the optimizer state, the step and the RNG state to @p path
- *  atomically (temporary file, fsync, rename). Format in docs/engine.md.
- *  @return 0, TBW_EINVAL (not built), TBW_ENOTFOUND (the directory is missing), TBW_EIO, TBW_ENOSPC. */
+ *  atomically (temporary file, fsync, rename). Format in docs/engine.md. A model that
+ *  cnn_model_load would refuse (a weight or slot not finite, as after diverged training) is
+ *  refused with TBW_ERANGE before anything is written, so the previous file stays.
+ *  @return 0, TBW_EINVAL (not built), TBW_ERANGE, TBW_ENOTFOUND (the directory is missing), TBW_EIO, TBW_ENOSPC. */
 TBW_API int cnn_model_save(cnn_model *m, const char *path);
 
 /** Restores what cnn_model_save wrote. The model must be built with the same layers.

@@ -151,6 +151,16 @@ int cnn_model_save(cnn_model *m, const char *path)
         return TBW__FAIL(m, TBW_EINVAL, "save: model is not built");
     if (!path || !*path)
         return TBW__FAIL(m, TBW_EINVAL, "save: empty path");
+    /* Refuse what cnn_model_load would refuse, so a save that succeeds always loads: a model whose
+       training diverged (a NaN or infinite weight) is not written over a good checkpoint. */
+    ck_tensor t;
+    for (size_t k = 0; nth_tensor(m, k, &t); k++)
+        for (size_t i = 0; i < t.count; i++)
+            if (!isfinite(t.src[i]) || (t.nonneg && t.src[i] < 0))
+                return TBW__FAIL(m, TBW_ERANGE,
+                                 "save: '%s' value %zu is %g, not a %s number (did training diverge?); nothing "
+                                 "was written",
+                                 t.name, i, (double)t.src[i], t.nonneg ? "finite non-negative" : "finite");
     tbw__atomic a;
     char why[TBW__ERRMSG_LEN - 8];
     int rc = tbw__atomic_open(&a, TBW__ERR_BUF(why, sizeof why), path);
@@ -168,7 +178,6 @@ int cnn_model_save(cnn_model *m, const char *path)
     for (int i = 0; i < 4; i++)
         put64(b + 8 + 8 * i, m->rng.s[i]);
     emit(&o, b, 40);
-    ck_tensor t;
     uint32_t ntensors = 0;
     for (size_t k = 0; nth_tensor(m, k, &t); k++) {
         uint32_t nl = (uint32_t)strlen(t.name);
