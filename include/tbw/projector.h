@@ -53,8 +53,9 @@ typedef struct tbw_embedding {
  * On failure nothing of this embedding is left behind and the config is
  * unchanged; errmsg (may be NULL) gets one line. Returns TBW_EINVAL for bad
  * input (a non-finite value names its row; a sprite over 8192 px per side says
- * how many thumbnails of that size fit), TBW_EIO/TBW_ENOSPC for the disk,
- * TBW_ENOMEM.
+ * how many thumbnails of that size fit), TBW_ERANGE for a matrix over the
+ * projector's limit of points or dimensions (the message gives both limits),
+ * TBW_EIO/TBW_ENOSPC for the disk, TBW_ENOMEM.
  */
 TBW_API int tbw_projector_add(const char *dir, const tbw_embedding *e, char *errmsg, size_t errmsg_len);
 
