@@ -10,5 +10,6 @@
 #include <tbw/graph.h>
 #include <tbw/hparams.h>
 #include <tbw/projector.h>
+#include <tbw/dist.h>
 
 #endif

@@ -54,9 +54,13 @@ typedef struct tbw_writer_opts {
     tbw_clock_fn clock;       /**< NULL: the system's real-time clock */
     void *clock_ctx;          /**< passed to clock */
     int png_level;            /**< PNG compression 0-9; -1 = default 1. 0 stores, 1-3 are fast (RLE, UP filter), 4-9 search harder (adaptive filters from 6) */
+    bool discard;             /**< check and count every call, but create no directory or file and write nothing:
+                                   for the ranks of a distributed job that do not own the run, and for dry runs.
+                                   Every call returns what it would return on a real writer (a bad tag is still
+                                   refused); tbw_writer_path() is "" and tbw_writer_bytes_written() 0. */
 } tbw_writer_opts;
 
-#define TBW_WRITER_OPTS_INIT { 10, 120.0, false, false, (size_t)8 << 20, TBW_QUEUE_BLOCK, -1, 0, NULL, NULL, NULL, -1 }
+#define TBW_WRITER_OPTS_INIT { 10, 120.0, false, false, (size_t)8 << 20, TBW_QUEUE_BLOCK, -1, 0, NULL, NULL, NULL, -1, false }
 
 /**
  * Opens a writer on run_dir, creating the directory (and its parents) if needed,
@@ -92,6 +96,10 @@ TBW_API uint64_t tbw_writer_dropped(const tbw_writer *w);
 
 /** Bytes of whole records that earlier flushes handed to the OS in the current file. */
 TBW_API uint64_t tbw_writer_bytes_written(const tbw_writer *w);
+
+/** Events this writer accepted (each successful logging call that made an event; a discarding
+ *  writer counts them too). 0 for NULL. */
+TBW_API uint64_t tbw_writer_event_count(const tbw_writer *w);
 
 /**
  * Writes an already-serialized Summary.Value payload. Most code uses the

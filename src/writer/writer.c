@@ -61,6 +61,7 @@ struct tbw_writer {
 
     int err;                 /* sticky write error, 0 if none */
     uint64_t dropped;
+    uint64_t events;         /* events accepted, for tbw_writer_event_count */
     tbw__strset tags;        /* every tag this writer has logged, each with a tag_meta */
     uint64_t file_gen;       /* which event file this is (1, 2, ...), for tag_meta.gen */
     char errmsg[TBW__ERRMSG_LEN];
@@ -462,6 +463,11 @@ static int flush_locked(tbw_writer *w, bool force_check)
 {
     if (w->err)
         return w->err;
+    if (w->opts.discard) { /* checked and counted already; nothing goes anywhere */
+        w->len = 0;
+        w->nevents = 0;
+        return TBW_OK;
+    }
     int gone = TBW_OK;
     double t = w->nevents ? w->oldest : 0;
     if (w->len == 0 && !force_check)
@@ -607,7 +613,7 @@ static int reserve_locked(tbw_writer *w, size_t rec)
 {
     if (w->err)
         return w->err;
-    if (w->opts.max_file_bytes) {
+    if (w->opts.max_file_bytes && !w->opts.discard) {
         uint64_t logical = w->file_off + w->inflight + w->len;
         uint64_t empty_file = 32; /* about the size of the file_version record */
         if (logical > empty_file && logical + rec > w->opts.max_file_bytes) {
@@ -644,6 +650,7 @@ static int reserve_locked(tbw_writer *w, size_t rec)
 /* Accounts for one more buffered event and applies the flush policy. */
 static int after_put_locked(tbw_writer *w, double wall)
 {
+    w->events++;
     bool first = w->nevents++ == 0;
     if (first)
         w->oldest = wall;
@@ -923,12 +930,19 @@ int tbw_writer_open(tbw_writer **out, const char *run_dir, const tbw_writer_opts
     }
     hostname_for_file(w->host, sizeof w->host);
     w->pid = (long)getpid();
-    rc = tbw__mkdir_p(TBW__ERR(w), w->dir);
-    if (rc)
-        goto fail;
-    rc = open_next_file(w);
-    if (rc)
-        goto fail;
+    if (opts->discard) {
+        /* No directory, no file, no thread: every call is checked and encoded as usual, and each
+           flush drops the buffer. */
+        w->opts.background = false;
+        w->file_gen = 1;
+    } else {
+        rc = tbw__mkdir_p(TBW__ERR(w), w->dir);
+        if (rc)
+            goto fail;
+        rc = open_next_file(w);
+        if (rc)
+            goto fail;
+    }
     if (opts->resume_step >= 0) {
         /* SessionLog{status: START}: the Python loader ignores a run's first START
            and purges steps >= S on every later one, so two make the purge happen
@@ -941,7 +955,7 @@ int tbw_writer_open(tbw_writer **out, const char *run_dir, const tbw_writer_opts
         if (rc)
             goto fail;
     }
-    if (opts->background) {
+    if (w->opts.background) {
         if (pthread_create(&w->thread, NULL, bg_main, w) != 0) {
             rc = TBW__FAIL(w, TBW_ENOMEM, "cannot start the background writer thread");
             goto fail;
@@ -1035,6 +1049,17 @@ uint64_t tbw_writer_bytes_written(const tbw_writer *w)
     tbw_writer *mw = (tbw_writer *)w;
     pthread_mutex_lock(&mw->mu);
     uint64_t n = w->file_off;
+    pthread_mutex_unlock(&mw->mu);
+    return n;
+}
+
+uint64_t tbw_writer_event_count(const tbw_writer *w)
+{
+    if (!w)
+        return 0;
+    tbw_writer *mw = (tbw_writer *)w;
+    pthread_mutex_lock(&mw->mu);
+    uint64_t n = w->events;
     pthread_mutex_unlock(&mw->mu);
     return n;
 }

@@ -5,6 +5,9 @@
  * status (never a crash), and nothing may leak (checked by the sanitizer
  * build; here the live-allocation count is compared).
  */
+#include <stdbool.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +60,7 @@ char *__wrap_strndup(const char *s, size_t n)
 
 static char *g_dir;
 static int g_run;
+static bool g_discard; /* attempt() opens discarding writers */
 
 typedef int (*op_fn)(tbw_writer *w);
 
@@ -162,6 +166,7 @@ static int attempt(const char *slug, op_fn op, long n, int *failed_open)
     tbw_writer *w = NULL;
     tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
     o.max_queue = 1;
+    o.discard = g_discard;
     g_countdown = n;
     int rc = tbw_writer_open(&w, run, &o, msg, sizeof msg);
     *failed_open = rc != 0;
@@ -230,6 +235,19 @@ static void sweep_then_read(const char *name, const char *slug, op_fn op)
     reset_counters();
     sweep(name, slug, op);
     reader_sweep(slug);
+}
+
+TEST(a_discarding_writer_reports_every_failed_allocation_as_enomem_and_creates_nothing)
+{
+    reset_counters();
+    g_discard = true;
+    sweep("discard scalar", "discard-scalar", op_scalar);
+    sweep("discard histogram", "discard-histogram", op_histogram);
+    sweep("discard hparams", "discard-hparams", op_hparams);
+    g_discard = false;
+    char run[600];
+    snprintf(run, sizeof run, "%s/discard-scalar-r0", g_dir);
+    CHECK(access(run, F_OK) != 0);
 }
 
 TEST(writing_and_reading_a_scalar_report_every_failed_allocation_as_enomem)
@@ -305,6 +323,7 @@ TEST(adding_a_projector_embedding_reports_every_failed_allocation_as_enomem)
 }
 
 static const check_case tests[] = {
+    CASE(a_discarding_writer_reports_every_failed_allocation_as_enomem_and_creates_nothing),
     CASE(writing_and_reading_a_scalar_report_every_failed_allocation_as_enomem),
     CASE(writing_and_reading_a_histogram_report_every_failed_allocation_as_enomem),
     CASE(writing_and_reading_images_report_every_failed_allocation_as_enomem),
