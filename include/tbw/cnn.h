@@ -252,6 +252,21 @@ TBW_API int cnn_model_set_learning_rate(cnn_model *m, float lr);
 /** Total number of trainable scalars (0 before build). */
 TBW_API size_t cnn_model_param_count(const cnn_model *m);
 
+/** Every trainable parameter as one contiguous array of cnn_model_param_count() floats, layer by
+ *  layer in the order of cnn_model_layer_info's views. Writing through it changes the model, so
+ *  a data-parallel job can broadcast rank 0's weights into every rank. NULL (and *count 0)
+ *  before build. @p count may be NULL. */
+TBW_API float *cnn_model_params_flat(cnn_model *m, size_t *count);
+/** The gradients of cnn_model_params_flat, same layout, as the last backward left them; a
+ *  data-parallel job sums them across ranks in place before cnn_model_step. */
+TBW_API float *cnn_model_grads_flat(cnn_model *m, size_t *count);
+/** Makes later losses start the backward pass from s times the gradient of the mean loss
+ *  (default 1). Back-propagation is linear, so every gradient scales by s at no cost: with
+ *  s = n_r / B on a rank holding n_r of a global batch of B, a sum of the ranks' gradients is
+ *  exactly the gradient of the global-batch mean, uneven splits included. The reported loss is
+ *  not scaled. @return 0 or TBW_EINVAL (not finite or <= 0). */
+TBW_API int cnn_model_set_loss_grad_scale(cnn_model *m, float s);
+
 /** Number of layers added. */
 TBW_API size_t cnn_model_layer_count(const cnn_model *m);
 /** Describes layer @p index (0-based) into @p info; parameter views need a built model.

@@ -59,6 +59,7 @@ int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_mo
     if (!m)
         return tbw__fail(e, TBW_ENOMEM, "out of memory allocating the model");
     m->opts = o;
+    m->loss_grad_scale = 1.0f;
     m->in_c = in_c;
     m->in_h = in_h;
     m->in_w = in_w;
@@ -705,7 +706,7 @@ static int model_loss(cnn_model *m, const int32_t *labels, size_t n, double *los
     const float *z = m->layers[m->nlayers - 1].out;
     double total = 0.0;
     size_t correct = 0;
-    float inv_n = 1.0f / (float)n;
+    float inv_n = m->loss_grad_scale / (float)n; /* the mean's 1/n, times the caller's scale */
     for (size_t i = 0; i < n; i++) {
         const float *zi = z + i * K;
         float *pi = m->probs + i * K;
@@ -912,6 +913,30 @@ int cnn_model_set_learning_rate(cnn_model *m, float lr)
         return TBW__FAIL(m, TBW_EINVAL, "learning rate must be finite and > 0");
     m->opts.learning_rate = lr;
     return TBW_OK;
+}
+
+int cnn_model_set_loss_grad_scale(cnn_model *m, float s)
+{
+    if (!m)
+        return TBW_EINVAL;
+    if (!(s > 0.0f) || !isfinite(s))
+        return TBW__FAIL(m, TBW_EINVAL, "loss gradient scale must be finite and > 0 (got %g)", (double)s);
+    m->loss_grad_scale = s;
+    return TBW_OK;
+}
+
+float *cnn_model_params_flat(cnn_model *m, size_t *count)
+{
+    if (count)
+        *count = m && m->built ? m->nparams : 0;
+    return m && m->built ? cnn__param_span(m) : NULL;
+}
+
+float *cnn_model_grads_flat(cnn_model *m, size_t *count)
+{
+    if (count)
+        *count = m && m->built ? m->nparams : 0;
+    return m && m->built ? cnn__grad_span(m) : NULL;
 }
 
 size_t cnn_model_param_count(const cnn_model *m)

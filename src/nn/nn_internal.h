@@ -185,6 +185,7 @@ struct cnn_model {
     float *xstage;        /* dataset batch staging */
     int32_t *lstage;
 
+    float loss_grad_scale; /* backward starts from this times d(mean loss)/d(logits); 1 by default */
     size_t fwd_n;         /* samples in the last forward */
     bool have_loss;
 };
