@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "train.h"
 
 static void usage(FILE *f)
@@ -46,7 +47,14 @@ static void usage(FILE *f)
             "  --classes NAMES       projector labels: fashion (Fashion-MNIST class names) or digits;\n"
             "                        default: fashion when the data path contains \"fashion\"\n"
             "  --quiet               no progress output\n"
+            "  --rank-scalars        under mpirun: each rank also logs system/step_ms, system/allreduce_ms\n"
+            "                        and system/images_per_sec into DIR/rank<r>\n"
             "  --help                this text\n"
+            "\n"
+            "Data parallel (a build with -Dmpi=enabled): mpirun -np K mnist_cnn --logdir DIR ... splits\n"
+            "each global --batch across the K ranks, sums the gradients with one allreduce per step,\n"
+            "and rank 0 alone writes DIR; --threads defaults to the cores / ranks on the machine.\n"
+            "See docs/distributed.md.\n"
             "\n"
             "Logged: cross_entropy and accuracy (training batch) every K steps; test/accuracy and\n"
             "test/cross_entropy every epoch and at the end; images 'input' every K steps; histograms\n"
@@ -56,18 +64,61 @@ static void usage(FILE *f)
             TRAIN_DEFAULT_DATA);
 }
 
+/* Parses the command line and checks the run directory; 0 to train, else the exit status. */
+static int setup(int argc, char **argv, train_opts *op, const char **logdir_out);
+
 int main(int argc, char **argv)
 {
+    train_dist dist;
+    int rc = dist_start(&argc, &argv, &dist);
+    if (rc)
+        return rc;
     train_opts o = TRAIN_OPTS_INIT;
+    const char *logdir = NULL;
+    rc = setup(argc, argv, &o, &logdir);
+    if (rc < 0) { /* --help */
+        dist_stop(&dist);
+        return 0;
+    }
+    /* A bad flag or a used --logdir on any rank stops every rank, each with the status. */
+    int any = dist.agree(rc);
+    if (any) {
+        if (!rc && dist.rank == 0)
+            fprintf(stderr, "error: another rank refused its command line (its message is above)\n");
+        dist_stop(&dist);
+        return rc ? rc : any;
+    }
+    if (dist.size > 1)
+        o.dist = &dist;
+    train_result r;
+    rc = train_run(&o, logdir, &r);
+    if (!rc && dist.rank == 0) {
+        printf("test accuracy %.4f (cross-entropy %.4f) after %ld steps; %.1f s, %.0f images/s; logging %.2f s "
+               "(%.1f%%)\n",
+               r.test_accuracy, r.test_loss, r.first_step + r.steps_done, r.seconds, r.images_per_s,
+               r.logging_seconds, r.seconds > 0 ? 100 * r.logging_seconds / r.seconds : 0);
+        if (dist.size > 1)
+            printf("%d ranks: allreduce %.2f ms per step\n", dist.size,
+                   r.steps_done ? r.allreduce_seconds * 1000.0 / (double)r.steps_done : 0.0);
+        printf("logs in %s — view them with: tensorboard --logdir %s\n", logdir, logdir);
+    }
+    dist_stop(&dist);
+    return rc ? 1 : 0;
+}
+
+static int setup(int argc, char **argv, train_opts *op, const char **logdir_out)
+{
+    train_opts o = *op;
     o.data_dir = TRAIN_DEFAULT_DATA;
     const char *logdir = NULL;
-    enum { O_LOGDIR = 256, O_LR, O_LRF, O_CONV, O_FC, O_DROPOUT, O_CKPT, O_RESUME, O_CLASSES, O_HELP };
+    enum { O_LOGDIR = 256, O_LR, O_LRF, O_CONV, O_FC, O_DROPOUT, O_CKPT, O_RESUME, O_CLASSES, O_RANKS, O_HELP };
     static const struct option longopts[] = {
         {"logdir", required_argument, NULL, O_LOGDIR},   {"lr", required_argument, NULL, O_LR},
         {"lr-final", required_argument, NULL, O_LRF},
         {"conv", required_argument, NULL, O_CONV},       {"fc", required_argument, NULL, O_FC},
         {"dropout", required_argument, NULL, O_DROPOUT}, {"checkpoint-every", required_argument, NULL, O_CKPT},
         {"resume", no_argument, NULL, O_RESUME},         {"classes", required_argument, NULL, O_CLASSES},
+        {"rank-scalars", no_argument, NULL, O_RANKS},
         {"help", no_argument, NULL, O_HELP},             TRAIN_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0}};
     int c;
@@ -88,6 +139,7 @@ int main(int argc, char **argv)
         case O_DROPOUT: if (!cli_double("--dropout", optarg, 0, 0.9, &d)) return 2; o.dropout = (float)d; break;
         case O_CKPT: if (!cli_long("--checkpoint-every", optarg, 0, 100000000, &v)) return 2; o.checkpoint_every = v; break;
         case O_RESUME: o.resume = true; break;
+        case O_RANKS: o.rank_scalars = true; break;
         case O_CLASSES:
             if (strcmp(optarg, "fashion") == 0)
                 o.classes = 1;
@@ -98,7 +150,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case O_HELP: usage(stdout); return 0;
+        case O_HELP: usage(stdout); return -1;
         default: usage(stderr); return 2;
         }
     }
@@ -116,12 +168,7 @@ int main(int argc, char **argv)
                 logdir);
         return 2;
     }
-    train_result r;
-    if (train_run(&o, logdir, &r))
-        return 1;
-    printf("test accuracy %.4f (cross-entropy %.4f) after %ld steps; %.1f s, %.0f images/s; logging %.2f s (%.1f%%)\n",
-           r.test_accuracy, r.test_loss, r.first_step + r.steps_done, r.seconds, r.images_per_s, r.logging_seconds,
-           r.seconds > 0 ? 100 * r.logging_seconds / r.seconds : 0);
-    printf("logs in %s — view them with: tensorboard --logdir %s\n", logdir, logdir);
+    *op = o;
+    *logdir_out = logdir;
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "train.h"
 
 #include "cli.h"
+#include "dist.h"
 
 #include <cblas.h>
 #include <dirent.h>
@@ -93,12 +94,14 @@ static cnn_dataset *load_split(const char *dir, const char *prefix)
     } while (0)
 
 /* The net for rows x cols images (28 x 28 for MNIST; any size the data has). */
-static int build_model(cnn_model **out, const train_opts *o, int rows, int cols)
+static int build_model(cnn_model **out, const train_opts *o, int threads, int rows, int cols)
 {
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
-    mo.seed = o->seed;
+    const train_dist *dist = o->dist;
+    /* Each rank its own seed, so dropout differs; rank 0's weights are then broadcast. */
+    mo.seed = o->seed + (uint64_t)(dist ? dist->rank : 0);
     mo.learning_rate = (float)o->lr;
-    mo.threads = o->threads;
+    mo.threads = threads;
     cnn_model *m;
     char why[256];
     if (cnn_model_create(&m, 1, rows, cols, &mo, why, sizeof why)) {
@@ -267,13 +270,38 @@ done:
     return rc;
 }
 
-/* Mean loss and accuracy on the first ntest of the test images. */
-static int evaluate_test(cnn_model *m, const test_images *t, size_t ntest, double *loss, double *acc)
+/* The share of n items that rank r of k takes, and where it starts: the first n % k ranks take one
+   more, so every item is taken once. */
+static void shard_of(size_t n, int r, int k, size_t *count, size_t *first)
 {
-    if (cnn_model_evaluate(m, t->x, t->y, ntest, loss, acc)) {
+    size_t q = n / (size_t)k, extra = n % (size_t)k, ur = (size_t)r;
+    *count = q + (ur < extra);
+    *first = ur * q + (ur < extra ? ur : extra);
+}
+
+/* Mean loss and accuracy on the first ntest of the test images. With several ranks each evaluates
+   its share and the sums are reduced, so every rank gets the figures of the whole set. */
+static int evaluate_test(cnn_model *m, const test_images *t, size_t ntest, const train_dist *dist, double *loss,
+                         double *acc)
+{
+    size_t n = ntest, first = 0;
+    if (dist && dist->size > 1)
+        shard_of(ntest, dist->rank, dist->size, &n, &first);
+    double l = 0, a = 0;
+    const size_t px = (size_t)t->rows * (size_t)t->cols;
+    if (n && cnn_model_evaluate(m, t->x + first * px, t->y + first, n, &l, &a)) {
         fprintf(stderr, "error: evaluating the test set: %s\n", cnn_model_errmsg(m));
         return 1;
     }
+    if (dist && dist->size > 1) {
+        double sums[2] = {l * (double)n, a * (double)n};
+        if (dist->sum_doubles(sums, 2))
+            return 1;
+        l = sums[0] / (double)ntest;
+        a = sums[1] / (double)ntest;
+    }
+    *loss = l;
+    *acc = a;
     return 0;
 }
 
@@ -288,7 +316,7 @@ static void fmt_secs(char *out, size_t cap, double s)
 }
 
 static void progress(const train_opts *o, bool tty, long i, long first, long total, double loss, double acc, double t0,
-                     bool final)
+                     bool final, const char *ranks)
 {
     double el = now() - t0;
     long done = i + 1 - first;
@@ -302,12 +330,13 @@ static void progress(const train_opts *o, bool tty, long i, long first, long tot
         for (int k = 0; k < width; k++)
             bar[k] = k < fill ? '=' : (k == fill ? '>' : ' ');
         bar[width] = '\0';
-        fprintf(stderr, "\rstep %6ld/%ld [%s] loss %.4f acc %.3f %6.0f img/s ETA %-7s", i + 1, total, bar, loss, acc,
-                ips, etas);
+        fprintf(stderr, "\rstep %6ld/%ld [%s] loss %.4f acc %.3f %6.0f img/s ETA %-7s%s", i + 1, total, bar, loss,
+                acc, ips, etas, ranks);
         if (final)
             fputc('\n', stderr);
     } else {
-        fprintf(stderr, "step %ld/%ld loss %.4f acc %.3f %.0f img/s ETA %s\n", i + 1, total, loss, acc, ips, etas);
+        fprintf(stderr, "step %ld/%ld loss %.4f acc %.3f %.0f img/s ETA %s%s\n", i + 1, total, loss, acc, ips, etas,
+                ranks);
     }
 }
 
@@ -367,7 +396,15 @@ typedef struct train_ctx {
     bool fashion, tty;
     double t0;
     char ckpt[4096];
+    /* data parallel (o->dist): this rank's share of each global batch */
+    const train_dist *dist;
+    int rank, size;
+    size_t shard_n, shard_off;
+    int threads;          /* engine threads: --threads, else the cores shared by this machine's ranks */
+    tbw_writer *rank_w;   /* --rank-scalars: <run>/rank<r> */
+    double step_ms, allreduce_ms; /* the last step's */
 } train_ctx;
+
 
 /* Loads both splits and converts a fixed sample of the test set (the first of one seeded
    permutation) once. */
@@ -412,6 +449,16 @@ static int open_data(train_ctx *c)
         return 1;
     }
     c->per_epoch = c->ntrain / (size_t)o->batch;
+    c->shard_n = (size_t)o->batch;
+    c->shard_off = 0;
+    if (c->size > 1) {
+        shard_of((size_t)o->batch, c->rank, c->size, &c->shard_n, &c->shard_off);
+        if (c->shard_n == 0) {
+            fprintf(stderr, "error: a batch of %d leaves rank %d of %d without samples; use --batch >= %d\n",
+                    o->batch, c->rank, c->size, c->size);
+            return 1;
+        }
+    }
     c->x = malloc((size_t)o->batch * px * sizeof *c->x);
     c->y = malloc((size_t)o->batch * sizeof *c->y);
     if (!c->x || !c->y) {
@@ -457,9 +504,21 @@ static int open_log(train_ctx *c)
     wo.flush_secs = 5;
     if (c->first > 0)
         wo.resume_step = c->first;
+    /* One writer per run: only rank 0 writes it; the others check and count every call. */
+    wo.discard = c->rank > 0;
     if (tbw_writer_open(&c->w, c->run_dir, &wo, msg, sizeof msg)) {
         fprintf(stderr, "error: %s\n", msg);
         return 1;
+    }
+    if (o->rank_scalars && c->size > 1) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/rank%d", c->run_dir, c->rank);
+        tbw_writer_opts ro = wo;
+        ro.discard = false;
+        if (tbw_writer_open(&c->rank_w, dir, &ro, msg, sizeof msg)) {
+            fprintf(stderr, "error: rank %d: %s\n", c->rank, msg);
+            return 1;
+        }
     }
     if (c->first > 0)
         return 0;
@@ -489,24 +548,64 @@ static int train_open(train_ctx *c)
     /* The engine's own threads run the GEMMs side by side, one image each, which beats
        OpenBLAS's threading on these small matrices (docs/engine.md): BLAS gets 1 thread. */
     openblas_set_num_threads(1);
-    if (open_data(c) || build_model(&c->m, c->o, c->timg.rows, c->timg.cols) || resume_model(c) || open_log(c))
+    int failed = open_data(c) || build_model(&c->m, c->o, c->threads, c->timg.rows, c->timg.cols) || resume_model(c);
+    if (!failed && c->size > 1)
+        failed = cnn_model_set_loss_grad_scale(c->m, (float)c->shard_n / (float)c->o->batch) != 0;
+    if (c->size > 1) {
+        /* Every rank learns whether any rank failed to set up before the first collective on the
+           model, so an error on one rank ends them all instead of leaving them waiting. */
+        int any = c->dist->agree(failed);
+        if (any && !failed)
+            fprintf(stderr, "error: rank %d stops: another rank failed to set up (its message is above)\n",
+                    c->rank);
+        if (any)
+            return 1;
+        /* Equal weights on every rank: rank 0's (fresh or resumed). */
+        size_t n;
+        float *p = cnn_model_params_flat(c->m, &n);
+        if (c->dist->bcast(p, n * sizeof *p))
+            return 1;
+    } else if (failed) {
         return 1;
-    return 0;
+    }
+    failed = open_log(c);
+    if (c->size > 1 && c->dist->agree(failed)) {
+        if (!failed)
+            fprintf(stderr, "error: rank %d stops: another rank could not open its log\n", c->rank);
+        return 1;
+    }
+    return failed;
 }
 
 /* The summaries of step i: scalars and input images every summary_every steps, histograms
    every histogram_every, the first layer's filters every 100. */
-static int log_step(train_ctx *c, long i, double lr, double loss, double acc)
+static int log_step(train_ctx *c, long i, double lr, double *loss_io, double *acc_io)
 {
     const train_opts *o = c->o;
     tbw_writer *w = c->w;
     bool summary = o->summary_every > 0 && i % o->summary_every == 0;
+    if (summary && c->size > 1) {
+        /* every rank reduces, rank 0 writes: the means over the whole global batch */
+        double sums[2] = {*loss_io * (double)c->shard_n, *acc_io * (double)c->shard_n};
+        if (c->dist->sum_doubles(sums, 2))
+            return 1;
+        *loss_io = sums[0] / o->batch;
+        *acc_io = sums[1] / o->batch;
+    }
+    double loss = *loss_io, acc = *acc_io;
+    if (summary && c->rank_w) {
+        tbw_writer *rw = c->rank_w;
+        double ips = c->step_ms > 0 ? (double)c->shard_n * 1000.0 / c->step_ms : 0;
+        TRY(tbw_scalar(rw, "system/step_ms", i, c->step_ms), tbw_writer_errmsg(rw));
+        TRY(tbw_scalar(rw, "system/allreduce_ms", i, c->allreduce_ms), tbw_writer_errmsg(rw));
+        TRY(tbw_scalar(rw, "system/images_per_sec", i, ips), tbw_writer_errmsg(rw));
+    }
     if (summary) {
         TRY(tbw_scalar(w, "cross_entropy", i, loss), tbw_writer_errmsg(w));
         TRY(tbw_scalar(w, "accuracy", i, acc), tbw_writer_errmsg(w));
         if (o->lr_final > 0)
             TRY(tbw_scalar(w, "learning_rate", i, lr), tbw_writer_errmsg(w));
-        tbw_image_batch ib = {c->x, TBW_PIXEL_F32, TBW_LAYOUT_CHW, (size_t)o->batch, (size_t)c->timg.rows,
+        tbw_image_batch ib = {c->x, TBW_PIXEL_F32, TBW_LAYOUT_CHW, c->shard_n, (size_t)c->timg.rows,
                               (size_t)c->timg.cols, 1};
         TRY(tbw_images(w, "input", i, &ib, 3), tbw_writer_errmsg(w));
         c->res->train_loss = loss;
@@ -538,31 +637,61 @@ static int train_step(train_ctx *c, long i, long *cur_epoch)
     }
     /* The permutation covers the whole file; a limited run takes its first ntrain samples. */
     size_t j = (size_t)(i % (long)c->per_epoch);
-    if (cnn_dataset_batch(c->train, j * (size_t)o->batch, (size_t)o->batch, c->x, c->y)) {
+    /* With several ranks, each takes its share of the same global batch (every rank shuffles alike). */
+    if (cnn_dataset_batch(c->train, j * (size_t)o->batch + c->shard_off, c->shard_n, c->x, c->y)) {
         fprintf(stderr, "error: %s\n", cnn_dataset_errmsg(c->train));
         return 1;
     }
     double lr = train_learning_rate(o, i, total), loss = 0, acc = 0;
     if (o->lr_final > 0)
         TRY(cnn_model_set_learning_rate(c->m, (float)lr), cnn_model_errmsg(c->m));
-    TRY(cnn_model_train_step(c->m, c->x, c->y, (size_t)o->batch, &loss, &acc), cnn_model_errmsg(c->m));
+    double tstep = now();
+    if (c->size > 1) {
+        /* forward, loss and backward on the shard (its gradient already scaled by n_r / B), one
+           in-place sum of all gradients, then the same optimizer step on every rank */
+        TRY(cnn_model_forward(c->m, c->x, c->shard_n, true), cnn_model_errmsg(c->m));
+        TRY(cnn_model_loss(c->m, c->y, c->shard_n, &loss, &acc), cnn_model_errmsg(c->m));
+        TRY(cnn_model_backward(c->m), cnn_model_errmsg(c->m));
+        size_t n;
+        float *g = cnn_model_grads_flat(c->m, &n);
+        double tr = now();
+        if (c->dist->sum_floats(g, n))
+            return 1;
+        c->allreduce_ms = (now() - tr) * 1000.0;
+        res->allreduce_seconds += c->allreduce_ms / 1000.0;
+        TRY(cnn_model_step(c->m), cnn_model_errmsg(c->m));
+    } else {
+        TRY(cnn_model_train_step(c->m, c->x, c->y, (size_t)o->batch, &loss, &acc), cnn_model_errmsg(c->m));
+    }
+    c->step_ms = (now() - tstep) * 1000.0;
     double tlog = now();
-    if (log_step(c, i, lr, loss, acc))
+    if (log_step(c, i, lr, &loss, &acc))
         return 1;
     res->logging_seconds += now() - tlog;
     if ((i + 1) % (long)c->per_epoch == 0 || i == total - 1) {
-        if (evaluate_test(c->m, &c->timg, c->ntest, &res->test_loss, &res->test_accuracy))
+        if (evaluate_test(c->m, &c->timg, c->ntest, c->dist, &res->test_loss, &res->test_accuracy))
             return 1;
         TRY(tbw_scalar(c->w, "test/accuracy", i, res->test_accuracy), tbw_writer_errmsg(c->w));
         TRY(tbw_scalar(c->w, "test/cross_entropy", i, res->test_loss), tbw_writer_errmsg(c->w));
     }
     if (o->checkpoint_every > 0 && (i + 1) % o->checkpoint_every == 0) {
-        TRY(cnn_model_save(c->m, c->ckpt), cnn_model_errmsg(c->m));
-        TRY(tbw_writer_flush(c->w), tbw_writer_errmsg(c->w)); /* the log keeps up with the checkpoint */
+        /* rank 0's model is every rank's: it alone saves; the flush keeps the log up with it */
+        if (c->rank == 0)
+            TRY(cnn_model_save(c->m, c->ckpt), cnn_model_errmsg(c->m));
+        TRY(tbw_writer_flush(c->w), tbw_writer_errmsg(c->w));
+        if (c->rank_w)
+            TRY(tbw_writer_flush(c->rank_w), tbw_writer_errmsg(c->rank_w));
     }
     long report_every = total >= 20 ? total / 20 : 1;
-    if (o->progress && ((c->tty && (i % 5 == 0 || i == total - 1)) || (!c->tty && ((i + 1) % report_every == 0))))
-        progress(o, c->tty, i, c->first, total, loss, acc, c->t0, i == total - 1);
+    if (o->progress && c->rank == 0 &&
+        ((c->tty && (i % 5 == 0 || i == total - 1)) || (!c->tty && ((i + 1) % report_every == 0)))) {
+        char ranks[96] = "";
+        if (c->size > 1)
+            snprintf(ranks, sizeof ranks, " [%d ranks x %d thread%s, allreduce %.1f ms/step]", c->size,
+                     c->threads, c->threads == 1 ? "" : "s",
+                     res->allreduce_seconds * 1000.0 / (double)(i + 1 - c->first));
+        progress(o, c->tty, i, c->first, total, loss, acc, c->t0, i == total - 1, ranks);
+    }
     return 0;
 fail:
     return 1;
@@ -578,19 +707,26 @@ static int train_finish(train_ctx *c)
     if (c->first >= total) {
         fprintf(stderr, "note: the checkpoint is at step %ld, not before --steps %ld: nothing to train\n", c->first,
                 total);
-        if (evaluate_test(c->m, &c->timg, c->ntest, &res->test_loss, &res->test_accuracy))
+        if (evaluate_test(c->m, &c->timg, c->ntest, c->dist, &res->test_loss, &res->test_accuracy))
             return 1;
     }
     res->seconds = now() - c->t0;
     res->first_step = c->first;
     res->steps_done = total > c->first ? total - c->first : 0;
     res->images_per_s = res->seconds > 0 ? (double)res->steps_done * o->batch / res->seconds : 0;
-    if (o->embed > 0 && log_embedding(c->run_dir, c->m, &c->timg, o->embed, (size_t)o->batch, c->fashion))
+    if (o->embed > 0 && c->rank == 0 &&
+        log_embedding(c->run_dir, c->m, &c->timg, o->embed, (size_t)o->batch, c->fashion))
         return 1;
     if (o->hparams)
         TRY(tbw_hparams_session_end(c->w, TBW_SESSION_SUCCESS, 0), tbw_writer_errmsg(c->w));
     int rc = tbw_writer_close(c->w);
     c->w = NULL;
+    if (c->rank_w) {
+        int rrc = tbw_writer_close(c->rank_w);
+        c->rank_w = NULL;
+        if (!rc)
+            rc = rrc;
+    }
     if (rc) {
         fprintf(stderr, "error: closing the event file: %s\n", tbw_strerror(rc));
         return 1;
@@ -604,6 +740,8 @@ static void train_close(train_ctx *c)
 {
     if (c->w)
         tbw_writer_close(c->w);
+    if (c->rank_w)
+        tbw_writer_close(c->rank_w);
     free(c->x);
     free(c->y);
     free(c->timg.x);
@@ -616,7 +754,15 @@ static void train_close(train_ctx *c)
 int train_run(const train_opts *o, const char *run_dir, train_result *res)
 {
     memset(res, 0, sizeof *res);
-    train_ctx c = {.o = o, .run_dir = run_dir, .res = res, .tty = isatty(2)};
+    train_ctx c = {.o = o, .run_dir = run_dir, .res = res, .tty = isatty(2), .dist = o->dist, .rank = 0, .size = 1};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c.threads = o->threads > 0 ? o->threads : cores > 0 ? (int)cores : 1;
+    if (o->dist) {
+        c.rank = o->dist->rank;
+        c.size = o->dist->size;
+        if (o->threads <= 0 && o->dist->local_size > 1)
+            c.threads = c.threads > o->dist->local_size ? c.threads / o->dist->local_size : 1;
+    }
     c.fashion = o->classes == 1 || (o->classes == 0 && strstr(o->data_dir, "fashion") != NULL);
     int ret = train_open(&c);
     c.t0 = now();

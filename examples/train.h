@@ -28,9 +28,11 @@ typedef struct train_opts {
     int classes;            /* projector labels: 0 auto (Fashion-MNIST names if the data path
                                says "fashion", else digits), 1 Fashion-MNIST names, 2 digits */
     double lr_final;        /* > 0: cosine decay from lr at step 0 to lr_final at the last step */
+    const struct train_dist *dist; /* data-parallel ranks (dist.h); NULL: one process */
+    bool rank_scalars;      /* with dist: each rank also logs system/... scalars into <run>/rank<r> */
 } train_opts;
 
-#define TRAIN_OPTS_INIT { NULL, 2000, 100, 1e-4, 2, 2, 0.0f, 5, 20, 1024, 1, 500, false, 0, 0, 0, true, true, 0, 0.0 }
+#define TRAIN_OPTS_INIT { NULL, 2000, 100, 1e-4, 2, 2, 0.0f, 5, 20, 1024, 1, 500, false, 0, 0, 0, true, true, 0, 0.0, NULL, false }
 
 /* The learning rate of step i of a run of `total` steps: o->lr, or its cosine decay to o->lr_final. */
 double train_learning_rate(const train_opts *o, long i, long total);
@@ -40,6 +42,7 @@ typedef struct train_result {
     double train_accuracy, train_loss; /* the last logged batch */
     double seconds, images_per_s;
     double logging_seconds; /* time the training loop spent in summary calls */
+    double allreduce_seconds; /* with several ranks: time in the gradient sum */
     long first_step, steps_done;
 } train_result;
 
