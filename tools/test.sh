@@ -53,6 +53,19 @@ run_meson_suite() { # build-dir label
 
 run_meson_suite "$TBW_BUILD" "unit tests"
 
+# The same sources built without MPI (-Dmpi=disabled): they must build and pass on their own, and
+# this build's mnist_cnn is the one that must refuse to run as one of several processes
+# (tests/integration/test_distributed.py).
+NOMPI=$ROOT/build-nompi
+export TBW_BUILD_NOMPI=$NOMPI
+[[ -f "$NOMPI/build.ninja" ]] || meson setup "$NOMPI" -Dwerror=true -Dmpi=disabled -Dbench=false >&2
+if ninja -C "$NOMPI" >&2; then
+    run_meson_suite "$NOMPI" "unit tests, built without MPI"
+else
+    echo "the build without MPI failed" >&2
+    add 0 1
+fi
+
 ASAN=$ROOT/build-asan
 if [[ "${TBW_SKIP_ASAN:-0}" != 1 ]]; then
     # Undefined behaviour stops the program (it would only print otherwise), so a case that
