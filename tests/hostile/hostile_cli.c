@@ -451,8 +451,7 @@ TEST(mnist_cnn_refuses_a_second_run_in_a_logdir_that_holds_one)
 TEST(hparam_sweep_refuses_an_index_out_of_range_with_exit_2_and_writes_nothing)
 {
     expect_nothing(HERE);
-    /* There are 12 runs (0..11); hparam_sweep takes no --index at all, so any value is refused as an
-       unknown option before anything is written. */
+    /* There are 12 runs (0..11): 12 is refused before anything is claimed or written. */
     const char *dir = run_with_data(HERE, 0);
     char *argv[] = {HPARAM_SWEEP, "--logdir", "sweep", "--data", "data", "--index", "12", "--steps", "1",
                     "--quiet", NULL};

@@ -82,9 +82,16 @@ def test_plain_idx_files(tmp_path):
     assert r.returncode == 1 and "error:" in r.stderr and "trunc" in r.stderr.lower()
 
 
-def test_sweep_refuses_a_used_logdir(workflow_log):
-    r = run("hparam_sweep", "--logdir", workflow_log / "sweep", "--steps", "1", "--quiet")
+def test_sweep_refuses_a_logdir_holding_another_programs_runs(workflow_log):
+    # the mnist run is not a sweep (no .claims): a sweep must not mix into it
+    r = run("hparam_sweep", "--logdir", workflow_log / "mnist", "--steps", "1", "--quiet")
     assert r.returncode == 2 and "already holds runs" in r.stderr
+
+
+def test_another_worker_on_a_finished_sweep_finds_nothing_to_claim(workflow_log):
+    r = run("hparam_sweep", "--logdir", workflow_log / "sweep", "--steps", "1", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "nothing left to claim" in r.stdout + r.stderr
 
 
 def test_lr_final_decays_along_a_cosine(tmp_path):

@@ -205,3 +205,54 @@ def test_a_rank_killed_mid_run_ends_the_job_within_seconds_and_rank_0s_log_stays
     check = subprocess.run([build_path("tools", "tbw-inspect"), "--check", run], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     assert "cross_entropy" in check.stdout
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory):
+    log = tmp_path_factory.mktemp("sweeps")
+    sweep = build_path("examples", "hparam_sweep")
+    r = mpirun(2, [sweep, "--logdir", log / "mpi", *SWEEP_SHORT], timeout=900)
+    assert r.returncode == 0, r.stderr + r.stdout
+    # 12 --index jobs, 2 at a time, as GNU parallel or a Slurm array would start them
+    r = subprocess.run(f"seq 0 11 | xargs -P 2 -I{{}} {sweep} --logdir {log / 'indexed'} --index {{}} "
+                       + " ".join(SWEEP_SHORT), shell=True, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr + r.stdout
+    return log
+
+
+@pytest.mark.parametrize("sweep", ["mpi", "indexed"])
+def test_each_sweep_session_is_written_by_exactly_one_process(sweeps, sweep):
+    d = sweeps / sweep
+    assert len(event_files(d)) == 1  # the experiment, once
+    for run in SWEEP_RUNS:
+        files = event_files(d / run)
+        assert len(files) == 1, (run, files)
+        pid = files[0].split(".")[-2]
+        claim = open(d / ".claims" / f"{run}.claim").read()
+        assert f"pid={pid}" in claim, (run, claim)
+        assert os.path.exists(d / ".claims" / f"{run}.done")
+    if sweep == "mpi":  # both ranks took runs
+        pids = {open(d / ".claims" / f"{r}.claim").read().split("pid=")[1].split()[0] for r in SWEEP_RUNS}
+        assert len(pids) == 2
+
+
+@LOADERS
+@pytest.mark.parametrize("sweep", ["mpi", "indexed"])
+def test_hparams_dashboard_shows_12_sessions_with_metrics(sweeps, sweep, load_fast):
+    tb = TensorBoard(sweeps / sweep, load_fast)
+    try:
+        req = {"experimentName": "", "allowedStatuses": ALL_STATUSES, "colParams": [], "startIndex": 0,
+               "sliceSize": 100}
+        res = tb.wait_for(lambda: (lambda r: r if r.get("totalSize", 0) >= 12 else None)(
+            tb.post_json("/data/plugin/hparams/session_groups", req)), "12 sessions")
+        assert res["totalSize"] == 12
+        names = sorted(g["sessions"][0]["name"] for g in res["sessionGroups"])
+        assert names == sorted(SWEEP_RUNS)
+        for g in res["sessionGroups"]:
+            metrics = {v["name"]["tag"]: v["value"] for v in g["metricValues"]}
+            assert {"accuracy", "cross_entropy", "test/accuracy"} <= set(metrics), g
+            assert g["sessions"][0]["status"] == "STATUS_SUCCESS"
+        ex = tb.post_json("/data/plugin/hparams/experiment", {"experimentName": ""})
+        assert {h["name"] for h in ex["hparamInfos"]} == {"lr", "conv", "fc"}
+    finally:
+        tb.close()
