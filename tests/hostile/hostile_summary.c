@@ -386,6 +386,7 @@ TEST(background_drop_queue_that_fills_is_written_out_and_takes_events_again)
     o.queue_bytes = 1024;
     o.max_queue = 100000;
     o.flush_secs = 0.5;
+    o.fsync = true; /* each batch waits for the disk, so the caller outruns the thread and fills the queue */
     tbw_writer *w = hostile_writer(HERE, &o, NULL);
     hostile_expect e;
     expect_init(&e, HERE);
