@@ -18,7 +18,7 @@ if ! command -v qemu-x86_64 >/dev/null; then
     "${SUDO[@]}" apt-get update -q >&2
     DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -q --no-install-recommends qemu-user >&2
 fi
-export TBW_TEST_TIMEOUT=3000 TBW_HOSTILE_DIR=
+export TBW_TEST_TIMEOUT=3000 TBW_HOSTILE_DIR= TBW_UNDER_QEMU=1
 mapfile -t progs < <(find "$B/tests/unit" "$B/tests/nn" "$B/tests/hostile" -maxdepth 1 -type f -executable \
     \( -name 'test_*' -o -name 'hostile_*' \) ! -name hostile_cli | sort)
 # The "checks: N passed, N failed" line when the program prints one (tests/check.h), else the last.

@@ -913,6 +913,11 @@ TEST(reader_reports_out_of_memory_when_a_small_record_decodes_past_the_memory_li
     CASE_PATH(path, "many-values");
     put_file(path, file.b, file.n);
     pb_free(&file);
+    if (getenv("TBW_UNDER_QEMU")) {
+        /* qemu-user's own reservations count against the limit: the case measures qemu, not tbw */
+        fprintf(stderr, "%s: not run under qemu (tools/oldcpu.sh)\n", HERE);
+        return;
+    }
     struct rlimit rl = {(rlim_t)256 << 20, (rlim_t)256 << 20};
     CHECK_INT(0, setrlimit(RLIMIT_AS, &rl));
     tbw_reader *r = open_reader(path);
