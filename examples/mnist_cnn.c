@@ -97,9 +97,12 @@ int main(int argc, char **argv)
                "(%.1f%%)\n",
                r.test_accuracy, r.test_loss, r.first_step + r.steps_done, r.seconds, r.images_per_s,
                r.logging_seconds, r.seconds > 0 ? 100 * r.logging_seconds / r.seconds : 0);
-        if (dist.size > 1)
-            printf("%d ranks: allreduce %.2f ms per step\n", dist.size,
-                   r.steps_done ? r.allreduce_seconds * 1000.0 / (double)r.steps_done : 0.0);
+        if (dist.size > 1 && r.steps_done) {
+            double k = 1000.0 / (double)r.steps_done;
+            printf("%d ranks, per step: compute %.2f ms, wait %.2f ms, allreduce %.2f ms\n", dist.size,
+                   (r.step_seconds - r.wait_seconds - r.allreduce_seconds) * k, r.wait_seconds * k,
+                   r.allreduce_seconds * k);
+        }
         printf("logs in %s — view them with: tensorboard --logdir %s\n", logdir, logdir);
     }
     dist_stop(&dist);

@@ -42,7 +42,9 @@ typedef struct train_result {
     double train_accuracy, train_loss; /* the last logged batch */
     double seconds, images_per_s;
     double logging_seconds; /* time the training loop spent in summary calls */
-    double allreduce_seconds; /* with several ranks: time in the gradient sum */
+    double step_seconds;      /* time in the training steps (shard, exchange and update) */
+    double wait_seconds;      /* with several ranks: time waiting for the slowest rank */
+    double allreduce_seconds; /* with several ranks: time in the gradient sum itself */
     long first_step, steps_done;
 } train_result;
 
