@@ -64,6 +64,13 @@ struct tbw_writer {
     uint64_t events;         /* events accepted, for tbw_writer_event_count */
     tbw__strset tags;        /* every tag this writer has logged, each with a tag_meta */
     uint64_t file_gen;       /* which event file this is (1, 2, ...), for tag_meta.gen */
+    uint64_t waits;          /* background: times a caller released the lock to wait for room */
+    /* The last tag written and its entry: a loop logging one tag again and again (or the same tag
+       from one call site) skips the hash and the table. Set only by the full path, which is also
+       the only one that replaces an entry, so hot_tm is never stale. */
+    const struct tag_meta *hot_tm;
+    size_t hot_tlen;
+    char hot_tag[64];
     char errmsg[TBW__ERRMSG_LEN];
 };
 
@@ -639,6 +646,7 @@ static int reserve_locked(tbw_writer *w, size_t rec)
             }
             w->flush_req = true;
             pthread_cond_signal(&w->cv_work);
+            w->waits++; /* the tag table may change while the lock is released */
             pthread_cond_wait(&w->cv_done, &w->mu);
             if (w->err)
                 return w->err;
@@ -762,30 +770,56 @@ int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const u
                                 "the event for tag '%.64s' would be over %llu bytes, the most an event file record "
                                 "holds (TensorBoard cannot read a larger one)",
                                 tag, (unsigned long long)TBW_RECORD_MAX_PAYLOAD);
-    uint64_t h = tbw__str_hash(tag, tlen);
     pthread_mutex_lock(&w->mu);
-    int rc = w->err;
+    int rc;
+    double wall;
+    tag_meta *tm;
+retry:
+    rc = w->err;
     if (rc)
         goto out;
-    double wall = now_wall(w);
+    wall = now_wall(w);
     if (!wall_ok(wall)) {
         rc = TBW__FAIL(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
         goto out;
     }
-    /* The tag is checked first, so a refused call rotates nothing. Room is reserved as if the
-       metadata goes along; reserving may rotate to a new file, which needs every tag's metadata
-       again: that is decided by the entry's file generation, after the reservation. */
-    void **slot;
-    rc = tag_check(w, tag, tlen, h, metadata, metadata_len, &slot);
-    if (rc)
-        goto out;
-    rc = reserve_locked(w, most + TBW_RECORD_OVERHEAD);
-    if (rc)
-        goto out;
-    tag_meta *tm = NULL;
-    rc = tag_entry(w, slot, tag, tlen, h, metadata, metadata_len, &tm);
-    if (rc)
-        goto out;
+    /* A reservation that had to wait for the background thread released the lock, and another
+       thread may have changed the tag table meanwhile (added tags, so the slot moved, or replaced
+       this tag's entry): then all is looked up again. */
+    uint64_t waits = w->waits;
+    tm = (tag_meta *)w->hot_tm;
+    if (tm && tlen == w->hot_tlen && memcmp(tag, w->hot_tag, tlen) == 0 &&
+        (!metadata || (tm->len == metadata_len && memcmp(tm->bytes, metadata, metadata_len) == 0))) {
+        /* the tag of the last call, with the metadata it holds: nothing to check or remember */
+        rc = reserve_locked(w, most + TBW_RECORD_OVERHEAD);
+        if (rc)
+            goto out;
+        if (w->waits != waits)
+            goto retry;
+    } else {
+        /* The tag is checked first, so a refused call rotates nothing. Room is reserved as if the
+           metadata goes along; reserving may rotate to a new file, which needs every tag's metadata
+           again: that is decided by the entry's file generation, after the reservation. */
+        uint64_t h = tbw__str_hash(tag, tlen);
+        void **slot;
+        rc = tag_check(w, tag, tlen, h, metadata, metadata_len, &slot);
+        if (rc)
+            goto out;
+        rc = reserve_locked(w, most + TBW_RECORD_OVERHEAD);
+        if (rc)
+            goto out;
+        if (w->waits != waits)
+            goto retry;
+        w->hot_tm = NULL;
+        rc = tag_entry(w, slot, tag, tlen, h, metadata, metadata_len, &tm);
+        if (rc)
+            goto out;
+        if (tlen <= sizeof w->hot_tag) {
+            memcpy(w->hot_tag, tag, tlen);
+            w->hot_tlen = tlen;
+            w->hot_tm = tm;
+        }
+    }
     bool with_meta = metadata && tm->gen != w->file_gen;
     if (with_meta)
         tm->gen = w->file_gen;
