@@ -5,13 +5,30 @@
 
 #include <tbw/common.h>
 
+/* Eight bytes per multiply, then a final avalanche: a tag of 20 bytes takes three rounds instead of
+   twenty dependent byte steps. Only in-memory tables use it; nothing stores the values. */
 uint64_t tbw__str_hash(const char *tag, size_t len)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)tag[i];
-        h *= 1099511628211ull;
+    const uint64_t k = 0x9E3779B97F4A7C15ull;
+    uint64_t h = 0x2545F4914F6CDD1Dull ^ (len * k);
+    const unsigned char *p = (const unsigned char *)tag;
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+        p += 8;
+        len -= 8;
     }
+    if (len) {
+        uint64_t w = 0;
+        memcpy(&w, p, len);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    }
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ull;
+    h ^= h >> 32;
     return h ? h : 1; /* 0 is the empty-slot marker */
 }
 

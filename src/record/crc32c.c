@@ -36,8 +36,21 @@ __attribute__((target("sse4.2"))) uint32_t tbw__crc32c_hw(uint32_t crc, const vo
         len -= 8;
     }
     uint32_t c32 = (uint32_t)c;
-    while (len--)
-        c32 = __builtin_ia32_crc32qi(c32, *p++);
+    /* the tail in at most three steps (4, 2, 1 bytes) rather than one per byte */
+    if (len & 4) {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        c32 = __builtin_ia32_crc32si(c32, v);
+        p += 4;
+    }
+    if (len & 2) {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        c32 = __builtin_ia32_crc32hi(c32, v);
+        p += 2;
+    }
+    if (len & 1)
+        c32 = __builtin_ia32_crc32qi(c32, *p);
     return ~c32;
 }
 
