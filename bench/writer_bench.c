@@ -2,14 +2,22 @@
  * writer_bench: times tbw's hot paths; bench/writer_vs_tbx.py runs it beside
  * tensorboardX in the same run. Prints one JSON object per measurement.
  *
- *   writer_bench [--repeat N] DIR
+ *   writer_bench [--repeat N] [--dump-inputs DIR] [--sections core,scaling] DIR
+ *
+ * core: the headline rates (scalars under several policies, 1M-float histograms, PNGs).
+ * scaling: how the cost grows with the work: scalars/s over 1..100000 distinct tags,
+ * histograms of 1k..100M floats, PNGs of 28x28..4096x4096.
+ * DIR is made if missing; the benchmark writes and removes only its own runs inside it.
  */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <tbw/tbw.h>
@@ -83,6 +91,37 @@ static void *scalar_worker(void *arg)
     return NULL;
 }
 
+/* One thread cycling through ntags distinct tags, one scalar event each. */
+typedef struct {
+    tbw_writer *w;
+    long n;
+    char **tags;
+    long ntags;
+} tjob;
+
+static void *tagged_worker(void *arg)
+{
+    tjob *j = arg;
+    for (long i = 0, t = 0; i < j->n; i++) {
+        if (tbw_scalar(j->w, j->tags[t], i, (double)i * 0.5))
+            exit(1);
+        if (++t == j->ntags)
+            t = 0;
+    }
+    return NULL;
+}
+
+static void remove_run(const char *dir, const char *run)
+{
+    /* Remove the ~90 MB file at once: unlinking drops its dirty pages, so
+       repetitions measure the writer, not the kernel's writeback throttling
+       once gigabytes of dirty pages pile up. */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/%s'", dir, run);
+    if (system(cmd) != 0)
+        exit(1);
+}
+
 static double scalar_rate(const char *dir, const char *run, int threads, long per_thread, const tbw_writer_opts *o)
 {
     tbw_writer *w = open_w(dir, run, o);
@@ -98,14 +137,37 @@ static double scalar_rate(const char *dir, const char *run, int threads, long pe
     if (tbw_writer_close(w))
         exit(1);
     double rate = (double)threads * (double)per_thread / (now() - t0);
-    /* Remove the ~90 MB file at once: unlinking drops its dirty pages, so
-       repetitions measure the writer, not the kernel's writeback throttling
-       once gigabytes of dirty pages pile up. */
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s/%s'", dir, run);
-    if (system(cmd) != 0)
-        exit(1);
+    remove_run(dir, run);
     return rate;
+}
+
+/* Scalars/s of one thread over ntags distinct tags ("layer17/grad_norm"-like), default policy. */
+static void report_tags(const char *dir, long ntags, long events, int repeat)
+{
+    char **tags = malloc((size_t)ntags * sizeof *tags);
+    for (long t = 0; t < ntags; t++) {
+        tags[t] = malloc(48);
+        snprintf(tags[t], 48, "layer%ld/grad_norm", t);
+    }
+    double r[64];
+    tbw_writer_opts def = TBW_WRITER_OPTS_INIT;
+    for (int i = 0; i < repeat; i++) {
+        char run[64];
+        snprintf(run, sizeof run, "tags%ld_%d", ntags, i);
+        tbw_writer *w = open_w(dir, run, &def);
+        tjob j = {w, events, tags, ntags};
+        double t0 = now();
+        tagged_worker(&j);
+        if (tbw_writer_close(w))
+            exit(1);
+        r[i] = (double)events / (now() - t0);
+        remove_run(dir, run);
+    }
+    printf("{\"name\": \"scalar_tags_%ld\", \"events_per_s\": %.0f, \"tags\": %ld, \"events\": %ld}\n", ntags,
+           median(r, repeat), ntags, events);
+    for (long t = 0; t < ntags; t++)
+        free(tags[t]);
+    free(tags);
 }
 
 static void report_rate(const char *name, const char *dir, int threads, long per, int repeat,
@@ -122,36 +184,125 @@ static void report_rate(const char *name, const char *dir, int threads, long per
            name, med, threads, threads * per, r[0], r[repeat - 1]);
 }
 
-/* Median time of repeat*3 histograms of x (bucketing + encoding + writing), printed as JSON under name. */
-static int time_histogram(tbw_writer *w, const char *name, const float *x, size_t n, int repeat)
+/* Median time of `times` histograms of x (bucketing + encoding + writing), printed as JSON under name. */
+static int time_histogram(tbw_writer *w, const char *name, const float *x, size_t n, int times)
 {
-    double t[64];
-    for (int i = 0; i < repeat * 3; i++) {
+    double t[192];
+    for (int i = 0; i < times; i++) {
         double t0 = now();
         if (tbw_histogram(w, name, i, x, n, 0, NULL))
             return 1;
         t[i] = now() - t0;
     }
-    printf("{\"name\": \"%s\", \"ms\": %.3f}\n", name, median(t, repeat * 3) * 1e3);
+    printf("{\"name\": \"%s\", \"ms\": %.3f, \"floats\": %zu}\n", name, median(t, times) * 1e3, n);
+    return 0;
+}
+
+static void fill_uniform(float *x, size_t n, unsigned *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        *s = *s * 1664525u + 1013904223u;
+        x[i] = (float)((*s >> 8) & 0xFFFF) / 65536.0f * 4.0f - 2.0f;
+    }
+}
+
+/* A smooth RGB test picture, as photographs and plots are (noise is the worst case, not the common one). */
+static uint8_t *smooth_rgb(size_t side)
+{
+    uint8_t *px = malloc(side * side * 3);
+    double f = 512.0 / (double)side;
+    for (size_t y = 0; y < side; y++)
+        for (size_t xx = 0; xx < side; xx++)
+            for (int c = 0; c < 3; c++)
+                px[(y * side + xx) * 3 + (size_t)c] =
+                    (uint8_t)(128 + 100 * sin(((double)xx * f + c * 30) * 0.02) * cos((double)y * f * 0.015));
+    return px;
+}
+
+/* Growth with the work: distinct tags, histogram sizes, image sizes. */
+static int scaling(const char *dir, const char *dump, int repeat)
+{
+    static const long ntags[] = {1, 10, 1000, 100000};
+    for (size_t k = 0; k < sizeof ntags / sizeof *ntags; k++)
+        report_tags(dir, ntags[k], 2000000, repeat);
+
+    tbw_writer_opts def = TBW_WRITER_OPTS_INIT;
+    tbw_writer *w = open_w(dir, "hist_scaling", &def);
+    static const size_t sizes[] = {1000, 1000000, 100000000};
+    unsigned s = 7;
+    for (size_t k = 0; k < 3; k++) {
+        float *x = malloc(sizes[k] * sizeof *x);
+        if (!x)
+            return 1;
+        fill_uniform(x, sizes[k], &s);
+        char name[64];
+        snprintf(name, sizeof name, "histogram_%zu", sizes[k]);
+        /* many samples of the small ones, a few of 100M (0.4 GB each pass) */
+        int times = sizes[k] >= 100000000 ? (repeat < 3 ? repeat : 3) : repeat * 3;
+        if (time_histogram(w, name, x, sizes[k], times))
+            return 1;
+        char file[64];
+        snprintf(file, sizeof file, "hist_%zu.f32", sizes[k]);
+        dump_input(dump, file, x, sizes[k] * sizeof *x);
+        free(x);
+    }
+    tbw_writer_close(w);
+    remove_run(dir, "hist_scaling");
+
+    w = open_w(dir, "png_scaling", &def);
+    static const size_t sides[] = {28, 512, 4096};
+    for (size_t k = 0; k < 3; k++) {
+        uint8_t *px = smooth_rgb(sides[k]);
+        tbw_image_batch b = {px, TBW_PIXEL_U8, TBW_LAYOUT_HWC, 1, sides[k], sides[k], 3};
+        double t[64];
+        int times = sides[k] >= 4096 ? (repeat < 3 ? repeat : 3) : repeat;
+        for (int i = 0; i < times; i++) {
+            double t0 = now();
+            if (tbw_images(w, "png", i, &b, 1))
+                return 1;
+            t[i] = now() - t0;
+        }
+        printf("{\"name\": \"png_%zu\", \"ms\": %.3f, \"side\": %zu}\n", sides[k], median(t, times) * 1e3, sides[k]);
+        char file[64];
+        snprintf(file, sizeof file, "smooth_%zux%zux3.u8", sides[k], sides[k]);
+        dump_input(dump, file, px, sides[k] * sides[k] * 3);
+        free(px);
+    }
+    tbw_writer_close(w);
+    remove_run(dir, "png_scaling");
     return 0;
 }
 
 int main(int argc, char **argv)
 {
     int repeat = 7;
-    const char *dir = NULL, *dump = NULL;
+    const char *dir = NULL, *dump = NULL, *sections = "core";
+    bool bad = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
             repeat = atoi(argv[++i]);
         else if (strcmp(argv[i], "--dump-inputs") == 0 && i + 1 < argc)
             dump = argv[++i];
+        else if (strcmp(argv[i], "--sections") == 0 && i + 1 < argc)
+            sections = argv[++i];
+        else if (argv[i][0] == '-' || dir)
+            bad = true; /* an unknown flag is never taken for the directory */
         else
             dir = argv[i];
     }
-    if (!dir || repeat < 1 || repeat > 64) {
-        fprintf(stderr, "usage: writer_bench [--repeat N] [--dump-inputs DIR] DIR\n");
+    bool core = strstr(sections, "core") != NULL, scale = strstr(sections, "scaling") != NULL;
+    if (bad || !dir || repeat < 1 || repeat > 64 || !(core || scale)) {
+        fprintf(stderr, "usage: writer_bench [--repeat N(1-64)] [--dump-inputs DIR] [--sections core,scaling] DIR\n");
         return 2;
     }
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "writer_bench: cannot make %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    if (scale && scaling(dir, dump, repeat))
+        return 1;
+    if (!core)
+        return 0;
 
     /* Scalars: TensorFlow-like defaults (flush every 10 events), then a larger queue. */
     long rss0 = max_rss_kb();
@@ -179,13 +330,13 @@ int main(int argc, char **argv)
     }
     dump_input(dump, "hist_1M.f32", x, n * sizeof *x);
     tbw_writer *w = open_w(dir, "histogram", &def);
-    if (time_histogram(w, "histogram_1M", x, n, repeat))
+    if (time_histogram(w, "histogram_1M", x, n, repeat * 3))
         return 1;
     /* The same values through a ReLU: half of them exactly the minimum 0, as in activation histograms. */
     for (size_t i = 0; i < n; i++)
         x[i] = x[i] > 0.0f ? x[i] : 0.0f;
     dump_input(dump, "hist_1M_relu.f32", x, n * sizeof *x);
-    if (time_histogram(w, "histogram_1M_relu", x, n, repeat))
+    if (time_histogram(w, "histogram_1M_relu", x, n, repeat * 3))
         return 1;
     tbw_writer_close(w);
     free(x);
