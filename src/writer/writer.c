@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/err.h"
 #include "../common/file.h"
 #include "../common/util.h"
@@ -65,6 +66,7 @@ struct tbw_writer {
     tbw__strset tags;        /* every tag this writer has logged, each with a tag_meta */
     uint64_t file_gen;       /* which event file this is (1, 2, ...), for tag_meta.gen */
     uint64_t waits;          /* background: times a caller released the lock to wait for room */
+    tbw__wallclock clock;    /* the event stamps, unless opts.clock is set */
     /* The last tag written and its entry: a loop logging one tag again and again (or the same tag
        from one call site) skips the hash and the table. Set only by the full path, which is also
        the only one that replaces an entry, so hot_tm is never stale. */
@@ -85,13 +87,11 @@ typedef struct tag_meta {
 
 /* ------------------------------------------------------------------ */
 
-static double now_wall(const tbw_writer *w)
+static double now_wall(tbw_writer *w)
 {
     if (w->opts.clock)
         return w->opts.clock(w->opts.clock_ctx);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return tbw__wallclock_now(&w->clock);
 }
 
 /* TensorBoard's fast loader marks a file dead on a NaN wall time and drops
@@ -951,6 +951,8 @@ int tbw_writer_open(tbw_writer **out, const char *run_dir, const tbw_writer_opts
     pthread_cond_init(&w->cv_done, NULL);
     w->opts = *opts;
     w->opts.filename_suffix = NULL;
+    if (!w->opts.clock)
+        tbw__wallclock_init(&w->clock);
     if (w->opts.png_level < 0)
         w->opts.png_level = 1;
     size_t dl = strlen(run_dir);

@@ -122,7 +122,7 @@ def test_rank_scalars_give_each_rank_a_run_of_system_scalars_only(runs, load_fas
     tb = TensorBoard(log / "ranked", load_fast)
     try:
         tb.wait_for(lambda: {".", "rank0", "rank1"} <= set(tb.json("/data/runs")), "the rank runs")
-        tags = tb.wait_for(lambda: (lambda t: t if all(len(t.get(r, {})) == 3 for r in ("rank0", "rank1")) else None)(
+        tags = tb.wait_for(lambda: (lambda t: t if all(len(t.get(r, {})) == 4 for r in ("rank0", "rank1")) else None)(
             tb.json("/data/plugin/scalars/tags")), "the system scalars")
         for r in ("rank0", "rank1"):
             assert sorted(tags[r]) == ["system/allreduce_ms", "system/images_per_sec", "system/step_ms", "system/wait_ms"]
