@@ -2,14 +2,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <tbw/record.h>
 
+#include "../../src/common/clock.h"
 #include "../../src/common/err.h"
 #include "../../src/common/file.h"
 #include "../../src/common/util.h"
@@ -334,7 +337,45 @@ TEST(open_read_refuses_a_fifo_and_a_directory_without_waiting_and_opens_files_an
     free(d);
 }
 
+/* ---- the event clock ---- */
+static double realtime_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Over 300 ms of readings (past the 20 ms the counter's rate takes to measure, and across many
+   10 ms anchors), every stamp lies between the real clock read just before and just after it,
+   within 50 microseconds, and no stamp is more than 50 microseconds earlier than the one before. */
+TEST(event_clock_stays_within_microseconds_of_the_real_clock_and_does_not_run_backwards)
+{
+    tbw__wallclock c;
+    tbw__wallclock_init(&c);
+    double t_end = realtime_now() + 0.3, prev = 0, worst = 0, back = 0;
+    long n = 0;
+    while (1) {
+        double before = realtime_now();
+        double t = tbw__wallclock_now(&c);
+        double after = realtime_now();
+        double off = t < before ? before - t : t > after ? t - after : 0;
+        worst = off > worst ? off : worst;
+        if (prev - t > back)
+            back = prev - t;
+        prev = t;
+        n++;
+        if (after > t_end)
+            break;
+    }
+    CHECK(n > 1000);
+    CHECK(worst < 50e-6);
+    CHECK(back < 50e-6);
+    printf("  %ld readings, counter %s, worst offset %.2f us, worst step back %.2f us\n", n,
+           c.tsc ? "used" : "not usable here", worst * 1e6, back * 1e6);
+}
+
 static const check_case tests[] = {
+    CASE(event_clock_stays_within_microseconds_of_the_real_clock_and_does_not_run_backwards),
     CASE(fail_leaves_the_message_on_the_handle_and_returns_the_code),
     CASE(fail_keeps_the_start_and_the_end_of_a_long_message_and_terminates_it),
     CASE(fail_never_cuts_a_long_message_inside_a_utf8_sequence),
