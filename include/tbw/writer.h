@@ -51,7 +51,9 @@ typedef struct tbw_writer_opts {
     int64_t resume_step;      /**< >= 0: this open continues a run at this step (see tbw_writer_open) */
     uint64_t max_file_bytes;  /**< > 0: start a new file once the current one reaches this size */
     const char *filename_suffix; /**< appended to the file name, e.g. ".v2"; NULL for none */
-    tbw_clock_fn clock;       /**< NULL: the system's real-time clock */
+    tbw_clock_fn clock;       /**< NULL: the system's real-time clock (CLOCK_REALTIME; read through
+                                   the CPU's time-stamp counter where the kernel keeps time with it,
+                                   re-anchored every 10 ms, within a microsecond of it) */
     void *clock_ctx;          /**< passed to clock */
     int png_level;            /**< PNG compression 0-9; -1 = default 1. 0 stores, 1-3 are fast (RLE, UP filter), 4-9 search harder (adaptive filters from 6) */
     bool discard;             /**< check and count every call, but create no directory or file and write nothing:
