@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -139,6 +141,55 @@ static double scalar_rate(const char *dir, const char *run, int threads, long pe
     double rate = (double)threads * (double)per_thread / (now() - t0);
     remove_run(dir, run);
     return rate;
+}
+
+/* The kernel's share under TensorFlow's policy: the median time of one pwrite(2) of ten scalar
+   events' bytes, appended to a fresh file, as the writer does every 10 events. 10 / that time
+   is the most scalar events/s that policy allows on this machine, whatever the writer does. */
+static void report_kernel_write(const char *dir, int repeat)
+{
+    char run[1200];
+    snprintf(run, sizeof run, "%s/size_probe", dir);
+    tbw_writer_opts def = TBW_WRITER_OPTS_INIT;
+    tbw_writer *w = open_w(dir, "size_probe", &def);
+    for (long i = 0; i < 100000; i++)
+        if (tbw_scalar(w, "t0/loss", 1000000 + i, (double)i * 0.5))
+            exit(1);
+    if (tbw_writer_close(w))
+        exit(1);
+    /* bytes per event from the file the writer left */
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "du -b --apparent-size '%s' | tail -1", run);
+    FILE *p = popen(cmd, "r");
+    long bytes = 0;
+    if (!p || fscanf(p, "%ld", &bytes) != 1)
+        exit(1);
+    pclose(p);
+    remove_run(dir, "size_probe");
+    size_t chunk = (size_t)(bytes / 100000) * 10;
+    static uint8_t buf[4096];
+    memset(buf, 0x5A, sizeof buf);
+    if (chunk > sizeof buf)
+        chunk = sizeof buf;
+    double t[64];
+    for (int r = 0; r < repeat; r++) {
+        char path[1300];
+        snprintf(path, sizeof path, "%s/pwrite_probe", dir);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0)
+            exit(1);
+        long n = 200000;
+        double t0 = now();
+        for (long i = 0; i < n; i++)
+            if (pwrite(fd, buf, chunk, (off_t)(i * (long)chunk)) != (ssize_t)chunk)
+                exit(1);
+        t[r] = (now() - t0) / (double)n;
+        close(fd);
+        unlink(path);
+    }
+    double us = median(t, repeat) * 1e6;
+    printf("{\"name\": \"kernel_write_10_events\", \"bytes\": %zu, \"us\": %.3f, \"ceiling_events_per_s\": %.0f}\n",
+           chunk, us, 10.0 / (us * 1e-6));
 }
 
 /* Scalars/s of one thread over ntags distinct tags ("layer17/grad_norm"-like), default policy. */
@@ -307,6 +358,7 @@ int main(int argc, char **argv)
     /* Scalars: TensorFlow-like defaults (flush every 10 events), then a larger queue. */
     long rss0 = max_rss_kb();
     tbw_writer_opts def = TBW_WRITER_OPTS_INIT;
+    report_kernel_write(dir, repeat);
     report_rate("scalar_1thread_default", dir, 1, 2000000, repeat, &def);
     tbw_writer_opts big = TBW_WRITER_OPTS_INIT;
     big.max_queue = 10000;
