@@ -16,6 +16,7 @@
  * the channel roles swapped; this needs 0 <= pad <= (k-1)*dilation on every side, which SAME and
  * VALID padding satisfy. Summation runs in k order per output, like a naive convolution. */
 #include "nn_internal.h"
+#include "../common/cpu.h"
 
 #include <string.h>
 
@@ -35,7 +36,7 @@ static int round16(int n)
 bool cnn__direct_cpu(void)
 {
 #ifdef CNN_DIRECT_X86
-    return __builtin_cpu_supports("avx512f");
+    return tbw__cpu_avx512();
 #else
     return false;
 #endif
