@@ -202,6 +202,13 @@ def main():
         ratio = a / b if better == "higher" else b / a
         fmt = (lambda v: f"{v:,.0f}") if "events" in name else (lambda v: f"{v:.2f}")
         print(f"| {name} | {fmt(a)} | {fmt(b)} | {ratio:.1f}x |")
+    kw = ours.get("kernel_write_10_events")
+    if kw:
+        d = ours["scalar_1thread_default"]["events_per_s"]
+        print(f"\nThe kernel's share of TensorFlow's policy: one pwrite of ten events ({kw['bytes']} B) takes "
+              f"{kw['us']:.2f} us here, so no writer can pass {kw['ceiling_events_per_s']:,.0f} events/s with a "
+              f"write every 10 events on this machine; tbw's default reaches {d / kw['ceiling_events_per_s']:.0%} "
+              "of that ceiling.")
     print(f"\nGrowth of tbw's peak RSS over all the scalar runs ({5 * args.repeat} writers, tens of millions of "
           f"events): {ours['scalar_rss_growth_kb']['kb']} kB")
     print(f"\nPNG sizes (tbw, level 1): noise {ours['png_512_rgb_noise']['png_bytes']:,} B, "

@@ -403,6 +403,38 @@ __attribute__((target("avx512f,avx512vl,avx512bw"))) static void count_f32_avx51
         for (int l = 0; l < 8; l++)
             counts[(size_t)b * 4 + (size_t)(l & 3)] += t[l][b];
 }
+
+/* minmax_f32_sse2 with 16 lanes and mask registers. */
+__attribute__((target("avx512f,avx512vl,avx512bw"))) static size_t minmax_f32_avx512(const float *x, size_t n,
+                                                                                    float *lo_out, float *hi_out)
+{
+    const __m512 pinf = _mm512_set1_ps(INFINITY), ninf = _mm512_set1_ps(-INFINITY);
+    __m512 lo0 = pinf, lo1 = pinf, hi0 = ninf, hi1 = ninf;
+    size_t good = 0, i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
+        __m512 da = _mm512_sub_ps(a, a), db = _mm512_sub_ps(b, b);
+        __mmask16 ma = _mm512_cmp_ps_mask(da, da, _CMP_EQ_OQ), mb = _mm512_cmp_ps_mask(db, db, _CMP_EQ_OQ);
+        /* operands in the SSE2 loop's order, so ties (-0 and +0) resolve alike */
+        lo0 = _mm512_mask_min_ps(lo0, ma, a, lo0);
+        hi0 = _mm512_mask_max_ps(hi0, ma, a, hi0);
+        lo1 = _mm512_mask_min_ps(lo1, mb, b, lo1);
+        hi1 = _mm512_mask_max_ps(hi1, mb, b, hi1);
+        good += (size_t)__builtin_popcount(ma) + (size_t)__builtin_popcount(mb);
+    }
+    float lo = _mm512_reduce_min_ps(_mm512_min_ps(lo0, lo1)), hi = _mm512_reduce_max_ps(_mm512_max_ps(hi0, hi1));
+    for (; i < n; i++) {
+        float v = x[i];
+        if (v - v == 0) {
+            good++;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+    return good;
+}
 #define HAVE_AVX512_PATH 1
 #endif
 
@@ -418,7 +450,12 @@ DEFINE_BUCKETS(buckets_f64_64, double, uint64_t)
 static void buckets_f32_sse2(const float *x, size_t n, int k, double *out, uint32_t *counts, size_t *nonfinite_out)
 {
     float lo_f, hi_f;
+#ifdef HAVE_AVX512_PATH
+    bool wide = tbw__cpu_avx512();
+    size_t good = wide ? minmax_f32_avx512(x, n, &lo_f, &hi_f) : minmax_f32_sse2(x, n, &lo_f, &hi_f);
+#else
     size_t good = minmax_f32_sse2(x, n, &lo_f, &hi_f);
+#endif
     double lo = lo_f, hi = hi_f;
     memset(out, 0, (size_t)k * 3 * sizeof *out);
     if (nonfinite_out)
@@ -435,7 +472,7 @@ static void buckets_f32_sse2(const float *x, size_t n, int k, double *out, uint3
     }
     double width = (hi - lo) / k;
 #ifdef HAVE_AVX2_PATH
-    if (k <= 255 && tbw__cpu_avx512())
+    if (k <= 255 && wide)
         count_f32_avx512_small(x, n, lo, width, k, counts);
     else if (__builtin_cpu_supports("avx2") && k <= 255)
         count_f32_avx2_small(x, n, lo, width, k, counts);
