@@ -157,7 +157,8 @@ typedef struct cnn_layer_info {
 
 /** Static English text for a status code (the engine's own copy of tbw_strerror). */
 TBW_API const char *cnn_strerror(int status);
-/** Whether this CPU runs the direct convolution kernels (x86-64 with AVX-512F). */
+/** Whether the direct convolution kernels run: an x86-64 CPU with AVX-512F, VL and BW, and
+    TBW_NO_AVX512 unset, "" or "0" in the environment. */
 TBW_API bool cnn_conv_direct_available(void);
 
 /** Output size of one spatial dimension, for checking shapes before building.
