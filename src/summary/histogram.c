@@ -285,10 +285,41 @@ __attribute__((target("avx2"))) static inline __m128i index4_avx2(const float *x
     return _mm_blendv_epi8(vk, b, _mm_castps_si128(okm));
 }
 
+/* The two passes' shared ends for up to 255 buckets: the indices of the block's last floats
+   (from i to m, fewer than a vector), then every index of the block counted, spread over 8 tables
+   so that runs of one bucket (the zeros of a ReLU output) do not wait on each other's increments. */
+static inline void finish_block(const float *xs, size_t i, size_t m, double lo, double width, int k, uint8_t *idx,
+                                uint32_t (*t)[256])
+{
+    const int last = k - 1;
+    for (; i < m; i++) {
+        double v = (double)xs[i];
+        int32_t b = k;
+        if (v - v == 0) {
+            double q = (v - lo) / width;
+            b = q < (double)last ? (int32_t)q : last;
+        }
+        idx[i] = (uint8_t)b;
+    }
+    size_t j = 0;
+    for (; j + 8 <= m; j += 8)
+        for (int l = 0; l < 8; l++)
+            t[l][idx[j + (size_t)l]]++;
+    for (; j < m; j++)
+        t[j & 7][idx[j]]++;
+}
+
+/* The 8 tables into the caller's 4 interleaved ones (slot k holds what was not finite). */
+static inline void merge_tables(uint32_t (*t)[256], int k, uint32_t *counts)
+{
+    for (int b = 0; b <= k; b++)
+        for (int l = 0; l < 8; l++)
+            counts[(size_t)b * 4 + (size_t)(l & 3)] += t[l][b];
+}
+
 /*
  * count_f32_avx2 for up to 255 buckets (the default is 30), in two passes over blocks that stay in
- * L1: the indices of 8 floats at a time into a byte array, then the counting, spread over 8 tables
- * so that runs of one bucket (the zeros of a ReLU output) do not wait on each other's increments.
+ * L1: the indices of 8 floats at a time into a byte array, then the counting (finish_block).
  */
 #define INDEX_BLOCK 4096
 __attribute__((target("avx2"))) static void count_f32_avx2_small(const float *x, size_t n, double lo, double width,
@@ -299,7 +330,6 @@ __attribute__((target("avx2"))) static void count_f32_avx2_small(const float *x,
     uint32_t t[8][256];
     memset(t, 0, sizeof t);
     uint8_t idx[INDEX_BLOCK];
-    const int last = k - 1;
     for (size_t base = 0; base < n; base += INDEX_BLOCK) {
         const float *xs = x + base;
         size_t m = n - base < INDEX_BLOCK ? n - base : INDEX_BLOCK;
@@ -310,32 +340,9 @@ __attribute__((target("avx2"))) static void count_f32_avx2_small(const float *x,
             __m128i w16 = _mm_packus_epi32(b0, b1); /* 0..255 fit unchanged */
             _mm_storel_epi64((__m128i *)(idx + i), _mm_packus_epi16(w16, w16));
         }
-        for (; i < m; i++) {
-            double v = (double)xs[i];
-            int32_t b = k;
-            if (v - v == 0) {
-                double q = (v - lo) / width;
-                b = q < (double)last ? (int32_t)q : last;
-            }
-            idx[i] = (uint8_t)b;
-        }
-        size_t j = 0;
-        for (; j + 8 <= m; j += 8) {
-            t[0][idx[j]]++;
-            t[1][idx[j + 1]]++;
-            t[2][idx[j + 2]]++;
-            t[3][idx[j + 3]]++;
-            t[4][idx[j + 4]]++;
-            t[5][idx[j + 5]]++;
-            t[6][idx[j + 6]]++;
-            t[7][idx[j + 7]]++;
-        }
-        for (; j < m; j++)
-            t[j & 7][idx[j]]++;
+        finish_block(xs, i, m, lo, width, k, idx, t);
     }
-    for (int b = 0; b <= k; b++)
-        for (int l = 0; l < 8; l++)
-            counts[(size_t)b * 4 + (size_t)(l & 3)] += t[l][b];
+    merge_tables(t, k, counts);
 }
 #define HAVE_AVX2_PATH 1
 
@@ -350,7 +357,6 @@ __attribute__((target("avx512f,avx512vl,avx512bw"))) static void count_f32_avx51
     uint32_t t[8][256];
     memset(t, 0, sizeof t);
     uint8_t idx[INDEX_BLOCK];
-    const int last = k - 1;
     for (size_t base = 0; base < n; base += INDEX_BLOCK) {
         const float *xs = x + base;
         size_t m = n - base < INDEX_BLOCK ? n - base : INDEX_BLOCK;
@@ -376,32 +382,9 @@ __attribute__((target("avx512f,avx512vl,avx512bw"))) static void count_f32_avx51
             b = _mm256_mask_blend_epi32(ok, vk, _mm256_min_epi32(b, vlast));
             _mm_storel_epi64((__m128i *)(idx + i), _mm256_cvtepi32_epi8(b));
         }
-        for (; i < m; i++) {
-            double v = (double)xs[i];
-            int32_t b = k;
-            if (v - v == 0) {
-                double q = (v - lo) / width;
-                b = q < (double)last ? (int32_t)q : last;
-            }
-            idx[i] = (uint8_t)b;
-        }
-        size_t j = 0;
-        for (; j + 8 <= m; j += 8) {
-            t[0][idx[j]]++;
-            t[1][idx[j + 1]]++;
-            t[2][idx[j + 2]]++;
-            t[3][idx[j + 3]]++;
-            t[4][idx[j + 4]]++;
-            t[5][idx[j + 5]]++;
-            t[6][idx[j + 6]]++;
-            t[7][idx[j + 7]]++;
-        }
-        for (; j < m; j++)
-            t[j & 7][idx[j]]++;
+        finish_block(xs, i, m, lo, width, k, idx, t);
     }
-    for (int b = 0; b <= k; b++)
-        for (int l = 0; l < 8; l++)
-            counts[(size_t)b * 4 + (size_t)(l & 3)] += t[l][b];
+    merge_tables(t, k, counts);
 }
 
 /* minmax_f32_sse2 with 16 lanes and mask registers. */

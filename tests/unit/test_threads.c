@@ -38,33 +38,43 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* THREADS threads log scalars and a shared histogram to one writer in run g_dir/<name>, then the file is
-   read back: each event once, whole, in each thread's order. */
-static void run(const char *name, bool background)
+/* Opens a writer on g_dir/<name> with o, runs THREADS threads of fn on it, closes it, and opens a
+   reader on the one event file it wrote (NULL after a failed check). */
+static tbw_reader *log_from_threads(const char *name, const tbw_writer_opts *o, void *(*fn)(void *))
 {
-    char dir[600];
+    char dir[600], msg[256], path[1200];
     snprintf(dir, sizeof dir, "%s/%s", g_dir, name);
-    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
-    o.background = background;
     tbw_writer *w;
-    char msg[256];
-    CHECK_RC(0, tbw_writer_open(&w, dir, &o, msg, sizeof msg), msg);
+    tbw_reader *r = NULL;
+    int rc = tbw_writer_open(&w, dir, o, msg, sizeof msg);
+    CHECK_RC(0, rc, msg);
+    if (rc)
+        return NULL;
     pthread_t th[THREADS];
     job jobs[THREADS];
     for (int i = 0; i < THREADS; i++) {
         jobs[i] = (job){w, i, 0};
-        pthread_create(&th[i], NULL, worker, &jobs[i]);
+        pthread_create(&th[i], NULL, fn, &jobs[i]);
     }
     for (int i = 0; i < THREADS; i++) {
         pthread_join(th[i], NULL);
         CHECK_INT(0, jobs[i].failures);
     }
     CHECK_RC(0, tbw_writer_close(w), "close");
-
-    char path[1200];
     CHECK_INT(1, tu_event_files(dir, path, sizeof path));
-    tbw_reader *r;
     CHECK_RC(0, tbw_reader_open(&r, path, msg, sizeof msg), msg);
+    return r;
+}
+
+/* THREADS threads log scalars and a shared histogram to one writer in run g_dir/<name>, then the file is
+   read back: each event once, whole, in each thread's order. */
+static void run(const char *name, bool background)
+{
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.background = background;
+    tbw_reader *r = log_from_threads(name, &o, worker);
+    if (!r)
+        return;
     long next[THREADS] = {0};
     long hist = 0, bad = 0, metas = 0;
     const tbw_event *ev;
@@ -134,29 +144,12 @@ static void *many_tags_worker(void *arg)
    Each event still arrives once, and each tag's first event carries its metadata. */
 TEST(new_tags_from_threads_waiting_for_room_in_a_tiny_background_queue_all_arrive_with_their_metadata)
 {
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s/tiny", g_dir);
     tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
     o.background = true;
     o.queue_bytes = 1024;
-    tbw_writer *w;
-    char msg[256];
-    CHECK_RC(0, tbw_writer_open(&w, dir, &o, msg, sizeof msg), msg);
-    pthread_t th[THREADS];
-    job jobs[THREADS];
-    for (int i = 0; i < THREADS; i++) {
-        jobs[i] = (job){w, i, 0};
-        pthread_create(&th[i], NULL, many_tags_worker, &jobs[i]);
-    }
-    for (int i = 0; i < THREADS; i++) {
-        pthread_join(th[i], NULL);
-        CHECK_INT(0, jobs[i].failures);
-    }
-    CHECK_RC(0, tbw_writer_close(w), "close");
-    char path[1200];
-    CHECK_INT(1, tu_event_files(dir, path, sizeof path));
-    tbw_reader *r;
-    CHECK_RC(0, tbw_reader_open(&r, path, msg, sizeof msg), msg);
+    tbw_reader *r = log_from_threads("tiny", &o, many_tags_worker);
+    if (!r)
+        return;
     long per[THREADS] = {0}, shared = 0, metas = 0, bad = 0;
     static unsigned char seen[THREADS][MANY_TAGS];
     const tbw_event *ev;
