@@ -143,6 +143,14 @@ static double scalar_rate(const char *dir, const char *run, int threads, long pe
     return rate;
 }
 
+static double gettime_clock(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* The kernel's share under TensorFlow's policy: the median time of one pwrite(2) of ten scalar
    events' bytes, appended to a fresh file, as the writer does every 10 events. 10 / that time
    is the most scalar events/s that policy allows on this machine, whatever the writer does. */
@@ -357,6 +365,14 @@ int main(int argc, char **argv)
     long rss0 = max_rss_kb();
     tbw_writer_opts def = TBW_WRITER_OPTS_INIT;
     report_kernel_write(dir, repeat);
+    /* The writer's own cost, nothing written (a discarding writer encodes and counts every
+       event), with its event clock and with a clock that calls clock_gettime each time. */
+    tbw_writer_opts disc = TBW_WRITER_OPTS_INIT;
+    disc.discard = true;
+    disc.max_queue = 10000;
+    report_rate("scalar_discard_event_clock", dir, 1, 4000000, repeat, &disc);
+    disc.clock = gettime_clock;
+    report_rate("scalar_discard_clock_gettime", dir, 1, 4000000, repeat, &disc);
     report_rate("scalar_1thread_default", dir, 1, 2000000, repeat, &def);
     tbw_writer_opts big = TBW_WRITER_OPTS_INIT;
     big.max_queue = 10000;

@@ -202,6 +202,11 @@ def main():
         ratio = a / b if better == "higher" else b / a
         fmt = (lambda v: f"{v:,.0f}") if "events" in name else (lambda v: f"{v:.2f}")
         print(f"| {name} | {fmt(a)} | {fmt(b)} | {ratio:.1f}x |")
+    dc, dg = ours.get("scalar_discard_event_clock"), ours.get("scalar_discard_clock_gettime")
+    if dc and dg:
+        print(f"\nThe writer's own cost, nothing written: {dc['events_per_s']:,.0f} events/s with its event clock, "
+              f"{dg['events_per_s']:,.0f} with clock_gettime per event "
+              f"({1e9 / dc['events_per_s']:.1f} against {1e9 / dg['events_per_s']:.1f} ns per event)")
     kw = ours.get("kernel_write_10_events")
     if kw:
         d = ours["scalar_1thread_default"]["events_per_s"]
