@@ -99,6 +99,23 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 
+/* The vector loops' last floats (from i on, fewer than a vector) folded into their lo, hi and count. */
+static inline size_t minmax_tail(const float *x, size_t i, size_t n, float lo, float hi, size_t good, float *lo_out,
+                                 float *hi_out)
+{
+    for (; i < n; i++) {
+        float v = x[i];
+        if (v - v == 0) {
+            good++;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+    return good;
+}
+
 /* Finite minimum, maximum and count of float data, 8 lanes in flight. */
 static size_t minmax_f32_sse2(const float *x, size_t n, float *lo_out, float *hi_out)
 {
@@ -133,17 +150,7 @@ static size_t minmax_f32_sse2(const float *x, size_t n, float *lo_out, float *hi
         hi = h[j] > hi ? h[j] : hi;
         good += c[j];
     }
-    for (; i < n; i++) {
-        float v = x[i];
-        if (v - v == 0) {
-            good++;
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-        }
-    }
-    *lo_out = lo;
-    *hi_out = hi;
-    return good;
+    return minmax_tail(x, i, n, lo, hi, good, lo_out, hi_out);
 }
 
 /*
@@ -406,17 +413,7 @@ __attribute__((target("avx512f,avx512vl,avx512bw"))) static size_t minmax_f32_av
         good += (size_t)__builtin_popcount(ma) + (size_t)__builtin_popcount(mb);
     }
     float lo = _mm512_reduce_min_ps(_mm512_min_ps(lo0, lo1)), hi = _mm512_reduce_max_ps(_mm512_max_ps(hi0, hi1));
-    for (; i < n; i++) {
-        float v = x[i];
-        if (v - v == 0) {
-            good++;
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-        }
-    }
-    *lo_out = lo;
-    *hi_out = hi;
-    return good;
+    return minmax_tail(x, i, n, lo, hi, good, lo_out, hi_out);
 }
 #define HAVE_AVX512_PATH 1
 #endif
