@@ -25,17 +25,41 @@ import venv
 TF_VERSION = "2.21.0"
 TORCH_VERSION = "2.15.0"
 
-TF_SCRIPT = r'''
+# What both engines' scripts share: arguments and the IDX reader first, the timing loop last
+# (warm-up, then the median over windows of images/s, and the peak RSS); `sync` is how a step's
+# loss is waited for.
+PRELUDE = r'''
 import gzip, os, resource, statistics, sys, time
 import numpy as np
 threads = int(sys.argv[1]); windows = int(sys.argv[2]); steps = int(sys.argv[3]); data = sys.argv[4]; B = int(sys.argv[5])
+def idx(path, off):
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read(), np.uint8, offset=off)
+'''
+
+
+def timing_loop(sync):
+    return r'''
+for _ in range(5):
+    step(*batch()).SYNC()
+rates = []
+for w in range(windows):
+    t = 0.0
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step(*batch()).SYNC()
+        t += time.perf_counter() - t0
+    rates.append(steps * B / t)
+print("images_per_sec=%.1f" % statistics.median(rates))
+print("peak_rss_mb=%.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+'''.replace("SYNC", sync)
+
+
+TF_SCRIPT = PRELUDE + r'''
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads(threads)
 tf.config.threading.set_inter_op_parallelism_threads(threads)
-def idx(path, off):
-    with gzip.open(path, "rb") as f:
-        return np.frombuffer(f.read(), np.uint8, offset=off)
 x = idx(os.path.join(data, "train-images-idx3-ubyte.gz"), 16).reshape(-1, 28, 28, 1)
 y = idx(os.path.join(data, "train-labels-idx1-ubyte.gz"), 8).astype(np.int32)
 rng = np.random.default_rng(1); order = rng.permutation(len(x))
@@ -62,30 +86,12 @@ def batch():
     global bi
     s = order[(bi % nb) * B:(bi % nb) * B + B]; bi += 1
     return tf.constant(x[s].astype(np.float32) / 255.0), tf.constant(y[s])
-for _ in range(5):
-    step(*batch()).numpy()
-rates = []
-for w in range(windows):
-    t = 0.0
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step(*batch()).numpy()
-        t += time.perf_counter() - t0
-    rates.append(steps * B / t)
-print("images_per_sec=%.1f" % statistics.median(rates))
-print("peak_rss_mb=%.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
-'''
+''' + timing_loop("numpy")
 
-TORCH_SCRIPT = r'''
-import gzip, os, resource, statistics, sys, time
-import numpy as np
-threads = int(sys.argv[1]); windows = int(sys.argv[2]); steps = int(sys.argv[3]); data = sys.argv[4]; B = int(sys.argv[5])
+TORCH_SCRIPT = PRELUDE + r'''
 import torch
 torch.set_num_threads(threads)
 torch.set_num_interop_threads(1)
-def idx(path, off):
-    with gzip.open(path, "rb") as f:
-        return np.frombuffer(f.read(), np.uint8, offset=off)
 x = idx(os.path.join(data, "train-images-idx3-ubyte.gz"), 16).reshape(-1, 1, 28, 28)
 y = idx(os.path.join(data, "train-labels-idx1-ubyte.gz"), 8).astype(np.int64)
 rng = np.random.default_rng(1); order = rng.permutation(len(x))
@@ -107,19 +113,7 @@ def batch():
     global bi
     s = order[(bi % nb) * B:(bi % nb) * B + B]; bi += 1
     return torch.from_numpy(x[s].astype(np.float32) / 255.0), torch.from_numpy(y[s])
-for _ in range(5):
-    step(*batch()).item()
-rates = []
-for w in range(windows):
-    t = 0.0
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step(*batch()).item()
-        t += time.perf_counter() - t0
-    rates.append(steps * B / t)
-print("images_per_sec=%.1f" % statistics.median(rates))
-print("peak_rss_mb=%.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
-'''
+''' + timing_loop("item")
 
 
 def parse(text):
