@@ -30,6 +30,9 @@ static void usage(FILE *f)
             "  --lr-final X          decay the rate along a cosine to X at the last step\n"
             "                        (default: constant); logged as learning_rate\n"
             "  --conv 1|2            convolutional layers (default 2)\n"
+            "  --conv-algo A         auto (default), winograd, direct or im2col: how the conv layers\n"
+            "                        compute; auto takes Winograd for conv2 and direct or im2col\n"
+            "                        elsewhere on an AVX-512 CPU (TBW_NO_AVX512=1: im2col only)\n"
             "  --fc 1|2              fully connected layers (default 2)\n"
             "  --dropout R           dropout rate on fc1, 0..0.9 (default 0: none)\n"
             "  --summary-every K     log scalars and 3 input images every K steps (default 5, as in the\n"
@@ -114,11 +117,12 @@ static int setup(int argc, char **argv, train_opts *op, const char **logdir_out)
     train_opts o = *op;
     o.data_dir = TRAIN_DEFAULT_DATA;
     const char *logdir = NULL;
-    enum { O_LOGDIR = 256, O_LR, O_LRF, O_CONV, O_FC, O_DROPOUT, O_CKPT, O_RESUME, O_CLASSES, O_RANKS, O_HELP };
+    enum { O_LOGDIR = 256, O_LR, O_LRF, O_CONV, O_ALGO, O_FC, O_DROPOUT, O_CKPT, O_RESUME, O_CLASSES, O_RANKS, O_HELP };
     static const struct option longopts[] = {
         {"logdir", required_argument, NULL, O_LOGDIR},   {"lr", required_argument, NULL, O_LR},
         {"lr-final", required_argument, NULL, O_LRF},
         {"conv", required_argument, NULL, O_CONV},       {"fc", required_argument, NULL, O_FC},
+        {"conv-algo", required_argument, NULL, O_ALGO},
         {"dropout", required_argument, NULL, O_DROPOUT}, {"checkpoint-every", required_argument, NULL, O_CKPT},
         {"resume", no_argument, NULL, O_RESUME},         {"classes", required_argument, NULL, O_CLASSES},
         {"rank-scalars", no_argument, NULL, O_RANKS},
@@ -138,6 +142,18 @@ static int setup(int argc, char **argv, train_opts *op, const char **logdir_out)
         case O_LR: if (!cli_double("--lr", optarg, 1e-9, 10, &d)) return 2; o.lr = d; break;
         case O_LRF: if (!cli_double("--lr-final", optarg, 1e-9, 10, &d)) return 2; o.lr_final = d; break;
         case O_CONV: if (!cli_long("--conv", optarg, 1, 2, &v)) return 2; o.conv_layers = (int)v; break;
+        case O_ALGO: {
+            static const char *const names[] = {"auto", "im2col", "direct", "winograd"};
+            int k = 0;
+            while (k < 4 && strcmp(optarg, names[k]) != 0)
+                k++;
+            if (k == 4) {
+                fprintf(stderr, "error: --conv-algo takes auto, winograd, direct or im2col, not '%s'\n", optarg);
+                return 2;
+            }
+            o.conv_algo = k; /* the names are in cnn_conv_algo's order */
+            break;
+        }
         case O_FC: if (!cli_long("--fc", optarg, 1, 2, &v)) return 2; o.fc_layers = (int)v; break;
         case O_DROPOUT: if (!cli_double("--dropout", optarg, 0, 0.9, &d)) return 2; o.dropout = (float)d; break;
         case O_CKPT: if (!cli_long("--checkpoint-every", optarg, 0, 100000000, &v)) return 2; o.checkpoint_every = v; break;

@@ -102,6 +102,7 @@ static int build_model(cnn_model **out, const train_opts *o, int threads, int ro
     mo.seed = o->seed + (uint64_t)(dist ? dist->rank : 0);
     mo.learning_rate = (float)o->lr;
     mo.threads = threads;
+    mo.conv_algo = (cnn_conv_algo)o->conv_algo;
     cnn_model *m;
     char why[256];
     if (cnn_model_create(&m, 1, rows, cols, &mo, why, sizeof why)) {

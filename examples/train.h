@@ -30,9 +30,10 @@ typedef struct train_opts {
     double lr_final;        /* > 0: cosine decay from lr at step 0 to lr_final at the last step */
     const struct train_dist *dist; /* data-parallel ranks (dist.h); NULL: one process */
     bool rank_scalars;      /* with dist: each rank also logs system/... scalars into <run>/rank<r> */
+    int conv_algo;          /* cnn_conv_algo: how the conv layers compute (0: CNN_CONV_AUTO) */
 } train_opts;
 
-#define TRAIN_OPTS_INIT { NULL, 2000, 100, 1e-4, 2, 2, 0.0f, 5, 20, 1024, 1, 500, false, 0, 0, 0, true, true, 0, 0.0, NULL, false }
+#define TRAIN_OPTS_INIT { NULL, 2000, 100, 1e-4, 2, 2, 0.0f, 5, 20, 1024, 1, 500, false, 0, 0, 0, true, true, 0, 0.0, NULL, false, 0 }
 
 /* The learning rate of step i of a run of `total` steps: o->lr, or its cosine decay to o->lr_final. */
 double train_learning_rate(const train_opts *o, long i, long total);

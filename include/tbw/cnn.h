@@ -59,11 +59,14 @@ typedef enum cnn_padding {
 
 /** How conv layers compute. */
 typedef enum cnn_conv_algo {
-    CNN_CONV_AUTO = 0,   /**< direct kernels where they apply (stride 1 on an AVX-512F CPU),
-                              else im2col + sgemm */
-    CNN_CONV_IM2COL = 1, /**< always im2col + sgemm */
-    CNN_CONV_DIRECT = 2  /**< direct kernels; cnn_model_build() fails with TBW_EINVAL where
-                              a conv layer cannot use them */
+    CNN_CONV_AUTO = 0,    /**< on an AVX-512F CPU: Winograd for 5x5 stride-1 layers with at least 8
+                               input and output channels, direct kernels for other stride-1 layers
+                               with a reduction of 64 or more; else im2col + sgemm */
+    CNN_CONV_IM2COL = 1,  /**< always im2col + sgemm */
+    CNN_CONV_DIRECT = 2,  /**< direct kernels; cnn_model_build() fails with TBW_EINVAL where
+                               a conv layer cannot use them */
+    CNN_CONV_WINOGRAD = 3 /**< Winograd F(2x2, 5x5); cnn_model_build() fails with TBW_EINVAL where
+                               a conv layer cannot use it (not 5x5, strided, dilated, no AVX-512F) */
 } cnn_conv_algo;
 
 /** Layer kinds. */
@@ -151,7 +154,7 @@ typedef struct cnn_layer_info {
     cnn_padding padding;        /**< padding mode as configured */
     int pad_top, pad_bottom, pad_left, pad_right; /**< padding actually applied */
     size_t col_rows, col_cols;  /**< conv im2col matrix per image: C*kh*kw x out_h*out_w */
-    const char *conv_algo;      /**< conv: "direct" or "im2col" after cnn_model_build(); else NULL */
+    const char *conv_algo;      /**< conv: "winograd", "direct" or "im2col" after cnn_model_build(); else NULL */
     float rate;                 /**< dropout rate */
 } cnn_layer_info;
 

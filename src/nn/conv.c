@@ -379,6 +379,20 @@ typedef struct par_ctx {
     cnn__layer *relu, *pool; /* forward: ReLU and max pool computed per image right after the GEMM */
 } par_ctx;
 
+/* Direct and Winograd layers run their own kernels per image, never the chunked GEMMs. */
+static bool own_kernels(const cnn__layer *L)
+{
+    return L->direct || L->wino;
+}
+
+static void pack(cnn_model *m, const cnn__layer *L, bool backward)
+{
+    if (L->wino)
+        cnn__wino_pack(L, cnn__W(m, L), backward);
+    else if (L->direct)
+        cnn__direct_pack(L, cnn__W(m, L), backward);
+}
+
 static void share(size_t n, size_t parts, size_t t, size_t *b, size_t *e)
 {
     *b = n * t / parts;
@@ -392,12 +406,14 @@ static void par_fwd_task(void *p, size_t t0, size_t t1)
     const int K = L->in_c * L->kh * L->kw, P = L->out_h * L->out_w;
     const float *w = cnn__W(c->m, L), *bias = L->use_bias ? cnn__B(c->m, L) : NULL;
     for (size_t t = t0; t < t1; t++) {
-        float *col = L->direct ? NULL : L->tcol + t * (size_t)K * P;
+        float *col = own_kernels(L) ? NULL : L->tcol + t * (size_t)K * P;
         size_t b, e;
         share(c->n, (size_t)c->m->threads, t, &b, &e);
         for (size_t i = b; i < e; i++) {
             float *yi = c->y + i * L->out_size;
-            if (L->direct) {
+            if (L->wino) {
+                cnn__wino_forward(L, c->x + i * L->in_size, yi, (int)t);
+            } else if (L->direct) {
                 cnn__direct_forward(L, c->x + i * L->in_size, yi, (int)t);
             } else {
                 im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
@@ -437,20 +453,21 @@ static void par_bwd_task(void *p, size_t t0, size_t t1)
     const int K = L->in_c * L->kh * L->kw, P = L->out_h * L->out_w, OC = L->out_c;
     const float *w = cnn__W(c->m, L);
     for (size_t t = t0; t < t1; t++) {
-        float *col = L->direct ? NULL : L->tcol + t * (size_t)K * P;
-        float *dw = L->direct ? L->dwt + t * cnn__direct_wgrad_floats(L) : L->tdw + t * (size_t)OC * K;
+        float *col = own_kernels(L) ? NULL : L->tcol + t * (size_t)K * P;
+        size_t dwn = L->wino ? cnn__wino_wgrad_floats(L) : L->direct ? cnn__direct_wgrad_floats(L) : (size_t)OC * K;
+        float *dw = own_kernels(L) ? L->dwt + t * dwn : L->tdw + t * dwn;
         double *db = c->m->dscratch + t * c->m->dscratch_ld;
         size_t b, e;
         share(c->n, (size_t)c->m->threads, t, &b, &e);
-        if (L->direct)
-            memset(dw, 0, sizeof(float) * cnn__direct_wgrad_floats(L));
-        else if (b == e)
-            memset(dw, 0, sizeof(float) * (size_t)OC * K);
+        if (own_kernels(L) || b == e)
+            memset(dw, 0, sizeof(float) * dwn);
         for (int oc = 0; oc < OC; oc++)
             db[oc] = 0.0;
         for (size_t i = b; i < e; i++) {
             const float *dyi = c->dy + i * L->out_size;
-            if (L->direct) {
+            if (L->wino) {
+                cnn__wino_backward(L, c->x + i * L->in_size, dyi, c->y ? c->y + i * L->in_size : NULL, (int)t);
+            } else if (L->direct) {
                 cnn__direct_backward(L, c->x + i * L->in_size, dyi, c->y ? c->y + i * L->in_size : NULL, (int)t);
             } else {
                 im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
@@ -470,7 +487,7 @@ static void par_bwd_task(void *p, size_t t0, size_t t1)
                     for (int l = 0; l < 8; l++)
                         db[oc] += part[l];
                 }
-            if (!c->y || L->direct)
+            if (!c->y || own_kernels(L))
                 continue;
             /* the columns are spent, so their gradient overwrites them */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, OC, 1.0f, w, K, dyi, P, 0.0f, col, P);
@@ -488,6 +505,10 @@ static void par_reduce_task(void *p, size_t b, size_t e)
     const cnn__layer *L = c->L;
     size_t count = L->w_count;
     float *dw = cnn__dW(c->m, L);
+    if (L->wino) { /* j runs over the channel pairs */
+        cnn__wino_reduce(L, c->m->threads, dw, b, e);
+        return;
+    }
     if (L->direct) { /* partials are [K][OC rounded to 16]; dW is [OC][K]; j runs over K */
         const size_t K = (size_t)L->in_c * L->kh * L->kw, ld = cnn__direct_wgrad_floats(L) / K;
         for (size_t k = b; k < e; k++)
@@ -514,9 +535,8 @@ bool cnn__blas_single(void)
 
 void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 {
-    if (L->direct)
-        cnn__direct_pack(L, cnn__W(m, L), false);
-    if (L->direct || cnn__blas_single()) {
+    pack(m, L, false);
+    if (own_kernels(L) || cnn__blas_single()) {
         par_ctx pc = {m, L, x, NULL, L->out, n, NULL, NULL};
         cnn__workers_run(m->workers, (size_t)m->threads, par_fwd_task, &pc);
         return;
@@ -549,26 +569,26 @@ void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 bool cnn__conv_fuses(const cnn__layer *L, const cnn__layer *relu, const cnn__layer *pool)
 {
     return L->kind == CNN_LAYER_CONV2D && relu->kind == CNN_LAYER_RELU && cnn__pool_is_max2x2(pool) &&
-           (L->direct || cnn__blas_single());
+           (own_kernels(L) || cnn__blas_single());
 }
 
 void cnn__conv_relu_pool_forward(cnn_model *m, cnn__layer *L, cnn__layer *relu, cnn__layer *pool, const float *x,
                                  size_t n)
 {
-    if (L->direct)
-        cnn__direct_pack(L, cnn__W(m, L), false);
+    pack(m, L, false);
     par_ctx pc = {m, L, x, NULL, L->out, n, relu, pool};
     cnn__workers_run(m->workers, (size_t)m->threads, par_fwd_task, &pc);
 }
 
 void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n)
 {
-    if (L->direct && dx)
-        cnn__direct_pack(L, cnn__W(m, L), true);
-    if (L->direct || cnn__blas_single()) {
+    if (dx)
+        pack(m, L, true);
+    if (own_kernels(L) || cnn__blas_single()) {
         par_ctx pc = {m, L, x, dy, dx, n, NULL, NULL};
         cnn__workers_run(m->workers, (size_t)m->threads, par_bwd_task, &pc);
-        cnn__workers_run(m->workers, L->direct ? (size_t)L->in_c * L->kh * L->kw : L->w_count, par_reduce_task, &pc);
+        size_t parts = L->wino ? (size_t)L->in_c * L->out_c : L->direct ? (size_t)L->in_c * L->kh * L->kw : L->w_count;
+        cnn__workers_run(m->workers, parts, par_reduce_task, &pc);
         if (L->use_bias) {
             float *db = cnn__dB(m, L);
             for (int oc = 0; oc < L->out_c; oc++) {

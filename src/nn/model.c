@@ -50,7 +50,7 @@ int cnn_model_create(cnn_model **out, int in_c, int in_h, int in_w, const cnn_mo
         return tbw__fail(e, TBW_EINVAL, "momentum must be in [0, 1) (got %g)", (double)o.momentum);
     if (o.threads < 0 || o.threads > 1024)
         return tbw__fail(e, TBW_EINVAL, "threads must be 0 (all cores) to 1024 (got %d)", o.threads);
-    if ((int)o.conv_algo < CNN_CONV_AUTO || (int)o.conv_algo > CNN_CONV_DIRECT)
+    if ((int)o.conv_algo < CNN_CONV_AUTO || (int)o.conv_algo > CNN_CONV_WINOGRAD)
         return tbw__fail(e, TBW_EINVAL, "unknown conv_algo %d", (int)o.conv_algo);
     size_t in_size;
     if (!tbw__mul((size_t)in_c * (size_t)in_h, (size_t)in_w, &in_size) || in_size > (size_t)INT32_MAX)
@@ -407,14 +407,19 @@ static int plan_layer(cnn_model *m, build_plan *p, cnn__layer *L)
         return TBW__FAIL(m, TBW_EINVAL, "layer '%s': direct convolution does not support %s", L->name, why);
     /* AUTO leaves short reductions (the first layer of a grey-scale net: 1x5x5) to im2col: there
      * a tile's transpose into NCHW is a large share of its work and direct measured no faster */
-    L->direct = !why && (m->opts.conv_algo == CNN_CONV_DIRECT ||
-                         (m->opts.conv_algo == CNN_CONV_AUTO && cnn__direct_worth(L)));
+    const char *wwhy = cnn__direct_cpu() ? cnn__wino_unfit(L) : "a CPU without AVX-512F";
+    if (m->opts.conv_algo == CNN_CONV_WINOGRAD && wwhy)
+        return TBW__FAIL(m, TBW_EINVAL, "layer '%s': Winograd convolution does not support %s", L->name, wwhy);
+    L->wino = !wwhy && (m->opts.conv_algo == CNN_CONV_WINOGRAD ||
+                        (m->opts.conv_algo == CNN_CONV_AUTO && cnn__wino_worth(L)));
+    L->direct = !L->wino && !why &&
+                (m->opts.conv_algo == CNN_CONV_DIRECT || (m->opts.conv_algo == CNN_CONV_AUTO && cnn__direct_worth(L)));
     L->chunk = cnn__conv_chunk(L, p->batch);
     if (!tbw__mul(L->chunk, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
         return TBW__FAIL(m, TBW_ERANGE, "layer '%s': im2col width exceeds INT_MAX", L->name);
     if (!tbw__mul(np, (size_t)L->out_c, &t))
         return TBW__FAIL(m, TBW_ERANGE, "layer '%s': too large", L->name);
-    if (!L->direct && t > p->max_tmp)
+    if (!L->direct && !L->wino && t > p->max_tmp)
         p->max_tmp = t;
     if ((size_t)L->out_c > p->max_oc)
         p->max_oc = (size_t)L->out_c;
@@ -437,6 +442,10 @@ static int size_layer(cnn_model *m, build_plan *p, size_t i)
         need(p, &r[CNN__LR_WPK], cnn__direct_packed(L), 1, 1, sizeof(float), "packed weights");
         need(p, &r[CNN__LR_DSCR], cnn__direct_scratch(L), T, 1, sizeof(float), "direct scratch");
         need(p, &r[CNN__LR_DWT], cnn__direct_wgrad_floats(L), T, 1, sizeof(float), "weight gradient parts");
+    } else if (L->kind == CNN_LAYER_CONV2D && L->wino) {
+        need(p, &r[CNN__LR_WPK], cnn__wino_packed(L), 1, 1, sizeof(float), "transformed filters");
+        need(p, &r[CNN__LR_DSCR], cnn__wino_scratch(L), T, 1, sizeof(float), "Winograd scratch");
+        need(p, &r[CNN__LR_DWT], cnn__wino_wgrad_floats(L), T, 1, sizeof(float), "weight gradient parts");
     } else if (L->kind == CNN_LAYER_CONV2D) {
         size_t K = (size_t)L->in_c * L->kh * L->kw;
         need(p, &r[CNN__LR_COL], K, L->chunk, P, sizeof(float), "im2col columns");
@@ -529,6 +538,8 @@ static void place_buffers(cnn_model *m, const build_plan *p, char *a)
         L->mask = carve(a, &off, lr[CNN__LR_MASK]);
         if (L->kind == CNN_LAYER_CONV2D && L->direct)
             cnn__direct_setup(L, L->dints, L->wpk, L->dscr, L->dwt);
+        if (L->kind == CNN_LAYER_CONV2D && L->wino)
+            cnn__wino_setup(L, L->wpk, L->dscr, L->dwt);
     }
 }
 
@@ -1012,7 +1023,7 @@ int cnn_model_layer_info(const cnn_model *m, size_t index, cnn_layer_info *info)
         info->col_rows = (size_t)L->in_c * L->kh * L->kw;
         info->col_cols = (size_t)L->out_h * L->out_w;
         if (m->built)
-            info->conv_algo = L->direct ? "direct" : "im2col";
+            info->conv_algo = L->wino ? "winograd" : L->direct ? "direct" : "im2col";
     }
     if (L->w_count) {
         info->nparams = L->b_count ? 2 : 1;

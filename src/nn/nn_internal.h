@@ -135,6 +135,10 @@ typedef struct cnn__layer {
 
     /* conv computed by the direct kernels (conv_direct.c) instead of im2col + sgemm */
     bool direct;
+    /* conv computed by Winograd F(2x2, 5x5) (conv_winograd.c); uses the direct path's fields below:
+     * xp_h/xp_w the padded HWC plane, wpk/wdk the transformed filters for the forward and the input
+     * gradient, dscr the per-thread scratch, dwt the per-thread transformed weight gradient */
+    bool wino;
     int xp_h, xp_w;           /* zero-padded input plane */
     int dyp_h, dyp_w;         /* zero-padded output-gradient plane */
     int32_t *koff, *poff;     /* forward taps and output pixels, as offsets into the padded input */
@@ -229,6 +233,23 @@ void cnn__direct_pack(const cnn__layer *L, const float *w, bool backward);
  * is not NULL, dx = input gradient (overwritten). */
 void cnn__direct_forward(const cnn__layer *L, const float *x, float *y, int t);
 void cnn__direct_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t);
+/* conv_winograd.c: Winograd F(2x2, 5x5) for 5x5 stride-1 undilated convolutions on AVX-512F CPUs */
+const char *cnn__wino_unfit(const cnn__layer *L);
+/* Whether CNN_CONV_AUTO picks Winograd for a layer it fits (channels enough to fill the lanes). */
+bool cnn__wino_worth(const cnn__layer *L);
+/* Sizes of the buffers cnn__wino_setup takes: transformed filters, one thread's scratch (must start
+ * zeroed), one thread's transformed weight-gradient part. */
+size_t cnn__wino_packed(const cnn__layer *L);
+size_t cnn__wino_scratch(const cnn__layer *L);
+size_t cnn__wino_wgrad_floats(const cnn__layer *L);
+void cnn__wino_setup(cnn__layer *L, float *packed, float *scratch, float *wgrad);
+/* Transforms the current weights for the forward (backward = false) or the input gradient. */
+void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward);
+/* As cnn__direct_forward and cnn__direct_backward. */
+void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t);
+void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t);
+/* dW for the channel pairs [b, e) (pair oc * in_c + c) from the threads' parts. */
+void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e);
 /* pooling.c */
 void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);

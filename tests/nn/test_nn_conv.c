@@ -342,9 +342,10 @@ static cnn_model *direct_net(const dcase *d, int algo)
     return m;
 }
 
-static void direct_case(dcase d)
+/* Layer a on `algo` (named `name`) against layer b on im2col, every value within `tol` relatively. */
+static void algo_case(dcase d, int algo, const char *name, double tol)
 {
-    cnn_model *a = direct_net(&d, CNN_CONV_DIRECT), *b = direct_net(&d, CNN_CONV_IM2COL);
+    cnn_model *a = direct_net(&d, algo), *b = direct_net(&d, CNN_CONV_IM2COL);
     CHECK_TRUE(a && b);
     size_t nx = (size_t)d.n * d.C * d.H * d.W;
     float *x = malloc(nx * sizeof *x);
@@ -354,7 +355,7 @@ static void direct_case(dcase d)
     cnn_layer_info ia, ib;
     cnn_model_layer_info(a, 0, &ia);
     cnn_model_layer_info(b, 0, &ib);
-    CHECK_TRUE(ia.conv_algo && strcmp(ia.conv_algo, "direct") == 0);
+    CHECK_TRUE(ia.conv_algo && strcmp(ia.conv_algo, name) == 0);
     CHECK_TRUE(ib.conv_algo && strcmp(ib.conv_algo, "im2col") == 0);
     for (size_t i = 0; i < nx; i++)
         x[i] = (float)(test_uniform() * 2 - 1);
@@ -369,23 +370,23 @@ static void direct_case(dcase d)
         CHECK_INT(0, cnn_model_forward(b, x, (size_t)d.n, true));
         CHECK_INT(0, cnn_model_loss(b, y, (size_t)d.n, &lb, NULL));
         CHECK_INT(0, cnn_model_backward(b));
-        CHECK_NEAR(la, lb, 1e-5);
+        CHECK_NEAR(la, lb, tol);
         for (size_t l = 0; l < cnn_model_layer_count(a); l++) {
             cnn_model_layer_info(a, l, &ia);
             cnn_model_layer_info(b, l, &ib);
             size_t per = (size_t)ia.out_c * ia.out_h * ia.out_w;
             double od = max_rel_diff(ia.output, ib.output, (size_t)d.n * per);
-            CHECK_(od <= 1e-5, "C%d %dx%d OC%d k%dx%d d%dx%d pad %d/%d/%d/%d t%d n%d step %d: layer %zu output "
-                   "differs by %g", d.C, d.H, d.W, d.OC, d.kh, d.kw, d.dh, d.dw, d.pt, d.pb, d.pl, d.pr, d.threads,
+            CHECK_(od <= tol, "%s C%d %dx%d OC%d k%dx%d d%dx%d pad %d/%d/%d/%d t%d n%d step %d: layer %zu output "
+                   "differs by %g", name, d.C, d.H, d.W, d.OC, d.kh, d.kw, d.dh, d.dw, d.pt, d.pb, d.pl, d.pr, d.threads,
                    d.n, step, l, od);
             for (int p = 0; p < ia.nparams; p++) {
                 double gd = max_rel_diff(ia.grads[p].data, ib.grads[p].data, ia.grads[p].count);
-                CHECK_(gd <= 1e-5, "C%d %dx%d OC%d k%dx%d t%d n%d step %d: layer %zu gradient %d differs by %g",
-                       d.C, d.H, d.W, d.OC, d.kh, d.kw, d.threads, d.n, step, l, p, gd);
+                CHECK_(gd <= tol, "%s C%d %dx%d OC%d k%dx%d t%d n%d step %d: layer %zu gradient %d differs by %g",
+                       name, d.C, d.H, d.W, d.OC, d.kh, d.kw, d.threads, d.n, step, l, p, gd);
             }
         }
         double xd = max_rel_diff(cnn_model_input_grad(a), cnn_model_input_grad(b), nx);
-        CHECK_(xd <= 1e-5, "C%d %dx%d OC%d k%dx%d t%d n%d step %d: input gradient differs by %g", d.C, d.H, d.W,
+        CHECK_(xd <= tol, "%s C%d %dx%d OC%d k%dx%d t%d n%d step %d: input gradient differs by %g", name, d.C, d.H, d.W,
                d.OC, d.kh, d.kw, d.threads, d.n, step, xd);
         CHECK_INT(0, cnn_model_step(a));
         CHECK_INT(0, cnn_model_step(b));
@@ -395,6 +396,11 @@ done:
     free(y);
     cnn_model_free(a);
     cnn_model_free(b);
+}
+
+static void direct_case(dcase d)
+{
+    algo_case(d, CNN_CONV_DIRECT, "direct", 1e-5);
 }
 
 static void direct_refused(const cnn_conv2d_opts *c, const char *msg)
@@ -448,6 +454,58 @@ TEST(direct_kernels_match_im2col_outputs_and_gradients_over_two_steps)
         direct_case(cases[i]);
 }
 
+/* Winograd F(2x2, 5x5) computes another sum than the convolution's (through the transformed tiles),
+ * so it agrees to rounding, not bit for bit. The shapes cover the lecture's conv2, odd output sizes
+ * (a last tile that hangs over the edge), VALID and uneven explicit padding, channel counts that are
+ * not a multiple of 16, more than one 64-lane block of inputs and of outputs, and more threads than
+ * images. */
+TEST(winograd_matches_im2col_outputs_and_gradients_over_two_steps)
+{
+    if (!direct_kernels_run())
+        return;
+    const dcase cases[] = {
+        /* C  H   W  OC kh kw dh dw padding          pt pb pl pr thr n  relu_pool */
+        {32, 14, 14, 64, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 5, true}, /* the lecture's conv2 */
+        {3, 9, 7, 5, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 1, 2, false},    /* odd sizes, few lanes */
+        {17, 8, 11, 20, 5, 5, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 3, 4, false}, /* VALID, 2 registers */
+        {8, 7, 6, 70, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 3, false},   /* two blocks of outputs */
+        {70, 6, 5, 9, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 2, false},   /* two blocks of inputs */
+        {3, 9, 8, 6, 5, 5, 1, 1, CNN_PAD_EXPLICIT, 4, 0, 1, 3, 2, 3, false}, /* uneven explicit pads */
+        {2, 5, 5, 16, 5, 5, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 3, 1, false},  /* one output pixel, idle threads */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        algo_case(cases[i], CNN_CONV_WINOGRAD, "winograd", 5e-5);
+}
+
+/* what Winograd refuses, by name */
+TEST(winograd_names_the_kernel_stride_or_dilation_it_refuses)
+{
+    if (!direct_kernels_run())
+        return;
+    cnn_conv2d_opts k3 = CNN_CONV2D_OPTS_INIT, strided = CNN_CONV2D_OPTS_INIT, dilated = CNN_CONV2D_OPTS_INIT;
+    k3.kernel_h = 3;
+    strided.stride_h = 2;
+    dilated.dilation_w = 2;
+    dilated.padding = CNN_PAD_VALID;
+    const struct { const cnn_conv2d_opts *c; const char *msg; } refused[] = {
+        {&k3, "layer 'conv': Winograd convolution does not support a kernel other than 5x5"},
+        {&strided, "layer 'conv': Winograd convolution does not support a stride other than 1"},
+        {&dilated, "layer 'conv': Winograd convolution does not support dilation"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+        mo.conv_algo = CNN_CONV_WINOGRAD;
+        cnn_dense_opts f = CNN_DENSE_OPTS_INIT;
+        f.units = 2;
+        cnn_model *m = NULL;
+        CHECK_INT(0, cnn_model_create(&m, 1, 12, 12, &mo, NULL, 0));
+        CHECK_INT(0, cnn_model_add_conv2d(m, "conv", refused[i].c) | cnn_model_add_dense(m, "fc", &f));
+        CHECK_INT(TBW_EINVAL, cnn_model_build(m, 2));
+        CHECK_STR_HAS(cnn_model_errmsg(m), refused[i].msg);
+        cnn_model_free(m);
+    }
+}
+
 /* what the direct kernels refuse, by name */
 TEST(direct_convolution_names_the_stride_or_padding_it_refuses)
 {
@@ -463,27 +521,30 @@ TEST(direct_convolution_names_the_stride_or_padding_it_refuses)
                    "layer 'conv': direct convolution does not support padding wider than the dilated kernel");
 }
 
-/* AUTO takes im2col for a stride of 2 and the direct kernels for a 32x5x5 reduction */
-TEST(auto_takes_im2col_for_a_stride_of_2_and_direct_for_a_large_reduction)
+/* AUTO takes im2col for a stride of 2, Winograd for a 5x5 layer on 32 channels and the direct kernels
+ * for a 3x3 one (a 32x3x3 reduction) */
+TEST(auto_takes_im2col_for_a_stride_of_2_winograd_for_5x5_and_direct_for_a_large_reduction)
 {
     if (!direct_kernels_run())
         return;
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     cnn_model *m = NULL;
-    cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
+    cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT, plain = CNN_CONV2D_OPTS_INIT, k3 = CNN_CONV2D_OPTS_INIT;
     c.stride_w = 2;
+    k3.kernel_h = k3.kernel_w = 3;
     cnn_dense_opts f = CNN_DENSE_OPTS_INIT;
     f.units = 2;
     CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, &mo, NULL, 0));
-    cnn_conv2d_opts plain = CNN_CONV2D_OPTS_INIT;
     CHECK_INT(0, cnn_model_add_conv2d(m, "strided", &c) | cnn_model_add_conv2d(m, "plain", &plain) |
-                     cnn_model_add_dense(m, "fc", &f));
+                     cnn_model_add_conv2d(m, "k3", &k3) | cnn_model_add_dense(m, "fc", &f));
     CHECK_INT(0, cnn_model_build(m, 2));
-    cnn_layer_info li;
-    cnn_model_layer_info(m, 0, &li);
-    CHECK_TRUE(li.conv_algo && strcmp(li.conv_algo, "im2col") == 0);
-    cnn_model_layer_info(m, 1, &li); /* 32x5x5 = 800 taps */
-    CHECK_TRUE(li.conv_algo && strcmp(li.conv_algo, "direct") == 0);
+    const char *want[] = {"im2col", "winograd", "direct"};
+    for (size_t i = 0; i < 3; i++) {
+        cnn_layer_info li;
+        cnn_model_layer_info(m, i, &li);
+        CHECK_(li.conv_algo && strcmp(li.conv_algo, want[i]) == 0, "layer %zu: %s, not %s", i,
+               li.conv_algo ? li.conv_algo : "(none)", want[i]);
+    }
     cnn_model_free(m);
 }
 
@@ -491,7 +552,7 @@ TEST(an_unknown_conv_algorithm_is_a_bad_option)
 {
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     cnn_model *m = NULL;
-    mo.conv_algo = 3;
+    mo.conv_algo = 4;
     CHECK_INT(TBW_EINVAL, cnn_model_create(&m, 1, 8, 8, &mo, NULL, 0));
 }
 
@@ -539,7 +600,9 @@ static const check_case tests[] = {
     CASE(direct_convolution_is_refused_on_a_cpu_without_avx512f),
     CASE(direct_kernels_match_im2col_outputs_and_gradients_over_two_steps),
     CASE(direct_convolution_names_the_stride_or_padding_it_refuses),
-    CASE(auto_takes_im2col_for_a_stride_of_2_and_direct_for_a_large_reduction),
+    CASE(winograd_matches_im2col_outputs_and_gradients_over_two_steps),
+    CASE(winograd_names_the_kernel_stride_or_dilation_it_refuses),
+    CASE(auto_takes_im2col_for_a_stride_of_2_winograd_for_5x5_and_direct_for_a_large_reduction),
     CASE(an_unknown_conv_algorithm_is_a_bad_option),
     CASE(fused_conv_relu_pool_on_one_engine_thread_matches_the_definitions_and_the_unfused_gradients),
     CASE(fused_conv_relu_pool_on_two_engine_threads_matches_the_definitions_and_the_unfused_gradients),

@@ -159,6 +159,21 @@ static int net_conv_direct_mix(cnn_model *m)
            cnn_model_add_conv2d(m, "conv2", &c2) | cnn_model_add_dense(m, "fc", &d);
 }
 
+/* two 5x5 layers for Winograd: odd sizes, SAME then uneven explicit padding, a ReLU and a pool above */
+static int net_conv_winograd(cnn_model *m)
+{
+    cnn_conv2d_opts c1 = conv(9, 5, 1, CNN_PAD_SAME), c2 = conv(5, 5, 1, CNN_PAD_EXPLICIT);
+    c2.pad_top = 1;
+    c2.pad_bottom = 0;
+    c2.pad_left = 2;
+    c2.pad_right = 3;
+    cnn_pool_opts p = CNN_POOL_OPTS_INIT;
+    cnn_dense_opts d = dense(3);
+    return cnn_model_add_conv2d(m, "conv1", &c1) | cnn_model_add_tanh(m, "tanh1") |
+           cnn_model_add_conv2d(m, "conv2", &c2) | cnn_model_add_relu(m, "relu2") |
+           cnn_model_add_maxpool(m, "pool2", &p) | cnn_model_add_dense(m, "fc", &d);
+}
+
 static int net_conv_relu_maxpool(cnn_model *m)
 {
     cnn_conv2d_opts c = conv(4, 3, 1, CNN_PAD_SAME);
@@ -351,6 +366,16 @@ TEST(direct_conv_padding_and_dilation_mix_gradients_match_finite_differences)
     direct_grad_check("direct conv pad/dilation mix", 3, 6, 7, net_conv_direct_mix);
 }
 
+TEST(winograd_conv_gradients_match_finite_differences)
+{
+    if (!cnn_conv_direct_available()) {
+        fprintf(stderr, "note: no AVX-512F on this CPU, Winograd not checked\n");
+        return;
+    }
+    openblas_set_num_threads(1);
+    grad_check("winograd conv mix", CNN_CONV_WINOGRAD, 3, 7, 6, net_conv_winograd);
+}
+
 TEST(im2col_conv_padding_and_dilation_mix_gradients_match_finite_differences)
 {
     openblas_set_num_threads(1);
@@ -372,6 +397,7 @@ static const check_case tests[] = {
     CASE(direct_valid_conv_gradients_match_finite_differences),
     CASE(direct_conv_relu_maxpool_gradients_match_finite_differences),
     CASE(direct_conv_padding_and_dilation_mix_gradients_match_finite_differences),
+    CASE(winograd_conv_gradients_match_finite_differences),
     CASE(im2col_conv_padding_and_dilation_mix_gradients_match_finite_differences),
 };
 CHECK_MAIN(tests)
