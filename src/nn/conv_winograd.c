@@ -25,11 +25,7 @@
 
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define CNN_WINO_X86 1
-#include <immintrin.h>
-#define CNN_AVX512 __attribute__((target("avx512f")))
-#endif
+#include "simd512.h"
 
 enum { LANES = 16, BLOCK = 64, A = 6, R = 5, NPOS = 36 };
 
@@ -203,30 +199,49 @@ void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, siz
     }
 }
 
-/* NCHW image (planes x h x w) into the interior of an HWC buffer at (top, left), ld lanes per pixel. */
-static void to_hwc(const float *src, int planes, int h, int w, float *dst, int dst_w, int ld, int top, int left)
+#ifdef CNN_X86_512
+
+/* NCHW image (planes x h x w) into the interior of an HWC buffer at (top, left), ld lanes per pixel:
+ * 16 channels x 16 pixels of a row per register transpose. Lanes of channels past `planes` get zeros. */
+CNN_AVX512 static void to_hwc(const float *src, int planes, int h, int w, float *dst, int dst_w, int ld, int top,
+                              int left)
 {
     for (int y = 0; y < h; y++)
-        for (int c = 0; c < planes; c++) {
-            const float *s = src + ((size_t)c * h + y) * w;
-            float *d = dst + ((size_t)(y + top) * dst_w + left) * ld + c;
-            for (int x = 0; x < w; x++)
-                d[(size_t)x * ld] = s[x];
+        for (int x0 = 0; x0 < w; x0 += LANES) {
+            const int n = w - x0 < LANES ? w - x0 : LANES;
+            const __mmask16 keep = (__mmask16)((1u << n) - 1u);
+            for (int c0 = 0; c0 < planes; c0 += LANES) {
+                __m512 r[16];
+                for (int l = 0; l < LANES; l++)
+                    r[l] = c0 + l < planes ? _mm512_maskz_loadu_ps(keep, src + ((size_t)(c0 + l) * h + y) * w + x0)
+                                           : _mm512_setzero_ps();
+                transpose16(r);
+                float *d = dst + ((size_t)(y + top) * dst_w + left + x0) * ld + c0;
+                for (int i = 0; i < n; i++)
+                    _mm512_storeu_ps(d + (size_t)i * ld, r[i]);
+            }
         }
 }
 
-static void from_hwc(const float *src, int src_w, int ld, int top, int left, int planes, int h, int w, float *dst)
+/* The way back: planes x h x w from the HWC buffer's window at (top, left). */
+CNN_AVX512 static void from_hwc(const float *src, int src_w, int ld, int top, int left, int planes, int h, int w,
+                                float *dst)
 {
-    for (int c = 0; c < planes; c++)
-        for (int y = 0; y < h; y++) {
-            const float *s = src + ((size_t)(y + top) * src_w + left) * ld + c;
-            float *d = dst + ((size_t)c * h + y) * w;
-            for (int x = 0; x < w; x++)
-                d[x] = s[(size_t)x * ld];
+    for (int y = 0; y < h; y++)
+        for (int x0 = 0; x0 < w; x0 += LANES) {
+            const int n = w - x0 < LANES ? w - x0 : LANES;
+            const __mmask16 keep = (__mmask16)((1u << n) - 1u);
+            const float *s = src + ((size_t)(y + top) * src_w + left + x0) * ld;
+            for (int c0 = 0; c0 < planes; c0 += LANES) {
+                __m512 r[16];
+                for (int i = 0; i < LANES; i++)
+                    r[i] = i < n ? _mm512_loadu_ps(s + (size_t)i * ld + c0) : _mm512_setzero_ps();
+                transpose16(r);
+                for (int l = 0; l < LANES && c0 + l < planes; l++)
+                    _mm512_mask_storeu_ps(dst + ((size_t)(c0 + l) * h + y) * w + x0, keep, r[l]);
+            }
         }
 }
-
-#ifdef CNN_WINO_X86
 
 #define V16 __m512
 #define ADD _mm512_add_ps
@@ -473,7 +488,7 @@ void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, fl
 
 void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t)
 {
-    (void)L, (void)x, (void)y, (void)t, (void)to_hwc, (void)from_hwc;
+    (void)L, (void)x, (void)y, (void)t;
 }
 
 void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t)
