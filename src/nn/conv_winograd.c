@@ -1,18 +1,24 @@
-/* Winograd F(2x2, 5x5) convolution for 5x5, stride-1, undilated conv layers on AVX-512F CPUs.
+/* Winograd convolution F(m x m, 5x5), m = 2 or 4, for 5x5, stride-1, undilated conv layers on
+ * AVX-512F CPUs.
  *
- * The output of an image is cut into 2x2 tiles; tile (i, j) reads the 6x6 patch at (2i, 2j) of a
- * zero-padded copy of the input. With Bt, G and At the transforms for the points 0, 1, -1, 2, -2 and
- * infinity,
+ * The output of an image is cut into m x m tiles; tile (i, j) reads the a x a patch (a = m + 4) at
+ * (m i, m j) of a zero-padded copy of the input. With Bt, G and At the transforms for the points 0, 1,
+ * -1, 2, -2 (and 1/2, -1/2 for m = 4) and infinity,
  *
- *   V[c]  = Bt d[c] Bt^T            6x6 per tile and input channel
- *   U[oc][c] = G g[oc][c] G^T       6x6 per filter, once per step
+ *   V[c]  = Bt d[c] Bt^T            a x a per tile and input channel
+ *   U[oc][c] = G g[oc][c] G^T       a x a per filter, once per step
  *   Y[oc] = At (sum_c U[oc][c] .* V[c]) At^T
  *
- * so the 36 positions of a transformed tile are 36 independent products [tiles x C] x [C x OC]:
- * 36 multiplies per 2x2 outputs and channel pair instead of 100 (2.78x fewer). The backward passes are
- * the exact gradient of that forward, not of the convolution it approximates in floating point:
+ * so the a^2 positions of a transformed tile are a^2 independent products [tiles x C] x [C x OC]:
+ * per channel pair, 36 multiplies for 2x2 outputs or 64 for 4x4, where a direct convolution needs
+ * 100 or 400. Each layer takes the m with the fewest multiplies over its whole output (tiles that hang
+ * over the edge count in full); the lecture's conv2 (14x14) takes m = 4: 16 tiles x 64 = 1024
+ * multiplies per channel pair against 4900 direct (4.8x fewer) and 1764 with m = 2.
  *
- *   dP[oc] = At^T dY[oc] At                       6x6 per tile and output channel
+ * The backward passes are the exact gradient of that forward, not of the convolution it approximates
+ * in floating point:
+ *
+ *   dP[oc] = At^T dY[oc] At                       a x a per tile and output channel
  *   dU[oc][c] = sum over tiles and images of dP[oc] .* V[c]    then dW = G^T dU G
  *   dV[c] = sum_oc U[oc][c] .* dP[oc]             then dX = overlap-add of Bt^T dV[c] Bt
  *
@@ -20,23 +26,63 @@
  * up to 16 lanes, the extra lanes zero), each transform handles 16 channels per register, and each
  * product is a register-blocked kernel that broadcasts one operand and reads the other as vectors. The
  * weight gradient's parts stay in the transformed domain per thread; they are added in thread order
- * and transformed back once per step. */
+ * and transformed back once per step. The transforms are written once over the tables below; every
+ * call site is inlined for one table, so the compiler sees constant coefficients and drops the zero
+ * terms and the multiplies by 1 and -1. */
 #include "nn_internal.h"
+#include "simd512.h"
 
 #include <string.h>
 
-#include "simd512.h"
+enum { LANES = 16, BLOCK = 64, R = 5, AMAX = 8 };
 
-enum { LANES = 16, BLOCK = 64, A = 6, R = 5, NPOS = 36 };
+/* One tile size: Bt (a x a), At (m x a) and G (a x 5), each row-major. */
+typedef struct wtab {
+    int m, a;
+    float bt[AMAX * AMAX], at[4 * AMAX];
+    double g[AMAX * R];
+} wtab;
 
-/* G of F(2, 5): rows are the six points, columns the five taps. */
-static const double WG[A][R] = {
-    {1.0 / 4, 0, 0, 0, 0},
-    {1.0 / 6, 1.0 / 6, 1.0 / 6, 1.0 / 6, 1.0 / 6},
-    {1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6},
-    {1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
-    {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
-    {0, 0, 0, 0, 1},
+static const wtab F2 = {
+    2, 6,
+    {4, 0, -5, 0, 1, 0,
+     0, 4, 4, -1, -1, 0,
+     0, -4, 4, 1, -1, 0,
+     0, -2, -1, 2, 1, 0,
+     0, 2, -1, -2, 1, 0,
+     0, 4, 0, -5, 0, 1},
+    {1, 1, 1, 1, 1, 0,
+     0, 1, -1, 2, -2, 1},
+    {1.0 / 4, 0, 0, 0, 0,
+     1.0 / 6, 1.0 / 6, 1.0 / 6, 1.0 / 6, 1.0 / 6,
+     1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6,
+     1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3,
+     1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3,
+     0, 0, 0, 0, 1},
+};
+
+static const wtab F4 = {
+    4, 8,
+    {4, 0, -21, 0, 21, 0, -4, 0,
+     0, -4, -4, 17, 17, -4, -4, 0,
+     0, 4, -4, -17, 17, 4, -4, 0,
+     0, 2, 1, -10, -5, 8, 4, 0,
+     0, -2, 1, 10, -5, -8, 4, 0,
+     0, 4, 8, -5, -10, 1, 2, 0,
+     0, -4, 8, 5, -10, -1, 2, 0,
+     0, -4, 0, 21, 0, -21, 0, 4},
+    {1, 1, 1, 1, 1, 1, 1, 0,
+     0, 1, -1, 2, -2, 0.5f, -0.5f, 0,
+     0, 1, 1, 4, 4, 0.25f, 0.25f, 0,
+     0, 1, -1, 8, -8, 0.125f, -0.125f, 1},
+    {1.0 / 4, 0, 0, 0, 0,
+     1.0 / 18, 1.0 / 18, 1.0 / 18, 1.0 / 18, 1.0 / 18,
+     1.0 / 18, -1.0 / 18, 1.0 / 18, -1.0 / 18, 1.0 / 18,
+     1.0 / 360, 1.0 / 180, 1.0 / 90, 1.0 / 45, 2.0 / 45,
+     1.0 / 360, -1.0 / 180, 1.0 / 90, -1.0 / 45, 2.0 / 45,
+     16.0 / 45, 8.0 / 45, 4.0 / 45, 2.0 / 45, 1.0 / 45,
+     16.0 / 45, -8.0 / 45, 4.0 / 45, -2.0 / 45, 1.0 / 45,
+     0, 0, 0, 0, 1.0 / 4},
 };
 
 static int round16(int n)
@@ -44,17 +90,46 @@ static int round16(int n)
     return (n + LANES - 1) / LANES * LANES;
 }
 
-static size_t tiles(const cnn__layer *L)
+static size_t tile_count(int out_h, int out_w, int m)
 {
-    return (size_t)((L->out_h + 1) / 2) * (size_t)((L->out_w + 1) / 2);
+    return (size_t)((out_h + m - 1) / m) * (size_t)((out_w + m - 1) / m);
 }
 
-/* The padded HWC plane: two rows and columns per tile plus the four the 5x5 window reaches past it.
- * It always holds the input with its padding: out = in + pad_before + pad_after - 4. */
-static size_t plane_floats(const cnn__layer *L)
+/* The tile size with the fewest multiplies over the layer's output; m = 2 on a tie (smaller error). */
+static const wtab *tab(const cnn__layer *L)
 {
-    size_t hp = (size_t)(L->out_h + 1) / 2 * 2 + 4, wp = (size_t)(L->out_w + 1) / 2 * 2 + 4;
-    return hp * wp * (size_t)round16(L->in_c);
+    size_t two = tile_count(L->out_h, L->out_w, 2) * 36, four = tile_count(L->out_h, L->out_w, 4) * 64;
+    return four < two ? &F4 : &F2;
+}
+
+/* The shapes one pass works with. */
+typedef struct wgeo {
+    int m, a, npos, tw, T, c16, o16;
+    int hp, wp; /* padded HWC input plane: m rows and columns per tile plus the 4 the window reaches past */
+    int yw;     /* width of the tile-aligned HWC output */
+} wgeo;
+
+static wgeo geo(const cnn__layer *L)
+{
+    const wtab *w = tab(L);
+    wgeo g;
+    g.m = w->m;
+    g.a = w->a;
+    g.npos = w->a * w->a;
+    int th = (L->out_h + g.m - 1) / g.m;
+    g.tw = (L->out_w + g.m - 1) / g.m;
+    g.T = th * g.tw;
+    g.c16 = round16(L->in_c);
+    g.o16 = round16(L->out_c);
+    g.hp = th * g.m + 4; /* always holds the input with its padding: out = in + pads - 4 */
+    g.wp = g.tw * g.m + 4;
+    g.yw = g.tw * g.m;
+    return g;
+}
+
+static size_t plane_floats(const wgeo *g)
+{
+    return (size_t)g->hp * g->wp * g->c16;
 }
 
 const char *cnn__wino_unfit(const cnn__layer *L)
@@ -65,11 +140,12 @@ const char *cnn__wino_unfit(const cnn__layer *L)
         return "a stride other than 1";
     if (L->dh != 1 || L->dw != 1)
         return "dilation";
-    /* one thread's transformed tiles stay below 256 MB */
-    double t = (double)tiles(L), c = round16(L->in_c), o = round16(L->out_c);
-    if (t * NPOS * (c + o) + 8.0 * t * o + 2.0 * (double)plane_floats(L) > 64.0 * 1024 * 1024)
+    /* one thread's scratch and the transformed filters each stay below 256 MB */
+    wgeo g = geo(L);
+    double t = g.T, c = g.c16, o = g.o16;
+    if (t * g.npos * (c + o) + 2.0 * t * g.m * g.m * o + 2.0 * (double)plane_floats(&g) > 64.0 * 1024 * 1024)
         return "planes too large for one thread's tiles";
-    if ((double)NPOS * c * o * 2 > 64.0 * 1024 * 1024)
+    if ((double)g.npos * c * o * 2 > 64.0 * 1024 * 1024)
         return "too many channels";
     return NULL;
 }
@@ -82,34 +158,38 @@ bool cnn__wino_worth(const cnn__layer *L)
 
 size_t cnn__wino_packed(const cnn__layer *L)
 {
-    return (size_t)NPOS * L->in_c * round16(L->out_c) + (size_t)NPOS * L->out_c * round16(L->in_c);
+    wgeo g = geo(L);
+    return (size_t)g.npos * L->in_c * g.o16 + (size_t)g.npos * L->out_c * g.c16;
 }
 
 size_t cnn__wino_scratch(const cnn__layer *L)
 {
-    size_t T = tiles(L), c16 = (size_t)round16(L->in_c), o16 = (size_t)round16(L->out_c);
-    size_t n = 2 * plane_floats(L) + NPOS * T * (c16 + o16) + 8 * T * o16;
+    wgeo g = geo(L);
+    size_t T = (size_t)g.T, mm = (size_t)g.m * g.m;
+    size_t n = 2 * plane_floats(&g) + (size_t)g.npos * T * (size_t)(g.c16 + g.o16) + 2 * mm * T * g.o16;
     return (n + 15) & ~(size_t)15;
 }
 
 size_t cnn__wino_wgrad_floats(const cnn__layer *L)
 {
-    return (size_t)NPOS * L->in_c * round16(L->out_c);
+    wgeo g = geo(L);
+    return (size_t)g.npos * L->in_c * g.o16;
 }
 
 void cnn__wino_setup(cnn__layer *L, float *packed, float *scratch, float *wgrad)
 {
-    L->xp_h = (L->out_h + 1) / 2 * 2 + 4;
-    L->xp_w = (L->out_w + 1) / 2 * 2 + 4;
+    wgeo g = geo(L);
+    L->xp_h = g.hp;
+    L->xp_w = g.wp;
     L->wpk = packed;
-    L->wdk = packed + (size_t)NPOS * L->in_c * round16(L->out_c);
+    L->wdk = packed + (size_t)g.npos * L->in_c * g.o16;
     L->dscr = scratch;
     L->dscr_ld = cnn__wino_scratch(L);
     L->dwt = wgrad;
 }
 
 /* Thread t's scratch, in order: padded input (HWC), its gradient, the transformed input tiles
- * [36][T][C16], the transformed output tiles [36][T][O16], the output (HWC, tile-aligned) and the
+ * [a^2][T][C16], the transformed output tiles [a^2][T][O16], the output (HWC, tile-aligned) and the
  * output gradient (HWC, tile-aligned). Everything a pass reads without writing first is zero from
  * the allocation and is never written: the borders and extra lanes of the padded input, and the
  * output gradient beyond the output's rows, columns and channels. */
@@ -117,52 +197,54 @@ typedef struct wbufs {
     float *xh, *dxh, *v, *p, *yh, *dyh;
 } wbufs;
 
-static wbufs bufs(const cnn__layer *L, int t)
+static wbufs bufs(const cnn__layer *L, const wgeo *g, int t)
 {
-    size_t T = tiles(L), c16 = (size_t)round16(L->in_c), o16 = (size_t)round16(L->out_c);
+    size_t T = (size_t)g->T, mm = (size_t)g->m * g->m;
     wbufs b;
     b.xh = L->dscr + (size_t)t * L->dscr_ld;
-    b.dxh = b.xh + plane_floats(L);
-    b.v = b.dxh + plane_floats(L);
-    b.p = b.v + NPOS * T * c16;
-    b.yh = b.p + NPOS * T * o16;
-    b.dyh = b.yh + 4 * T * o16;
+    b.dxh = b.xh + plane_floats(g);
+    b.v = b.dxh + plane_floats(g);
+    b.p = b.v + (size_t)g->npos * T * g->c16;
+    b.yh = b.p + (size_t)g->npos * T * g->o16;
+    b.dyh = b.yh + mm * T * g->o16;
     return b;
 }
 
-/* u = G g G^T for one 5x5 filter g. */
-static void filter_transform(const float *g, double u[NPOS])
+/* u = G f G^T for one 5x5 filter f. */
+static void filter_transform(const wtab *w, const float *f, double *u)
 {
-    double h[A][R];
-    for (int i = 0; i < A; i++)
+    double h[AMAX][R];
+    for (int i = 0; i < w->a; i++)
         for (int k = 0; k < R; k++) {
             double s = 0;
             for (int j = 0; j < R; j++)
-                s += WG[i][j] * g[j * R + k];
+                s += w->g[i * R + j] * f[j * R + k];
             h[i][k] = s;
         }
-    for (int i = 0; i < A; i++)
-        for (int j = 0; j < A; j++) {
+    for (int i = 0; i < w->a; i++)
+        for (int j = 0; j < w->a; j++) {
             double s = 0;
             for (int k = 0; k < R; k++)
-                s += h[i][k] * WG[j][k];
-            u[i * A + j] = s;
+                s += h[i][k] * w->g[j * R + k];
+            u[i * w->a + j] = s;
         }
 }
 
 void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward)
 {
-    const int C = L->in_c, OC = L->out_c, c16 = round16(C), o16 = round16(OC);
+    const wtab *tb = tab(L);
+    wgeo g = geo(L);
+    const int C = L->in_c, OC = L->out_c;
     float *u = backward ? L->wdk : L->wpk;
     for (int oc = 0; oc < OC; oc++)
         for (int c = 0; c < C; c++) {
-            double f[NPOS];
-            filter_transform(w + ((size_t)oc * C + c) * R * R, f);
-            for (int pos = 0; pos < NPOS; pos++) {
-                if (backward) /* [36][OC][C16] for dV = dP x U^T */
-                    u[((size_t)pos * OC + oc) * c16 + c] = (float)f[pos];
-                else /* [36][C][O16] for M = V x U */
-                    u[((size_t)pos * C + c) * o16 + oc] = (float)f[pos];
+            double f[AMAX * AMAX];
+            filter_transform(tb, w + ((size_t)oc * C + c) * R * R, f);
+            for (int pos = 0; pos < g.npos; pos++) {
+                if (backward) /* [a^2][OC][C16] for dV = dP x U^T */
+                    u[((size_t)pos * OC + oc) * g.c16 + c] = (float)f[pos];
+                else /* [a^2][C][O16] for M = V x U */
+                    u[((size_t)pos * C + c) * g.o16 + oc] = (float)f[pos];
             }
         }
 }
@@ -170,12 +252,15 @@ void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward)
 /* dW[oc][c] = G^T (sum over threads of dU[oc][c]) G for the channel pairs q in [b, e), q = oc * C + c. */
 void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e)
 {
-    const size_t C = (size_t)L->in_c, o16 = (size_t)round16(L->out_c), part = cnn__wino_wgrad_floats(L);
+    const wtab *w = tab(L);
+    wgeo g = geo(L);
+    const size_t C = (size_t)L->in_c, part = cnn__wino_wgrad_floats(L);
+    const int A = w->a;
     for (size_t q = b; q < e; q++) {
         size_t oc = q / C, c = q % C;
-        double m[A][A], h[R][A];
-        for (int pos = 0; pos < NPOS; pos++) {
-            const float *s = L->dwt + ((size_t)pos * C + c) * o16 + oc;
+        double m[AMAX][AMAX], h[R][AMAX];
+        for (int pos = 0; pos < g.npos; pos++) {
+            const float *s = L->dwt + ((size_t)pos * C + c) * g.o16 + oc;
             float sum = s[0];
             for (int t = 1; t < threads; t++)
                 sum += s[(size_t)t * part];
@@ -185,7 +270,7 @@ void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, siz
             for (int j = 0; j < A; j++) {
                 double s = 0;
                 for (int i = 0; i < A; i++)
-                    s += WG[i][k] * m[i][j];
+                    s += w->g[i * R + k] * m[i][j];
                 h[k][j] = s;
             }
         float *d = dw + q * R * R;
@@ -193,7 +278,7 @@ void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, siz
             for (int l = 0; l < R; l++) {
                 double s = 0;
                 for (int j = 0; j < A; j++)
-                    s += h[k][j] * WG[j][l];
+                    s += h[k][j] * w->g[j * R + l];
                 d[k * R + l] = (float)s;
             }
     }
@@ -243,64 +328,153 @@ CNN_AVX512 static void from_hwc(const float *src, int src_w, int ld, int top, in
         }
 }
 
-#define V16 __m512
-#define ADD _mm512_add_ps
-#define SUB _mm512_sub_ps
-#define MUL(k, v) _mm512_mul_ps(_mm512_set1_ps(k), v)
-#define FMA(k, v, acc) _mm512_fmadd_ps(_mm512_set1_ps(k), v, acc)
+#define INLINE CNN_AVX512 static inline __attribute__((always_inline))
 
-/* o = Bt i */
-CNN_AVX512 static inline void bt(const V16 i[A], V16 o[A])
+/* out[r] = sum_c k[r * rs + c * cs] in[c] for r < rows, c < cols: with k constant after inlining, the
+ * zero terms vanish and +-1 become an add or a subtract. */
+INLINE void mv(const float *k, int rows, int cols, int rs, int cs, const __m512 *in, __m512 *out)
 {
-    V16 d42 = SUB(i[4], i[2]);
-    o[0] = FMA(4.0f, i[0], FMA(-5.0f, i[2], i[4]));
-    o[1] = SUB(MUL(4.0f, ADD(i[1], i[2])), ADD(i[3], i[4]));
-    o[2] = FMA(4.0f, SUB(i[2], i[1]), SUB(i[3], i[4]));
-    o[3] = FMA(2.0f, SUB(i[3], i[1]), d42);
-    o[4] = FMA(2.0f, SUB(i[1], i[3]), d42);
-    o[5] = FMA(4.0f, i[1], FMA(-5.0f, i[3], i[5]));
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++) {
+        __m512 acc = _mm512_setzero_ps();
+        bool first = true;
+#pragma GCC unroll 8
+        for (int c = 0; c < cols; c++) {
+            const float w = k[r * rs + c * cs];
+            if (w == 0.0f)
+                continue;
+            if (first)
+                acc = w == 1.0f ? in[c] : _mm512_mul_ps(_mm512_set1_ps(w), in[c]);
+            else if (w == 1.0f)
+                acc = _mm512_add_ps(acc, in[c]);
+            else if (w == -1.0f)
+                acc = _mm512_sub_ps(acc, in[c]);
+            else
+                acc = _mm512_fmadd_ps(_mm512_set1_ps(w), in[c], acc);
+            first = false;
+        }
+        out[r] = acc;
+    }
 }
 
-/* o = Bt^T i */
-CNN_AVX512 static inline void btt(const V16 i[A], V16 o[A])
+/* o = K i K^T for a square block i (n x n) and K (rows x n, strides rs and cs). */
+INLINE void mv2(const float *k, int rows, int n, int rs, int cs, __m512 i[AMAX][AMAX], __m512 o[AMAX][AMAX])
 {
-    V16 s12 = ADD(i[1], i[2]), s34 = ADD(i[3], i[4]);
-    o[0] = MUL(4.0f, i[0]);
-    o[1] = FMA(4.0f, ADD(SUB(i[1], i[2]), i[5]), MUL(2.0f, SUB(i[4], i[3])));
-    o[2] = SUB(FMA(4.0f, s12, MUL(-5.0f, i[0])), s34);
-    o[3] = FMA(-5.0f, i[5], FMA(2.0f, SUB(i[3], i[4]), SUB(i[2], i[1])));
-    o[4] = SUB(ADD(i[0], s34), s12);
-    o[5] = i[5];
+    __m512 s[AMAX][AMAX], col[AMAX], res[AMAX];
+#pragma GCC unroll 8
+    for (int j = 0; j < n; j++) { /* s = K i, column by column */
+#pragma GCC unroll 8
+        for (int r = 0; r < n; r++)
+            col[r] = i[r][j];
+        mv(k, rows, n, rs, cs, col, res);
+#pragma GCC unroll 8
+        for (int r = 0; r < rows; r++)
+            s[r][j] = res[r];
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++) /* then s K^T, row by row */
+        mv(k, rows, n, rs, cs, s[r], o[r]);
 }
 
-/* o = At i (2 from 6) */
-CNN_AVX512 static inline void at(const V16 i[A], V16 o[2])
+/* V[pos][t][c16] = Bt d Bt^T for every tile t of the padded HWC input xh. */
+INLINE void input_transform_w(const wtab *w, const wgeo *g, const float *xh, float *v)
 {
-    o[0] = ADD(ADD(ADD(i[0], i[1]), ADD(i[2], i[3])), i[4]);
-    o[1] = ADD(FMA(2.0f, SUB(i[3], i[4]), SUB(i[1], i[2])), i[5]);
+    const int A = w->a, m = w->m;
+    for (int t = 0; t < g->T; t++) {
+        const float *base = xh + ((size_t)(t / g->tw) * m * g->wp + (size_t)(t % g->tw) * m) * g->c16;
+        for (int cb = 0; cb < g->c16; cb += LANES) {
+            __m512 d[AMAX][AMAX], o[AMAX][AMAX];
+            for (int i = 0; i < A; i++)
+                for (int j = 0; j < A; j++)
+                    d[i][j] = _mm512_loadu_ps(base + ((size_t)i * g->wp + j) * g->c16 + cb);
+            mv2(w->bt, A, A, A, 1, d, o);
+            for (int i = 0; i < A; i++)
+                for (int j = 0; j < A; j++)
+                    _mm512_storeu_ps(v + ((size_t)(i * A + j) * g->T + t) * g->c16 + cb, o[i][j]);
+        }
+    }
 }
 
-/* o = At^T i (6 from 2) */
-CNN_AVX512 static inline void att(V16 i0, V16 i1, V16 o[A])
+/* yh (HWC, tile-aligned) = At M At^T for every tile. */
+INLINE void output_transform_w(const wtab *w, const wgeo *g, const float *p, float *yh)
 {
-    o[0] = i0;
-    o[1] = ADD(i0, i1);
-    o[2] = SUB(i0, i1);
-    o[3] = FMA(2.0f, i1, i0);
-    o[4] = FMA(-2.0f, i1, i0);
-    o[5] = i1;
+    const int A = w->a, m = w->m;
+    for (int t = 0; t < g->T; t++) {
+        float *base = yh + ((size_t)(t / g->tw) * m * g->yw + (size_t)(t % g->tw) * m) * g->o16;
+        for (int ob = 0; ob < g->o16; ob += LANES) {
+            __m512 d[AMAX][AMAX], o[AMAX][AMAX];
+            for (int i = 0; i < A; i++)
+                for (int j = 0; j < A; j++)
+                    d[i][j] = _mm512_loadu_ps(p + ((size_t)(i * A + j) * g->T + t) * g->o16 + ob);
+            mv2(w->at, m, A, A, 1, d, o);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < m; j++)
+                    _mm512_storeu_ps(base + ((size_t)i * g->yw + j) * g->o16 + ob, o[i][j]);
+        }
+    }
 }
 
-/* Output rows per block for NJ vector registers of columns: MR * NJ accumulators and NJ operand
- * registers stay within the 32 vector registers. */
-#define MR_FOR(NJ) ((NJ) == 4 ? 7 : (NJ) == 3 ? 9 : 14)
+/* P[pos][t][o16] = At^T dY At for every tile of the HWC output gradient dyh. */
+INLINE void grad_transform_w(const wtab *w, const wgeo *g, const float *dyh, float *p)
+{
+    const int A = w->a, m = w->m;
+    for (int t = 0; t < g->T; t++) {
+        const float *base = dyh + ((size_t)(t / g->tw) * m * g->yw + (size_t)(t % g->tw) * m) * g->o16;
+        for (int ob = 0; ob < g->o16; ob += LANES) {
+            __m512 d[AMAX][AMAX], o[AMAX][AMAX];
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < m; j++)
+                    d[i][j] = _mm512_loadu_ps(base + ((size_t)i * g->yw + j) * g->o16 + ob);
+            mv2(w->at, A, m, 1, A, d, o);
+            for (int i = 0; i < A; i++)
+                for (int j = 0; j < A; j++)
+                    _mm512_storeu_ps(p + ((size_t)(i * A + j) * g->T + t) * g->o16 + ob, o[i][j]);
+        }
+    }
+}
 
-/* C[r][0, 16 NJ) (+)= sum_k A[r * ars + k * aks] * B[k * ldb + (0, 16 NJ)] for r < rows. */
-#define DEFINE_GEMM(NJ)                                                                                      \
-    CNN_AVX512 static void gemm_##NJ(int rows, int K, const float *a, size_t ars, size_t aks, const float *b,    \
-                                     size_t ldb, float *c, size_t ldc, bool add)                             \
+/* dxh (padded HWC, zeroed first) += Bt^T dV Bt for every tile. */
+INLINE void input_grad_transform_w(const wtab *w, const wgeo *g, const float *v, float *dxh)
+{
+    const int A = w->a, m = w->m;
+    for (int t = 0; t < g->T; t++) {
+        float *base = dxh + ((size_t)(t / g->tw) * m * g->wp + (size_t)(t % g->tw) * m) * g->c16;
+        for (int cb = 0; cb < g->c16; cb += LANES) {
+            __m512 d[AMAX][AMAX], o[AMAX][AMAX];
+            for (int i = 0; i < A; i++)
+                for (int j = 0; j < A; j++)
+                    d[i][j] = _mm512_loadu_ps(v + ((size_t)(i * A + j) * g->T + t) * g->c16 + cb);
+            mv2(w->bt, A, A, 1, A, d, o);
+            for (int i = 0; i < A; i++)
+                for (int j = 0; j < A; j++) {
+                    float *dst = base + ((size_t)i * g->wp + j) * g->c16 + cb;
+                    _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), o[i][j]));
+                }
+        }
+    }
+}
+
+/* One copy of each transform per tile size, with its coefficients folded in. */
+#define PER_TABLE(name, arg_t, out_t)                                                                        \
+    CNN_AVX512 static void name(const wgeo *g, arg_t in, out_t out)                                          \
     {                                                                                                        \
-        enum { MR = MR_FOR(NJ) };                                                                            \
+        if (g->m == 4)                                                                                       \
+            name##_w(&F4, g, in, out);                                                                       \
+        else                                                                                                 \
+            name##_w(&F2, g, in, out);                                                                       \
+    }
+PER_TABLE(input_transform, const float *, float *)
+PER_TABLE(output_transform, const float *, float *)
+PER_TABLE(grad_transform, const float *, float *)
+PER_TABLE(input_grad_transform, const float *, float *)
+
+/* C[r][0, 16 NJ) (+)= sum_k A[r * ars + k * aks] * B[k * ldb + (0, 16 NJ)] for r < rows, in blocks of MR
+ * rows held in registers over the whole reduction; a short last block repeats its last row and drops
+ * the copies. */
+#define DEFINE_GEMM(NJ, MR)                                                                                  \
+    CNN_AVX512 static void gemm_##NJ##_##MR(int rows, int K, const float *a, size_t ars, size_t aks,           \
+                                            const float *b, size_t ldb, float *c, size_t ldc, bool add)      \
+    {                                                                                                        \
         for (int r0 = 0; r0 < rows; r0 += MR) {                                                              \
             const int valid = rows - r0 < MR ? rows - r0 : MR;                                               \
             const float *ar[MR];                                                                             \
@@ -330,158 +504,75 @@ CNN_AVX512 static inline void att(V16 i0, V16 i1, V16 o[A])
         }                                                                                                    \
     }
 
-DEFINE_GEMM(1)
-DEFINE_GEMM(2)
-DEFINE_GEMM(3)
-DEFINE_GEMM(4)
+/* Four block heights per width, the largest keeping MR * NJ accumulators and NJ operands within the
+ * 32 vector registers: the product takes the one that computes the fewest rows (16 tiles: 4 x 4 rows
+ * rather than 3 x 7). */
+DEFINE_GEMM(1, 14) DEFINE_GEMM(1, 12) DEFINE_GEMM(1, 10) DEFINE_GEMM(1, 8)
+DEFINE_GEMM(2, 14) DEFINE_GEMM(2, 12) DEFINE_GEMM(2, 10) DEFINE_GEMM(2, 8)
+DEFINE_GEMM(3, 9) DEFINE_GEMM(3, 8) DEFINE_GEMM(3, 6) DEFINE_GEMM(3, 5)
+DEFINE_GEMM(4, 7) DEFINE_GEMM(4, 6) DEFINE_GEMM(4, 5) DEFINE_GEMM(4, 4)
+
+typedef void gemm_fn(int, int, const float *, size_t, size_t, const float *, size_t, float *, size_t, bool);
+static gemm_fn *const GEMMS[4][4] = {
+    {gemm_1_14, gemm_1_12, gemm_1_10, gemm_1_8},
+    {gemm_2_14, gemm_2_12, gemm_2_10, gemm_2_8},
+    {gemm_3_9, gemm_3_8, gemm_3_6, gemm_3_5},
+    {gemm_4_7, gemm_4_6, gemm_4_5, gemm_4_4},
+};
+static const int HEIGHTS[4][4] = {{14, 12, 10, 8}, {14, 12, 10, 8}, {9, 8, 6, 5}, {7, 6, 5, 4}};
 
 /* The product over n columns (a multiple of 16) in blocks of 64. */
 static void gemm(int rows, int K, const float *a, size_t ars, size_t aks, const float *b, size_t ldb, int n, float *c,
                  size_t ldc, bool add)
 {
     for (int j = 0; j < n; j += BLOCK) {
-        int nj = (n - j < BLOCK ? n - j : BLOCK) / LANES;
-        switch (nj) {
-        case 1: gemm_1(rows, K, a, ars, aks, b + j, ldb, c + j, ldc, add); break;
-        case 2: gemm_2(rows, K, a, ars, aks, b + j, ldb, c + j, ldc, add); break;
-        case 3: gemm_3(rows, K, a, ars, aks, b + j, ldb, c + j, ldc, add); break;
-        default: gemm_4(rows, K, a, ars, aks, b + j, ldb, c + j, ldc, add); break;
+        int nj = (n - j < BLOCK ? n - j : BLOCK) / LANES, best = 0;
+        for (int h = 1; h < 4; h++) {
+            int mr = HEIGHTS[nj - 1][h], mb = HEIGHTS[nj - 1][best];
+            if ((rows + mr - 1) / mr * mr < (rows + mb - 1) / mb * mb)
+                best = h;
         }
-    }
-}
-
-/* V[pos][t][c16] = Bt d Bt^T for every tile t of the padded HWC input xh. */
-CNN_AVX512 static void input_transform(const cnn__layer *L, const float *xh, float *v)
-{
-    const int tw = (L->out_w + 1) / 2, T = (int)tiles(L), c16 = round16(L->in_c), wp = L->xp_w;
-    for (int t = 0; t < T; t++) {
-        const float *base = xh + ((size_t)(t / tw) * 2 * wp + (size_t)(t % tw) * 2) * c16;
-        for (int cb = 0; cb < c16; cb += LANES) {
-            V16 d[A][A], s[A][A], col[A], o[A];
-            for (int i = 0; i < A; i++)
-                for (int j = 0; j < A; j++)
-                    d[i][j] = _mm512_loadu_ps(base + ((size_t)i * wp + j) * c16 + cb);
-            for (int j = 0; j < A; j++) { /* s = Bt d, column by column */
-                for (int i = 0; i < A; i++)
-                    col[i] = d[i][j];
-                bt(col, o);
-                for (int i = 0; i < A; i++)
-                    s[i][j] = o[i];
-            }
-            for (int i = 0; i < A; i++) { /* then s Bt^T, row by row */
-                bt(s[i], o);
-                for (int j = 0; j < A; j++)
-                    _mm512_storeu_ps(v + ((size_t)(i * A + j) * T + t) * c16 + cb, o[j]);
-            }
-        }
-    }
-}
-
-/* yh (HWC, tile-aligned) = At M At^T for every tile. */
-CNN_AVX512 static void output_transform(const cnn__layer *L, const float *p, float *yh)
-{
-    const int tw = (L->out_w + 1) / 2, T = (int)tiles(L), o16 = round16(L->out_c), yw = 2 * tw;
-    for (int t = 0; t < T; t++) {
-        float *base = yh + ((size_t)(t / tw) * 2 * yw + (size_t)(t % tw) * 2) * o16;
-        for (int ob = 0; ob < o16; ob += LANES) {
-            V16 s[2][A], col[A], o[2];
-            for (int j = 0; j < A; j++) {
-                for (int i = 0; i < A; i++)
-                    col[i] = _mm512_loadu_ps(p + ((size_t)(i * A + j) * T + t) * o16 + ob);
-                at(col, o);
-                s[0][j] = o[0];
-                s[1][j] = o[1];
-            }
-            for (int i = 0; i < 2; i++) {
-                at(s[i], o);
-                _mm512_storeu_ps(base + ((size_t)i * yw) * o16 + ob, o[0]);
-                _mm512_storeu_ps(base + ((size_t)i * yw + 1) * o16 + ob, o[1]);
-            }
-        }
-    }
-}
-
-/* P[pos][t][o16] = At^T dY At for every tile of the HWC output gradient dyh. */
-CNN_AVX512 static void grad_transform(const cnn__layer *L, const float *dyh, float *p)
-{
-    const int tw = (L->out_w + 1) / 2, T = (int)tiles(L), o16 = round16(L->out_c), yw = 2 * tw;
-    for (int t = 0; t < T; t++) {
-        const float *base = dyh + ((size_t)(t / tw) * 2 * yw + (size_t)(t % tw) * 2) * o16;
-        for (int ob = 0; ob < o16; ob += LANES) {
-            V16 u[A][2], o[A];
-            for (int j = 0; j < 2; j++) { /* u = At^T dY, column by column */
-                att(_mm512_loadu_ps(base + (size_t)j * o16 + ob), _mm512_loadu_ps(base + ((size_t)yw + j) * o16 + ob), o);
-                for (int i = 0; i < A; i++)
-                    u[i][j] = o[i];
-            }
-            for (int i = 0; i < A; i++) { /* then u At, row by row */
-                att(u[i][0], u[i][1], o);
-                for (int j = 0; j < A; j++)
-                    _mm512_storeu_ps(p + ((size_t)(i * A + j) * T + t) * o16 + ob, o[j]);
-            }
-        }
-    }
-}
-
-/* dxh (padded HWC, zeroed first) += Bt^T dV Bt for every tile. */
-CNN_AVX512 static void input_grad_transform(const cnn__layer *L, const float *v, float *dxh)
-{
-    const int tw = (L->out_w + 1) / 2, T = (int)tiles(L), c16 = round16(L->in_c), wp = L->xp_w;
-    for (int t = 0; t < T; t++) {
-        float *base = dxh + ((size_t)(t / tw) * 2 * wp + (size_t)(t % tw) * 2) * c16;
-        for (int cb = 0; cb < c16; cb += LANES) {
-            V16 s[A][A], col[A], o[A];
-            for (int j = 0; j < A; j++) {
-                for (int i = 0; i < A; i++)
-                    col[i] = _mm512_loadu_ps(v + ((size_t)(i * A + j) * T + t) * c16 + cb);
-                btt(col, o);
-                for (int i = 0; i < A; i++)
-                    s[i][j] = o[i];
-            }
-            for (int i = 0; i < A; i++) {
-                btt(s[i], o);
-                for (int j = 0; j < A; j++) {
-                    float *d = base + ((size_t)i * wp + j) * c16 + cb;
-                    _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), o[j]));
-                }
-            }
-        }
+        GEMMS[nj - 1][best](rows, K, a, ars, aks, b + j, ldb, c + j, ldc, add);
     }
 }
 
 void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t)
 {
-    const int C = L->in_c, T = (int)tiles(L), c16 = round16(C), o16 = round16(L->out_c);
-    wbufs b = bufs(L, t);
-    to_hwc(x, C, L->in_h, L->in_w, b.xh, L->xp_w, c16, L->pt, L->pl);
-    input_transform(L, b.xh, b.v);
-    for (int pos = 0; pos < NPOS; pos++)
-        gemm(T, C, b.v + (size_t)pos * T * c16, (size_t)c16, 1, L->wpk + (size_t)pos * C * o16, (size_t)o16, o16,
-             b.p + (size_t)pos * T * o16, (size_t)o16, false);
-    output_transform(L, b.p, b.yh);
-    from_hwc(b.yh, 2 * ((L->out_w + 1) / 2), o16, 0, 0, L->out_c, L->out_h, L->out_w, y);
+    const wgeo g = geo(L);
+    const int C = L->in_c;
+    const size_t T = (size_t)g.T;
+    wbufs b = bufs(L, &g, t);
+    to_hwc(x, C, L->in_h, L->in_w, b.xh, g.wp, g.c16, L->pt, L->pl);
+    input_transform(&g, b.xh, b.v);
+    for (int pos = 0; pos < g.npos; pos++)
+        gemm(g.T, C, b.v + pos * T * g.c16, (size_t)g.c16, 1, L->wpk + (size_t)pos * C * g.o16, (size_t)g.o16, g.o16,
+             b.p + pos * T * g.o16, (size_t)g.o16, false);
+    output_transform(&g, b.p, b.yh);
+    from_hwc(b.yh, g.yw, g.o16, 0, 0, L->out_c, L->out_h, L->out_w, y);
 }
 
 void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t)
 {
-    const int C = L->in_c, OC = L->out_c, T = (int)tiles(L), c16 = round16(C), o16 = round16(OC);
-    wbufs b = bufs(L, t);
+    const wgeo g = geo(L);
+    const int C = L->in_c, OC = L->out_c;
+    const size_t T = (size_t)g.T;
+    wbufs b = bufs(L, &g, t);
     float *du = L->dwt + (size_t)t * cnn__wino_wgrad_floats(L);
-    to_hwc(x, C, L->in_h, L->in_w, b.xh, L->xp_w, c16, L->pt, L->pl);
-    input_transform(L, b.xh, b.v);
-    to_hwc(dy, OC, L->out_h, L->out_w, b.dyh, 2 * ((L->out_w + 1) / 2), o16, 0, 0);
-    grad_transform(L, b.dyh, b.p);
-    for (int pos = 0; pos < NPOS; pos++) /* dU[pos][c][oc] += sum_t V[pos][t][c] dP[pos][t][oc] */
-        gemm(C, T, b.v + (size_t)pos * T * c16, 1, (size_t)c16, b.p + (size_t)pos * T * o16, (size_t)o16, o16,
-             du + (size_t)pos * C * o16, (size_t)o16, true);
+    to_hwc(x, C, L->in_h, L->in_w, b.xh, g.wp, g.c16, L->pt, L->pl);
+    input_transform(&g, b.xh, b.v);
+    to_hwc(dy, OC, L->out_h, L->out_w, b.dyh, g.yw, g.o16, 0, 0);
+    grad_transform(&g, b.dyh, b.p);
+    for (int pos = 0; pos < g.npos; pos++) /* dU[pos][c][oc] += sum_t V[pos][t][c] dP[pos][t][oc] */
+        gemm(C, g.T, b.v + pos * T * g.c16, 1, (size_t)g.c16, b.p + pos * T * g.o16, (size_t)g.o16, g.o16,
+             du + (size_t)pos * C * g.o16, (size_t)g.o16, true);
     if (!dx)
         return;
-    for (int pos = 0; pos < NPOS; pos++) /* dV[pos][t][c] = sum_oc dP[pos][t][oc] U[pos][oc][c], over V */
-        gemm(T, OC, b.p + (size_t)pos * T * o16, (size_t)o16, 1, L->wdk + (size_t)pos * OC * c16, (size_t)c16, c16,
-             b.v + (size_t)pos * T * c16, (size_t)c16, false);
-    memset(b.dxh, 0, sizeof(float) * plane_floats(L));
-    input_grad_transform(L, b.v, b.dxh);
-    from_hwc(b.dxh, L->xp_w, c16, L->pt, L->pl, C, L->in_h, L->in_w, dx);
+    for (int pos = 0; pos < g.npos; pos++) /* dV[pos][t][c] = sum_oc dP[pos][t][oc] U[pos][oc][c], over V */
+        gemm(g.T, OC, b.p + pos * T * g.o16, (size_t)g.o16, 1, L->wdk + (size_t)pos * OC * g.c16, (size_t)g.c16,
+             g.c16, b.v + pos * T * g.c16, (size_t)g.c16, false);
+    memset(b.dxh, 0, sizeof(float) * plane_floats(&g));
+    input_grad_transform(&g, b.v, b.dxh);
+    from_hwc(b.dxh, g.wp, g.c16, L->pt, L->pl, C, L->in_h, L->in_w, dx);
 }
 
 #else /* no AVX-512 build: never selected (cnn__direct_cpu() is false), kept linkable */
