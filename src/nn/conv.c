@@ -385,11 +385,24 @@ static bool own_kernels(const cnn__layer *L)
     return L->direct || L->wino;
 }
 
+typedef struct pack_ctx {
+    const cnn__layer *L;
+    const float *w;
+    bool backward;
+} pack_ctx;
+
+static void wino_pack_task(void *p, size_t b, size_t e)
+{
+    const pack_ctx *c = p;
+    cnn__wino_pack(c->L, c->w, c->backward, b, e);
+}
+
 static void pack(cnn_model *m, const cnn__layer *L, bool backward)
 {
-    if (L->wino)
-        cnn__wino_pack(L, cnn__W(m, L), backward);
-    else if (L->direct)
+    if (L->wino) { /* 2 x 5 x 5 -> 8 x 8 per channel pair: worth the engine's threads */
+        pack_ctx c = {L, cnn__W(m, L), backward};
+        cnn__workers_run(m->workers, (size_t)L->out_c, wino_pack_task, &c);
+    } else if (L->direct)
         cnn__direct_pack(L, cnn__W(m, L), backward);
 }
 

@@ -230,13 +230,13 @@ static void filter_transform(const wtab *w, const float *f, double *u)
         }
 }
 
-void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward)
+void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward, size_t oc0, size_t oc1)
 {
     const wtab *tb = tab(L);
     wgeo g = geo(L);
     const int C = L->in_c, OC = L->out_c;
     float *u = backward ? L->wdk : L->wpk;
-    for (int oc = 0; oc < OC; oc++)
+    for (int oc = (int)oc0; oc < (int)oc1; oc++)
         for (int c = 0; c < C; c++) {
             double f[AMAX * AMAX];
             filter_transform(tb, w + ((size_t)oc * C + c) * R * R, f);

@@ -243,8 +243,9 @@ size_t cnn__wino_packed(const cnn__layer *L);
 size_t cnn__wino_scratch(const cnn__layer *L);
 size_t cnn__wino_wgrad_floats(const cnn__layer *L);
 void cnn__wino_setup(cnn__layer *L, float *packed, float *scratch, float *wgrad);
-/* Transforms the current weights for the forward (backward = false) or the input gradient. */
-void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward);
+/* Transforms the current weights of output channels [oc0, oc1) for the forward (backward = false) or
+ * the input gradient. */
+void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward, size_t oc0, size_t oc1);
 /* As cnn__direct_forward and cnn__direct_backward. */
 void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t);
 void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t);
