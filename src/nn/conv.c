@@ -518,7 +518,7 @@ static void par_reduce_task(void *p, size_t b, size_t e)
     const cnn__layer *L = c->L;
     size_t count = L->w_count;
     float *dw = cnn__dW(c->m, L);
-    if (L->wino) { /* j runs over the channel pairs */
+    if (L->wino) { /* j runs over cnn__wino_reduce_parts */
         cnn__wino_reduce(L, c->m->threads, dw, b, e);
         return;
     }
@@ -600,7 +600,7 @@ void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float
     if (own_kernels(L) || cnn__blas_single()) {
         par_ctx pc = {m, L, x, dy, dx, n, NULL, NULL};
         cnn__workers_run(m->workers, (size_t)m->threads, par_bwd_task, &pc);
-        size_t parts = L->wino ? (size_t)L->in_c * L->out_c : L->direct ? (size_t)L->in_c * L->kh * L->kw : L->w_count;
+        size_t parts = L->wino ? cnn__wino_reduce_parts(L) : L->direct ? (size_t)L->in_c * L->kh * L->kw : L->w_count;
         cnn__workers_run(m->workers, parts, par_reduce_task, &pc);
         if (L->use_bias) {
             float *db = cnn__dB(m, L);

@@ -210,78 +210,11 @@ static wbufs bufs(const cnn__layer *L, const wgeo *g, int t)
     return b;
 }
 
-/* u = G f G^T for one 5x5 filter f. */
-static void filter_transform(const wtab *w, const float *f, double *u)
-{
-    double h[AMAX][R];
-    for (int i = 0; i < w->a; i++)
-        for (int k = 0; k < R; k++) {
-            double s = 0;
-            for (int j = 0; j < R; j++)
-                s += w->g[i * R + j] * f[j * R + k];
-            h[i][k] = s;
-        }
-    for (int i = 0; i < w->a; i++)
-        for (int j = 0; j < w->a; j++) {
-            double s = 0;
-            for (int k = 0; k < R; k++)
-                s += h[i][k] * w->g[j * R + k];
-            u[i * w->a + j] = s;
-        }
-}
+#define UNROLLED _Pragma("GCC unroll 8")
 
-void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward, size_t oc0, size_t oc1)
+size_t cnn__wino_reduce_parts(const cnn__layer *L)
 {
-    const wtab *tb = tab(L);
-    wgeo g = geo(L);
-    const int C = L->in_c, OC = L->out_c;
-    float *u = backward ? L->wdk : L->wpk;
-    for (int oc = (int)oc0; oc < (int)oc1; oc++)
-        for (int c = 0; c < C; c++) {
-            double f[AMAX * AMAX];
-            filter_transform(tb, w + ((size_t)oc * C + c) * R * R, f);
-            for (int pos = 0; pos < g.npos; pos++) {
-                if (backward) /* [a^2][OC][C16] for dV = dP x U^T */
-                    u[((size_t)pos * OC + oc) * g.c16 + c] = (float)f[pos];
-                else /* [a^2][C][O16] for M = V x U */
-                    u[((size_t)pos * C + c) * g.o16 + oc] = (float)f[pos];
-            }
-        }
-}
-
-/* dW[oc][c] = G^T (sum over threads of dU[oc][c]) G for the channel pairs q in [b, e), q = oc * C + c. */
-void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e)
-{
-    const wtab *w = tab(L);
-    wgeo g = geo(L);
-    const size_t C = (size_t)L->in_c, part = cnn__wino_wgrad_floats(L);
-    const int A = w->a;
-    for (size_t q = b; q < e; q++) {
-        size_t oc = q / C, c = q % C;
-        double m[AMAX][AMAX], h[R][AMAX];
-        for (int pos = 0; pos < g.npos; pos++) {
-            const float *s = L->dwt + ((size_t)pos * C + c) * g.o16 + oc;
-            float sum = s[0];
-            for (int t = 1; t < threads; t++)
-                sum += s[(size_t)t * part];
-            m[pos / A][pos % A] = sum;
-        }
-        for (int k = 0; k < R; k++)
-            for (int j = 0; j < A; j++) {
-                double s = 0;
-                for (int i = 0; i < A; i++)
-                    s += w->g[i * R + k] * m[i][j];
-                h[k][j] = s;
-            }
-        float *d = dw + q * R * R;
-        for (int k = 0; k < R; k++)
-            for (int l = 0; l < R; l++) {
-                double s = 0;
-                for (int j = 0; j < A; j++)
-                    s += h[k][j] * w->g[j * R + l];
-                d[k * R + l] = (float)s;
-            }
-    }
+    return (size_t)L->in_c * (size_t)((L->out_c + LANES - 1) / LANES);
 }
 
 #ifdef CNN_X86_512
@@ -374,6 +307,116 @@ INLINE void mv2(const float *k, int rows, int n, int rs, int cs, __m512 i[AMAX][
 #pragma GCC unroll 8
     for (int r = 0; r < rows; r++) /* then s K^T, row by row */
         mv(k, rows, n, rs, cs, s[r], o[r]);
+}
+
+/* U = G f G^T for 16 filters at once, one per lane: lane l's 5x5 filter starts at base[l * stride];
+ * lanes past n read nothing and give zeros. */
+INLINE void filters16(const wtab *w, const float *base, int stride, int n, __m512 u[AMAX * AMAX])
+{
+    const __mmask16 keep = (__mmask16)((1u << n) - 1u);
+    const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32(stride));
+    __m512 f[R][R], h[AMAX][R];
+    for (int j = 0; j < R; j++)
+        for (int k = 0; k < R; k++)
+            f[j][k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), keep, idx, base + j * R + k, 4);
+    float g[AMAX * R];
+    UNROLLED for (int i = 0; i < AMAX * R; i++)
+        g[i] = (float)w->g[i];
+    UNROLLED for (int k = 0; k < R; k++) { /* h = G f, column by column */
+        __m512 col[R], res[AMAX];
+        UNROLLED for (int j = 0; j < R; j++)
+            col[j] = f[j][k];
+        mv(g, w->a, R, R, 1, col, res);
+        UNROLLED for (int i = 0; i < w->a; i++)
+            h[i][k] = res[i];
+    }
+    UNROLLED for (int i = 0; i < w->a; i++) /* then h G^T, row by row */
+        mv(g, w->a, R, R, 1, h[i], u + i * w->a);
+}
+
+INLINE void pack_w(const wtab *tb, const cnn__layer *L, const float *w, bool backward, size_t oc0, size_t oc1)
+{
+    wgeo g = geo(L);
+    const int C = L->in_c, OC = L->out_c;
+    __m512 u[AMAX * AMAX];
+    if (!backward) { /* [a^2][C][O16] for M = V x U: 16 output channels per register */
+        for (int c = 0; c < C; c++)
+            for (int o = (int)oc0; o < (int)oc1; o += LANES) {
+                const int n = (int)oc1 - o < LANES ? (int)oc1 - o : LANES;
+                filters16(tb, w + ((size_t)o * C + c) * R * R, C * R * R, n, u);
+                const __mmask16 keep = (__mmask16)((1u << n) - 1u);
+                for (int pos = 0; pos < g.npos; pos++)
+                    _mm512_mask_storeu_ps(L->wpk + ((size_t)pos * C + c) * g.o16 + o, keep, u[pos]);
+            }
+        return;
+    }
+    for (int oc = (int)oc0; oc < (int)oc1; oc++) /* [a^2][OC][C16] for dV = dP x U^T: 16 input channels */
+        for (int c = 0; c < C; c += LANES) {
+            const int n = C - c < LANES ? C - c : LANES;
+            filters16(tb, w + ((size_t)oc * C + c) * R * R, R * R, n, u);
+            const __mmask16 keep = (__mmask16)((1u << n) - 1u);
+            for (int pos = 0; pos < g.npos; pos++)
+                _mm512_mask_storeu_ps(L->wdk + ((size_t)pos * OC + oc) * g.c16 + c, keep, u[pos]);
+        }
+}
+
+CNN_AVX512 void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward, size_t oc0, size_t oc1)
+{
+    if (tab(L) == &F4)
+        pack_w(&F4, L, w, backward, oc0, oc1);
+    else
+        pack_w(&F2, L, w, backward, oc0, oc1);
+}
+
+/* dW[oc][c] = G^T (sum over threads of dU[oc][c]) G, 16 output channels per register: part q of
+ * cnn__wino_reduce_parts is input channel q / blocks and output channels 16 (q % blocks) on. */
+INLINE void reduce_w(const wtab *w, const cnn__layer *L, int threads, float *dw, size_t b, size_t e)
+{
+    wgeo g = geo(L);
+    const int C = L->in_c, OC = L->out_c, blocks = (OC + LANES - 1) / LANES, A = w->a;
+    const size_t part = cnn__wino_wgrad_floats(L);
+    const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32(C * R * R));
+    float gt[R * AMAX]; /* G^T, row-major */
+    UNROLLED for (int k = 0; k < R; k++)
+        UNROLLED for (int i = 0; i < AMAX; i++)
+            gt[k * AMAX + i] = i < A ? (float)w->g[i * R + k] : 0.0f;
+    for (size_t q = b; q < e; q++) {
+        const int c = (int)(q / (size_t)blocks), o = (int)(q % (size_t)blocks) * LANES;
+        const int n = OC - o < LANES ? OC - o : LANES;
+        __m512 m[AMAX][AMAX], h[R][AMAX], d[R][R];
+        for (int pos = 0; pos < g.npos; pos++) { /* the threads' parts, added in thread order */
+            const float *s = L->dwt + ((size_t)pos * C + c) * g.o16 + o;
+            __m512 sum = _mm512_loadu_ps(s);
+            for (int t = 1; t < threads; t++)
+                sum = _mm512_add_ps(sum, _mm512_loadu_ps(s + (size_t)t * part));
+            m[pos / A][pos % A] = sum;
+        }
+        UNROLLED for (int j = 0; j < A; j++) { /* h = G^T m, column by column */
+            __m512 col[AMAX], res[R];
+            UNROLLED for (int i = 0; i < A; i++)
+                col[i] = m[i][j];
+            mv(gt, R, A, AMAX, 1, col, res);
+            UNROLLED for (int k = 0; k < R; k++)
+                h[k][j] = res[k];
+        }
+        UNROLLED for (int k = 0; k < R; k++) /* then h G, row by row */
+            mv(gt, R, A, AMAX, 1, h[k], d[k]);
+        const __mmask16 keep = (__mmask16)((1u << n) - 1u);
+        float *dst = dw + ((size_t)o * C + c) * R * R;
+        for (int k = 0; k < R; k++)
+            for (int l = 0; l < R; l++)
+                _mm512_mask_i32scatter_ps(dst + k * R + l, keep, idx, d[k][l], 4);
+    }
+}
+
+CNN_AVX512 void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e)
+{
+    if (tab(L) == &F4)
+        reduce_w(&F4, L, threads, dw, b, e);
+    else
+        reduce_w(&F2, L, threads, dw, b, e);
 }
 
 /* V[pos][t][c16] = Bt d Bt^T for every tile t of the padded HWC input xh. */
@@ -585,6 +628,16 @@ void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t)
 void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t)
 {
     (void)L, (void)x, (void)dy, (void)dx, (void)t;
+}
+
+void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward, size_t oc0, size_t oc1)
+{
+    (void)L, (void)w, (void)backward, (void)oc0, (void)oc1;
+}
+
+void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e)
+{
+    (void)L, (void)threads, (void)dw, (void)b, (void)e;
 }
 
 #endif

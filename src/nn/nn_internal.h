@@ -249,7 +249,8 @@ void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward, size_t o
 /* As cnn__direct_forward and cnn__direct_backward. */
 void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t);
 void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t);
-/* dW for the channel pairs [b, e) (pair oc * in_c + c) from the threads' parts. */
+/* dW from the threads' parts, in cnn__wino_reduce_parts independent parts; this call does [b, e). */
+size_t cnn__wino_reduce_parts(const cnn__layer *L);
 void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e);
 /* pooling.c */
 void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
