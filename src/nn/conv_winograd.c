@@ -419,97 +419,74 @@ CNN_AVX512 void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, si
         reduce_w(&F2, L, threads, dw, b, e);
 }
 
-/* V[pos][t][c16] = Bt d Bt^T for every tile t of the padded HWC input xh. */
-INLINE void input_transform_w(const wtab *w, const wgeo *g, const float *xh, float *v)
-{
-    const int A = w->a, m = w->m;
-    for (int t = 0; t < g->T; t++) {
-        const float *base = xh + ((size_t)(t / g->tw) * m * g->wp + (size_t)(t % g->tw) * m) * g->c16;
-        for (int cb = 0; cb < g->c16; cb += LANES) {
-            __m512 d[AMAX][AMAX], o[AMAX][AMAX];
-            for (int i = 0; i < A; i++)
-                for (int j = 0; j < A; j++)
-                    d[i][j] = _mm512_loadu_ps(base + ((size_t)i * g->wp + j) * g->c16 + cb);
-            mv2(w->bt, A, A, A, 1, d, o);
-            for (int i = 0; i < A; i++)
-                for (int j = 0; j < A; j++)
-                    _mm512_storeu_ps(v + ((size_t)(i * A + j) * g->T + t) * g->c16 + cb, o[i][j]);
-        }
-    }
-}
+/* One side of a tile transform: an HWC plane `w` pixels wide whose tiles start every m pixels, or
+ * the transformed domain [n^2][T][ld]. */
+typedef struct wside {
+    bool tiled;
+    int w;
+} wside;
 
-/* yh (HWC, tile-aligned) = At M At^T for every tile. */
-INLINE void output_transform_w(const wtab *w, const wgeo *g, const float *p, float *yh)
+/* For every tile and 16 lanes: the n_in x n_in block of src, times K on both sides (K is n_out x n_in
+ * with strides rs, cs), into dst (added when add). Inlined with constant arguments only. */
+INLINE void tile_transform(const wgeo *g, int ld, const float *src, wside si, int n_in, const float *k, int n_out,
+                           int rs, int cs, float *dst, wside so, bool add)
 {
-    const int A = w->a, m = w->m;
+    const int m = g->m;
     for (int t = 0; t < g->T; t++) {
-        float *base = yh + ((size_t)(t / g->tw) * m * g->yw + (size_t)(t % g->tw) * m) * g->o16;
-        for (int ob = 0; ob < g->o16; ob += LANES) {
+        const size_t ty = (size_t)(t / g->tw) * m, tx = (size_t)(t % g->tw) * m;
+        for (int lb = 0; lb < ld; lb += LANES) {
             __m512 d[AMAX][AMAX], o[AMAX][AMAX];
-            for (int i = 0; i < A; i++)
-                for (int j = 0; j < A; j++)
-                    d[i][j] = _mm512_loadu_ps(p + ((size_t)(i * A + j) * g->T + t) * g->o16 + ob);
-            mv2(w->at, m, A, A, 1, d, o);
-            for (int i = 0; i < m; i++)
-                for (int j = 0; j < m; j++)
-                    _mm512_storeu_ps(base + ((size_t)i * g->yw + j) * g->o16 + ob, o[i][j]);
-        }
-    }
-}
-
-/* P[pos][t][o16] = At^T dY At for every tile of the HWC output gradient dyh. */
-INLINE void grad_transform_w(const wtab *w, const wgeo *g, const float *dyh, float *p)
-{
-    const int A = w->a, m = w->m;
-    for (int t = 0; t < g->T; t++) {
-        const float *base = dyh + ((size_t)(t / g->tw) * m * g->yw + (size_t)(t % g->tw) * m) * g->o16;
-        for (int ob = 0; ob < g->o16; ob += LANES) {
-            __m512 d[AMAX][AMAX], o[AMAX][AMAX];
-            for (int i = 0; i < m; i++)
-                for (int j = 0; j < m; j++)
-                    d[i][j] = _mm512_loadu_ps(base + ((size_t)i * g->yw + j) * g->o16 + ob);
-            mv2(w->at, A, m, 1, A, d, o);
-            for (int i = 0; i < A; i++)
-                for (int j = 0; j < A; j++)
-                    _mm512_storeu_ps(p + ((size_t)(i * A + j) * g->T + t) * g->o16 + ob, o[i][j]);
-        }
-    }
-}
-
-/* dxh (padded HWC, zeroed first) += Bt^T dV Bt for every tile. */
-INLINE void input_grad_transform_w(const wtab *w, const wgeo *g, const float *v, float *dxh)
-{
-    const int A = w->a, m = w->m;
-    for (int t = 0; t < g->T; t++) {
-        float *base = dxh + ((size_t)(t / g->tw) * m * g->wp + (size_t)(t % g->tw) * m) * g->c16;
-        for (int cb = 0; cb < g->c16; cb += LANES) {
-            __m512 d[AMAX][AMAX], o[AMAX][AMAX];
-            for (int i = 0; i < A; i++)
-                for (int j = 0; j < A; j++)
-                    d[i][j] = _mm512_loadu_ps(v + ((size_t)(i * A + j) * g->T + t) * g->c16 + cb);
-            mv2(w->bt, A, A, 1, A, d, o);
-            for (int i = 0; i < A; i++)
-                for (int j = 0; j < A; j++) {
-                    float *dst = base + ((size_t)i * g->wp + j) * g->c16 + cb;
-                    _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), o[i][j]));
+            for (int i = 0; i < n_in; i++)
+                for (int j = 0; j < n_in; j++)
+                    d[i][j] = _mm512_loadu_ps(src + (si.tiled ? ((size_t)(i * n_in + j) * g->T + t) * ld
+                                                              : ((ty + i) * si.w + tx + j) * ld) + lb);
+            mv2(k, n_out, n_in, rs, cs, d, o);
+            for (int i = 0; i < n_out; i++)
+                for (int j = 0; j < n_out; j++) {
+                    float *q = dst + (so.tiled ? ((size_t)(i * n_out + j) * g->T + t) * ld
+                                               : ((ty + i) * so.w + tx + j) * ld) + lb;
+                    _mm512_storeu_ps(q, add ? _mm512_add_ps(_mm512_loadu_ps(q), o[i][j]) : o[i][j]);
                 }
         }
     }
 }
 
-/* One copy of each transform per tile size, with its coefficients folded in. */
-#define PER_TABLE(name, arg_t, out_t)                                                                        \
-    CNN_AVX512 static void name(const wgeo *g, arg_t in, out_t out)                                          \
-    {                                                                                                        \
-        if (g->m == 4)                                                                                       \
-            name##_w(&F4, g, in, out);                                                                       \
-        else                                                                                                 \
-            name##_w(&F2, g, in, out);                                                                       \
+enum { T_INPUT, T_OUTPUT, T_GRAD, T_INPUT_GRAD };
+
+/* The four transforms of one table:
+ *   T_INPUT       V = Bt d Bt^T       padded input plane -> [a^2][T][C16]
+ *   T_OUTPUT      Y = At M At^T       [a^2][T][O16] -> tile-aligned output plane
+ *   T_GRAD        dP = At^T dY At     tile-aligned output-gradient plane -> [a^2][T][O16]
+ *   T_INPUT_GRAD  dX += Bt^T dV Bt    [a^2][T][C16] -> padded input-gradient plane (zeroed first) */
+INLINE void transform_w(const wtab *w, const wgeo *g, int kind, const float *in, float *out)
+{
+    const int A = w->a, m = w->m;
+    const wside tiled = {true, 0}, plane = {false, g->wp}, outplane = {false, g->yw};
+    switch (kind) {
+    case T_INPUT: tile_transform(g, g->c16, in, plane, A, w->bt, A, A, 1, out, tiled, false); break;
+    case T_OUTPUT: tile_transform(g, g->o16, in, tiled, A, w->at, m, A, 1, out, outplane, false); break;
+    case T_GRAD: tile_transform(g, g->o16, in, outplane, m, w->at, A, 1, A, out, tiled, false); break;
+    default: tile_transform(g, g->c16, in, tiled, A, w->bt, A, 1, A, out, plane, true); break;
     }
-PER_TABLE(input_transform, const float *, float *)
-PER_TABLE(output_transform, const float *, float *)
-PER_TABLE(grad_transform, const float *, float *)
-PER_TABLE(input_grad_transform, const float *, float *)
+}
+
+/* One copy of each transform per tile size, with its coefficients folded in. */
+CNN_AVX512 static void transform(const wgeo *g, int kind, const float *in, float *out)
+{
+#define KINDS(tb)                                                                                            \
+    switch (kind) {                                                                                          \
+    case T_INPUT: transform_w(tb, g, T_INPUT, in, out); break;                                               \
+    case T_OUTPUT: transform_w(tb, g, T_OUTPUT, in, out); break;                                             \
+    case T_GRAD: transform_w(tb, g, T_GRAD, in, out); break;                                                 \
+    default: transform_w(tb, g, T_INPUT_GRAD, in, out); break;                                               \
+    }
+    if (g->m == 4) {
+        KINDS(&F4)
+    } else {
+        KINDS(&F2)
+    }
+#undef KINDS
+}
 
 /* C[r][0, 16 NJ) (+)= sum_k A[r * ars + k * aks] * B[k * ldb + (0, 16 NJ)] for r < rows, in blocks of MR
  * rows held in registers over the whole reduction; a short last block repeats its last row and drops
@@ -586,11 +563,11 @@ void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t)
     const size_t T = (size_t)g.T;
     wbufs b = bufs(L, &g, t);
     to_hwc(x, C, L->in_h, L->in_w, b.xh, g.wp, g.c16, L->pt, L->pl);
-    input_transform(&g, b.xh, b.v);
+    transform(&g, T_INPUT, b.xh, b.v);
     for (int pos = 0; pos < g.npos; pos++)
         gemm(g.T, C, b.v + pos * T * g.c16, (size_t)g.c16, 1, L->wpk + (size_t)pos * C * g.o16, (size_t)g.o16, g.o16,
              b.p + pos * T * g.o16, (size_t)g.o16, false);
-    output_transform(&g, b.p, b.yh);
+    transform(&g, T_OUTPUT, b.p, b.yh);
     from_hwc(b.yh, g.yw, g.o16, 0, 0, L->out_c, L->out_h, L->out_w, y);
 }
 
@@ -602,9 +579,9 @@ void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, fl
     wbufs b = bufs(L, &g, t);
     float *du = L->dwt + (size_t)t * cnn__wino_wgrad_floats(L);
     to_hwc(x, C, L->in_h, L->in_w, b.xh, g.wp, g.c16, L->pt, L->pl);
-    input_transform(&g, b.xh, b.v);
+    transform(&g, T_INPUT, b.xh, b.v);
     to_hwc(dy, OC, L->out_h, L->out_w, b.dyh, g.yw, g.o16, 0, 0);
-    grad_transform(&g, b.dyh, b.p);
+    transform(&g, T_GRAD, b.dyh, b.p);
     for (int pos = 0; pos < g.npos; pos++) /* dU[pos][c][oc] += sum_t V[pos][t][c] dP[pos][t][oc] */
         gemm(C, g.T, b.v + pos * T * g.c16, 1, (size_t)g.c16, b.p + pos * T * g.o16, (size_t)g.o16, g.o16,
              du + (size_t)pos * C * g.o16, (size_t)g.o16, true);
@@ -614,7 +591,7 @@ void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, fl
         gemm(g.T, OC, b.p + pos * T * g.o16, (size_t)g.o16, 1, L->wdk + (size_t)pos * OC * g.c16, (size_t)g.c16,
              g.c16, b.v + pos * T * g.c16, (size_t)g.c16, false);
     memset(b.dxh, 0, sizeof(float) * plane_floats(&g));
-    input_grad_transform(&g, b.v, b.dxh);
+    transform(&g, T_INPUT_GRAD, b.v, b.dxh);
     from_hwc(b.dxh, g.wp, g.c16, L->pt, L->pl, C, L->in_h, L->in_w, dx);
 }
 

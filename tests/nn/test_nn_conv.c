@@ -403,14 +403,15 @@ static void direct_case(dcase d)
     algo_case(d, CNN_CONV_DIRECT, "direct", 1e-5);
 }
 
-static void direct_refused(const cnn_conv2d_opts *c, const char *msg)
+/* a one-conv net on 12x12 images that `algo` must refuse at build time with `msg` */
+static void algo_refused(int algo, const cnn_conv2d_opts *c, const char *msg)
 {
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
-    mo.conv_algo = CNN_CONV_DIRECT;
+    mo.conv_algo = algo;
     cnn_dense_opts f = CNN_DENSE_OPTS_INIT;
     f.units = 2;
     cnn_model *m = NULL;
-    CHECK_INT(0, cnn_model_create(&m, 1, 8, 8, &mo, NULL, 0));
+    CHECK_INT(0, cnn_model_create(&m, 1, 12, 12, &mo, NULL, 0));
     CHECK_INT(0, cnn_model_add_conv2d(m, "conv", c) | cnn_model_add_dense(m, "fc", &f));
     CHECK_INT(TBW_EINVAL, cnn_model_build(m, 2));
     CHECK_STR_HAS(cnn_model_errmsg(m), msg);
@@ -492,18 +493,8 @@ TEST(winograd_names_the_kernel_stride_or_dilation_it_refuses)
         {&strided, "layer 'conv': Winograd convolution does not support a stride other than 1"},
         {&dilated, "layer 'conv': Winograd convolution does not support dilation"},
     };
-    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
-        mo.conv_algo = CNN_CONV_WINOGRAD;
-        cnn_dense_opts f = CNN_DENSE_OPTS_INIT;
-        f.units = 2;
-        cnn_model *m = NULL;
-        CHECK_INT(0, cnn_model_create(&m, 1, 12, 12, &mo, NULL, 0));
-        CHECK_INT(0, cnn_model_add_conv2d(m, "conv", refused[i].c) | cnn_model_add_dense(m, "fc", &f));
-        CHECK_INT(TBW_EINVAL, cnn_model_build(m, 2));
-        CHECK_STR_HAS(cnn_model_errmsg(m), refused[i].msg);
-        cnn_model_free(m);
-    }
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        algo_refused(CNN_CONV_WINOGRAD, refused[i].c, refused[i].msg);
 }
 
 /* what the direct kernels refuse, by name */
@@ -516,8 +507,8 @@ TEST(direct_convolution_names_the_stride_or_padding_it_refuses)
     wide.kernel_h = wide.kernel_w = 3;
     wide.padding = CNN_PAD_EXPLICIT;
     wide.pad_top = 3;
-    direct_refused(&strided, "layer 'conv': direct convolution does not support a stride other than 1");
-    direct_refused(&wide,
+    algo_refused(CNN_CONV_DIRECT, &strided, "layer 'conv': direct convolution does not support a stride other than 1");
+    algo_refused(CNN_CONV_DIRECT, &wide,
                    "layer 'conv': direct convolution does not support padding wider than the dilated kernel");
 }
 

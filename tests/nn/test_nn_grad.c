@@ -142,15 +142,21 @@ static int net_conv_explicit_dilated(cnn_model *m)
     return cnn_model_add_conv2d(m, "conv1", &c) | cnn_model_add_dense(m, "fc", &d);
 }
 
+static void explicit_pads(cnn_conv2d_opts *c, int top, int bottom, int left, int right)
+{
+    c->padding = CNN_PAD_EXPLICIT;
+    c->pad_top = top;
+    c->pad_bottom = bottom;
+    c->pad_left = left;
+    c->pad_right = right;
+}
+
 /* Two stacked stride-1 convs (the second has an input gradient), dilation, explicit uneven padding and
  * 17 filters (two vector registers, one partly used): the shapes the direct kernels must get right. */
 static int net_conv_direct_mix(cnn_model *m)
 {
     cnn_conv2d_opts c1 = conv(17, 3, 1, CNN_PAD_EXPLICIT), c2 = conv(5, 3, 1, CNN_PAD_SAME);
-    c1.pad_top = 2;
-    c1.pad_bottom = 0;
-    c1.pad_left = 1;
-    c1.pad_right = 3;
+    explicit_pads(&c1, 2, 0, 1, 3);
     c1.dilation_h = 1;
     c1.dilation_w = 2;
     c2.kernel_w = 2;
@@ -163,10 +169,7 @@ static int net_conv_direct_mix(cnn_model *m)
 static int net_conv_winograd(cnn_model *m)
 {
     cnn_conv2d_opts c1 = conv(9, 5, 1, CNN_PAD_SAME), c2 = conv(5, 5, 1, CNN_PAD_EXPLICIT);
-    c2.pad_top = 1;
-    c2.pad_bottom = 0;
-    c2.pad_left = 2;
-    c2.pad_right = 3;
+    explicit_pads(&c2, 1, 0, 2, 3);
     cnn_pool_opts p = CNN_POOL_OPTS_INIT;
     cnn_dense_opts d = dense(3);
     return cnn_model_add_conv2d(m, "conv1", &c1) | cnn_model_add_tanh(m, "tanh1") |
