@@ -19,6 +19,10 @@ if ! command -v qemu-x86_64 >/dev/null; then
     DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -q --no-install-recommends qemu-user >&2
 fi
 export TBW_TEST_TIMEOUT=3000 TBW_HOSTILE_DIR= TBW_UNDER_QEMU=1
+# OpenBLAS must choose its kernels for the emulated CPU, as it would on a real one: a core type
+# forced from the environment (OPENBLAS_CORETYPE=Haswell, say) runs AVX2 code on the emulated
+# Core 2 and dies of an illegal instruction that is not the program's.
+unset OPENBLAS_CORETYPE
 mapfile -t progs < <(find "$B/tests/unit" "$B/tests/nn" "$B/tests/hostile" -maxdepth 1 -type f -executable \
     \( -name 'test_*' -o -name 'hostile_*' \) ! -name hostile_cli | sort)
 # The "checks: N passed, N failed" line when the program prints one (tests/check.h), else the last.
