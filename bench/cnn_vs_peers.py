@@ -12,8 +12,14 @@ Usage: bench/cnn_vs_peers.py [--threads 1,2] [--batches 32,100,256] [--rounds 5]
 The engines run one after another in each round, rounds alternate, and every figure is a median.
 TensorFlow and PyTorch come from virtualenvs made on first use (default ~/.cache/tbw/tfvenv with
 tensorflow-cpu==2.21.0 and ~/.cache/tbw/torchvenv with torch==2.15.0; PyPI's torch wheel brings
-about 5 GB of CUDA libraries, which is why it is never part of CI). --no-avx512 sets
-TBW_NO_AVX512=1 for tbw, to show what a CPU without AVX-512 gets.
+about 5 GB of CUDA libraries, which is why it is never part of CI). --no-avx512 keeps all three off
+AVX-512, to show what a CPU without it gets: TBW_NO_AVX512=1 and OPENBLAS_CORETYPE=Haswell for tbw,
+ONEDNN_MAX_CPU_ISA=AVX2 for both peers (their convolutions and GEMMs run in oneDNN) and
+ATEN_CPU_CAPABILITY=avx2 for PyTorch's own kernels.
+
+tbw's GEMMs for conv1 and fc1 run in OpenBLAS, which picks its kernels for the CPU unless
+OPENBLAS_CORETYPE forces a type; the table header names the kernels used, and the sgemm peak is
+measured with them.
 """
 import argparse
 import os
@@ -124,8 +130,28 @@ def parse(text):
             try:
                 out[k.strip()] = float(v)
             except ValueError:
-                pass
+                out[k.strip()] = v.strip()
     return out
+
+
+def cpu_ticks():
+    """(steal, all) jiffies of the machine from /proc/stat; (0, 0) where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return (v[7] if len(v) > 7 else 0), sum(v[:8])
+    except (OSError, ValueError):
+        return 0, 0
+
+
+def run_sample(cmd, env):
+    """One engine's sample: its parsed output plus the share of the machine's CPU time that the
+    host took from this VM meanwhile (steal, in %), so a slow round can be told from a slow engine."""
+    s0, t0 = cpu_ticks()
+    o = parse(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout)
+    s1, t1 = cpu_ticks()
+    o["steal_pct"] = 100.0 * (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+    return o
 
 
 def ensure_venv(venv_dir, module, requirement):
@@ -169,6 +195,10 @@ def main():
     tbw_env = dict(env)
     if a.no_avx512:
         tbw_env["TBW_NO_AVX512"] = "1"
+        tbw_env["OPENBLAS_CORETYPE"] = "Haswell"
+        env["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+        env["ATEN_CPU_CAPABILITY"] = "avx2"
+    a.coretype = tbw_env.get("OPENBLAS_CORETYPE", "")
     peak = None
     for threads in [int(t) for t in a.threads.split(",")]:
         for B in [int(b) for b in a.batches.split(",")]:
@@ -176,14 +206,13 @@ def main():
             for r in range(a.rounds):
                 cmd = [a.bench, "--threads", str(threads), "--batch", str(B), "--windows", str(a.windows),
                        "--steps", str(a.steps), "--data", a.data] + ([] if peak is None else ["--no-peak"])
-                o = parse(subprocess.run(cmd, check=True, capture_output=True, text=True, env=tbw_env).stdout)
+                o = run_sample(cmd, tbw_env)
                 if peak is None:
                     peak = o
                 ours_runs.append(o)
                 for k, (name, py, script) in enumerate(peers):
-                    peer_runs[k].append(parse(subprocess.run(
-                        [py, "-c", script, str(threads), str(a.windows), str(a.steps), a.data, str(B)],
-                        check=True, capture_output=True, text=True, env=env).stdout))
+                    peer_runs[k].append(run_sample(
+                        [py, "-c", script, str(threads), str(a.windows), str(a.steps), a.data, str(B)], env))
             report(threads, B, a, peak, ours_runs, peers, peer_runs)
 
 
@@ -194,8 +223,11 @@ def report(threads, B, a, peak, ours_runs, peers, peer_runs):
     rows = [("tbw cnn" + (" (TBW_NO_AVX512=1)" if a.no_avx512 else ""), ours_runs)]
     rows += [(name, runs) for (name, _, _), runs in zip(peers, peer_runs)]
     print("\nthreads=%d batch=%d, %.1f MFLOP/training image, sgemm 2048^3 peak %.0f GFLOP/s at %d thread%s, "
-          "medians of %d alternating rounds" % (threads, B, flop / 1e6, top, threads, "s" if threads > 1 else "",
-                                                a.rounds))
+          "medians of %d alternating rounds; tbw's OpenBLAS kernels: %s%s%s" % (
+              threads, B, flop / 1e6, top, threads, "s" if threads > 1 else "", a.rounds,
+              peak.get("openblas_core", "?"),
+              " (forced: OPENBLAS_CORETYPE=%s)" % a.coretype if a.coretype else "",
+              "; peers capped at AVX2 (ONEDNN_MAX_CPU_ISA)" if a.no_avx512 else ""))
     print("| engine | images/s | GFLOP/s | % of sgemm peak | peak RSS MB |")
     print("|---|---:|---:|---:|---:|")
     for name, runs in rows:
@@ -207,6 +239,10 @@ def report(threads, B, a, peak, ours_runs, peers, peer_runs):
         print("tbw / %s: images/s median %.2fx (rounds %s), lowest %.2fx; peak RSS %.2f" % (
             name, statistics.median(ratios), " ".join("%.2f" % x for x in ratios), min(ratios),
             med(ours_runs, "peak_rss_mb") / med(runs, "peak_rss_mb")))
+    for name, runs in rows:
+        print("%s per round: images/s %s; host steal %% %s" % (
+            name, " ".join("%.0f" % r["images_per_sec"] for r in runs),
+            " ".join("%.1f" % r["steal_pct"] for r in runs)))
     sys.stdout.flush()
 
 
