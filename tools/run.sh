@@ -14,6 +14,11 @@ while compgen -G "$run/*tfevents*" >/dev/null; do
     n=$((n + 1))
     run=log/mnist-$n
 done
+if [[ -n ${OPENBLAS_CORETYPE:-} ]]; then
+    # conv1 and fc1 multiply in OpenBLAS; a forced core type can be far slower than its own choice
+    echo "note: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE makes OpenBLAS run those kernels instead of the ones it" \
+        "picks for this CPU (unset it to let it choose; docs/engine.md, Performance)" >&2
+fi
 "$BUILD/examples/mnist_cnn" --logdir "$run" "$@"
 echo
 echo "To look at it: pip install tensorboard==2.21.0 && tensorboard --logdir log"
