@@ -73,7 +73,7 @@ typedef enum tbw_session_status {
 
 /**
  * Writes the experiment: hparams with their types and domains, and metrics.
- * time_created: seconds since the epoch (0: now). Names must be unique.
+ * time_created: seconds since the epoch (0: now, by the writer's clock). Names must be unique.
  */
 TBW_API int tbw_hparams_experiment(tbw_writer *w, const tbw_hparam_info *hparams, size_t n_hparams,
                                    const tbw_metric_info *metrics, size_t n_metrics, const char *description,
@@ -82,12 +82,12 @@ TBW_API int tbw_hparams_experiment(tbw_writer *w, const tbw_hparam_info *hparams
 /**
  * Starts a session in w's run: its hparam values (each of a known type;
  * NaN numbers are refused), an optional group name (NULL: one group per
- * session) and the start time (0: now).
+ * session) and the start time (0: now, by the writer's clock).
  */
 TBW_API int tbw_hparams_session_start(tbw_writer *w, const tbw_hparam_value *values, size_t n,
                                       const char *group_name, double start_time);
 
-/** Ends the session in w's run with a status and end time (0: now). */
+/** Ends the session in w's run with a status and end time (0: now, by the writer's clock). */
 TBW_API int tbw_hparams_session_end(tbw_writer *w, tbw_session_status status, double end_time);
 
 #ifdef __cplusplus

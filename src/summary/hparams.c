@@ -16,13 +16,11 @@
 /* Summary.Value.tensor = TensorProto{dtype: DT_FLOAT, tensor_shape{dim{size: 0}}} */
 static const uint8_t null_tensor_field[] = {0x42, 0x06, 0x08, 0x01, 0x12, 0x02, 0x12, 0x00};
 
-static double now_or(double t)
+/* t, or for 0 the writer's clock: the same time its events carry (a writer with its own clock
+   writes the same bytes every run). */
+static double now_or(tbw_writer *w, double t)
 {
-    if (t > 0)
-        return t;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return t > 0 ? t : tbw__writer_now(w);
 }
 
 /* Packs data into plugin "hparams" metadata and writes the value at step 0. */
@@ -290,7 +288,7 @@ int tbw_hparams_experiment(tbw_writer *w, const tbw_hparam_info *hps, size_t nh,
         return tbw__writer_fail(w, TBW_ENOMEM, "hparams experiment: out of memory");
     }
     ex.description = (char *)(description ? description : "");
-    ex.time_created_secs = now_or(time_created);
+    ex.time_created_secs = now_or(w, time_created);
     Tensorboard__Hparams__HParamsPluginData pdata = TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__INIT;
     pdata.data_case = TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__DATA_EXPERIMENT;
     pdata.experiment = &ex;
@@ -375,7 +373,7 @@ int tbw_hparams_session_start(tbw_writer *w, const tbw_hparam_value *values, siz
         return tbw__writer_fail(w, TBW_ENOMEM, "hparams session: out of memory");
     }
     ssi.group_name = (char *)(group_name ? group_name : "");
-    ssi.start_time_secs = now_or(start_time);
+    ssi.start_time_secs = now_or(w, start_time);
     Tensorboard__Hparams__HParamsPluginData pdata = TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__INIT;
     pdata.data_case = TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__DATA_SESSION_START_INFO;
     pdata.session_start_info = &ssi;
@@ -392,7 +390,7 @@ int tbw_hparams_session_end(tbw_writer *w, tbw_session_status status, double end
         return tbw__writer_fail(w, TBW_EINVAL, "hparams session end: unknown status %d", (int)status);
     Tensorboard__Hparams__SessionEndInfo sei = TENSORBOARD__HPARAMS__SESSION_END_INFO__INIT;
     sei.status = (Tensorboard__Hparams__Status)status;
-    sei.end_time_secs = now_or(end_time);
+    sei.end_time_secs = now_or(w, end_time);
     Tensorboard__Hparams__HParamsPluginData pdata = TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__INIT;
     pdata.data_case = TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__DATA_SESSION_END_INFO;
     pdata.session_end_info = &sei;

@@ -94,6 +94,14 @@ static double now_wall(tbw_writer *w)
     return tbw__wallclock_now(&w->clock);
 }
 
+double tbw__writer_now(tbw_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    double t = now_wall(w);
+    pthread_mutex_unlock(&w->mu);
+    return t;
+}
+
 /* TensorBoard's fast loader marks a file dead on a NaN wall time and drops
    events with an infinite one; refuse both rather than lose the run. */
 static bool wall_ok(double t)

@@ -9,5 +9,8 @@ int tbw__writer_fail(tbw_writer *w, int code, const char *fmt, ...) __attribute_
 /* Checks that tag is non-empty valid UTF-8; records the failure on w. */
 int tbw__check_tag(tbw_writer *w, const char *tag);
 int tbw__writer_png_level(const tbw_writer *w);
+/* Seconds since the epoch by w's clock (opts.clock, or the event clock): the time its events are
+   stamped with, for the times that summaries carry inside their payload. Thread-safe. */
+double tbw__writer_now(tbw_writer *w);
 
 #endif

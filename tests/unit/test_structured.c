@@ -93,6 +93,47 @@ TEST(hparams_refuse_bad_types_intervals_duplicates_and_values_and_write_nothing)
     CHECK_INT(40, len);
 }
 
+static double fixed_clock(void *ctx)
+{
+    return *(const double *)ctx;
+}
+
+/* field tag (wire type 1: 64 bits) and the double t, as protobuf writes them */
+static bool has_double_field(const unsigned char *b, size_t n, unsigned char tag, double t)
+{
+    unsigned char pat[9] = {tag};
+    memcpy(pat + 1, &t, 8); /* little-endian on every platform tbw builds for */
+    return memmem(b, n, pat, sizeof pat) != NULL;
+}
+
+TEST(hparams_times_left_at_zero_come_from_the_writers_clock)
+{
+    char run[600], msg[256], path[1200];
+    snprintf(run, sizeof run, "%s/hp_clock", g_dir);
+    double t0 = 1234.5;
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.clock = fixed_clock;
+    o.clock_ctx = &t0;
+    tbw_writer *w;
+    CHECK_RC(0, tbw_writer_open(&w, run, &o, msg, sizeof msg), msg);
+    tbw_hparam_info lr = {.name = "lr", .type = TBW_HPARAM_FLOAT};
+    CHECK_RC(0, tbw_hparams_experiment(w, &lr, 1, NULL, 0, NULL, 0), tbw_writer_errmsg(w));
+    tbw_hparam_value v = {.name = "lr", .type = TBW_HPARAM_FLOAT, .number = 1e-3};
+    CHECK_RC(0, tbw_hparams_session_start(w, &v, 1, NULL, 0), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_hparams_session_end(w, TBW_SESSION_SUCCESS, 0), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    CHECK_INT(1, tu_event_files(run, path, sizeof path));
+    size_t n;
+    unsigned char *b = tu_read_file(path, &n);
+    CHECK(b != NULL);
+    if (!b)
+        return;
+    CHECK(has_double_field(b, n, 0x19, t0)); /* Experiment.time_created_secs (3) */
+    CHECK(has_double_field(b, n, 0x29, t0)); /* SessionStartInfo.start_time_secs (5) */
+    CHECK(has_double_field(b, n, 0x11, t0)); /* SessionEndInfo.end_time_secs (2) */
+    free(b);
+}
+
 TEST(custom_scalars_layout_refuses_a_bad_tag_regex_and_an_empty_chart)
 {
     char run[600], msg[256];
@@ -239,6 +280,7 @@ TEST(projector_refuses_bad_embeddings_without_touching_its_files_and_replaces_by
 static const check_case tests[] = {
     CASE(graph_builder_refuses_bad_nodes_inputs_and_attrs_and_a_fixed_graph_reads_back_as_one_event),
     CASE(hparams_refuse_bad_types_intervals_duplicates_and_values_and_write_nothing),
+    CASE(hparams_times_left_at_zero_come_from_the_writers_clock),
     CASE(custom_scalars_layout_refuses_a_bad_tag_regex_and_an_empty_chart),
     CASE(pr_curve_reads_back_the_known_counts_precision_and_recall_and_refuses_bad_input),
     CASE(projector_refuses_bad_embeddings_without_touching_its_files_and_replaces_by_name),
