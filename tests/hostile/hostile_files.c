@@ -167,7 +167,7 @@ static void scalar_event(pb *ev, int64_t step, const char *tag, float v)
 static size_t put_record(pb *out, const uint8_t *payload, size_t len)
 {
     size_t at = out->n;
-    uint8_t *tmp = malloc(len + TBW_RECORD_OVERHEAD);
+    uint8_t *tmp = calloc(1, len + TBW_RECORD_OVERHEAD);
     CHECK(tmp != NULL);
     if (!tmp)
         return at;
@@ -531,7 +531,7 @@ TEST(reader_skips_event_fields_it_does_not_know_of_every_wire_type)
     put_event(&file, &ev);
     char path[1024], msg[256];
     CASE_PATH(path, "unknown-fields");
-    tbw_event e;
+    tbw_event e = {0}; /* read by the checks even when the call failed */
     CHECK_RC(1, first_next(path, file.b, file.n, msg, sizeof msg, &e), msg);
     CHECK_INT(7, e.step);
     CHECK_DBL(1.7e9, e.wall_time);
@@ -601,7 +601,7 @@ TEST(reader_skips_an_unknown_field_nested_100000_deep_without_recursing)
     put_event(&file, &ev);
     char path[1024], msg[256];
     CASE_PATH(path, "nested");
-    tbw_event e;
+    tbw_event e = {0}; /* read by the checks even when the call failed */
     CHECK_RC(1, first_next(path, file.b, file.n, msg, sizeof msg, &e), msg);
     CHECK_INT(3, e.step);
     CHECK_INT(TBW_EVENT_FILE_VERSION, e.kind);
@@ -623,7 +623,7 @@ TEST(reader_reads_a_10_byte_step_varint_as_minus_one)
     put_event(&file, &ev);
     char path[1024], msg[256];
     CASE_PATH(path, "varint10");
-    tbw_event e;
+    tbw_event e = {0}; /* read by the checks even when the call failed */
     CHECK_RC(1, first_next(path, file.b, file.n, msg, sizeof msg, &e), msg);
     CHECK_INT(-1, e.step);
     pb_free(&ev);
