@@ -293,14 +293,12 @@ int main(int argc, char **argv)
     printf("conv2_gemm_one_batch_gflops=%.1f\nconv2_gemm_per_image_gflops=%.1f\nlast_loss=%.4f\n", one, per, loss);
     /* Winograd's figure counts the convolution's FLOPs, not the 2.78x fewer it performs */
     printf("conv2_winograd_gflops=%.1f\nconv2_direct_gflops=%.1f\nconv2_im2col_gflops=%.1f\n", c2w, c2d, c2i);
-    if (!peaks)
-        fprintf(stderr, "cnn_bench: %.0f img/s (%.1f GFLOP/s at %.1f MFLOP/img, lecture figure 82), peak RSS %.0f MB\n",
-                ips, ips * flops * 1e-9, flops * 1e-6, rss);
-    else
-        fprintf(stderr, "cnn_bench: %.0f img/s (%.1f GFLOP/s at %.1f MFLOP/img, lecture figure 82), %.0f%% of %d-thread "
-                        "sgemm peak %.0f GFLOP/s, peak RSS %.0f MB\n",
-                ips, ips * flops * 1e-9, flops * 1e-6, 100.0 * ips * flops * 1e-9 / peak, threads >= 2 ? 2 : 1, peak,
-                rss);
+    char share[96] = ""; /* only a peak that was measured */
+    if (peaks)
+        snprintf(share, sizeof share, "%.0f%% of %d-thread sgemm peak %.0f GFLOP/s, ",
+                 100.0 * ips * flops * 1e-9 / peak, threads >= 2 ? 2 : 1, peak);
+    fprintf(stderr, "cnn_bench: %.0f img/s (%.1f GFLOP/s at %.1f MFLOP/img, lecture figure 82), %speak RSS %.0f MB\n",
+            ips, ips * flops * 1e-9, flops * 1e-6, share, rss);
     free(x);
     free(y);
     cnn_model_free(m);
