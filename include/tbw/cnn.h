@@ -156,6 +156,8 @@ typedef struct cnn_layer_info {
     size_t col_rows, col_cols;  /**< conv im2col matrix per image: C*kh*kw x out_h*out_w */
     const char *conv_algo;      /**< conv: "winograd", "direct" or "im2col" after cnn_model_build(); else NULL */
     float rate;                 /**< dropout rate */
+    const char *matmul;         /**< dense: "engine" (the engine's AVX-512 kernel: an AVX-512F CPU and
+                                     units a multiple of 16) or "sgemm" after cnn_model_build(); else NULL */
 } cnn_layer_info;
 
 /** Static English text for a status code (the engine's own copy of tbw_strerror). */

@@ -488,74 +488,6 @@ CNN_AVX512 static void transform(const wgeo *g, int kind, const float *in, float
 #undef KINDS
 }
 
-/* C[r][0, 16 NJ) (+)= sum_k A[r * ars + k * aks] * B[k * ldb + (0, 16 NJ)] for r < rows, in blocks of MR
- * rows held in registers over the whole reduction; a short last block repeats its last row and drops
- * the copies. */
-#define DEFINE_GEMM(NJ, MR)                                                                                  \
-    CNN_AVX512 static void gemm_##NJ##_##MR(int rows, int K, const float *a, size_t ars, size_t aks,           \
-                                            const float *b, size_t ldb, float *c, size_t ldc, bool add)      \
-    {                                                                                                        \
-        for (int r0 = 0; r0 < rows; r0 += MR) {                                                              \
-            const int valid = rows - r0 < MR ? rows - r0 : MR;                                               \
-            const float *ar[MR];                                                                             \
-            for (int r = 0; r < MR; r++)                                                                     \
-                ar[r] = a + (size_t)(r0 + (r < valid ? r : valid - 1)) * ars;                                \
-            __m512 acc[MR][NJ];                                                                              \
-            for (int r = 0; r < MR; r++)                                                                     \
-                for (int j = 0; j < NJ; j++)                                                                 \
-                    acc[r][j] = _mm512_setzero_ps();                                                         \
-            const float *bk = b;                                                                             \
-            size_t ko = 0;                                                                                   \
-            for (int k = 0; k < K; k++, bk += ldb, ko += aks) {                                              \
-                __m512 bv[NJ];                                                                               \
-                for (int j = 0; j < NJ; j++)                                                                 \
-                    bv[j] = _mm512_loadu_ps(bk + j * LANES);                                                 \
-                for (int r = 0; r < MR; r++) {                                                               \
-                    const __m512 v = _mm512_set1_ps(ar[r][ko]);                                              \
-                    for (int j = 0; j < NJ; j++)                                                             \
-                        acc[r][j] = _mm512_fmadd_ps(v, bv[j], acc[r][j]);                                    \
-                }                                                                                            \
-            }                                                                                                \
-            for (int r = 0; r < valid; r++)                                                                  \
-                for (int j = 0; j < NJ; j++) {                                                               \
-                    float *d = c + (size_t)(r0 + r) * ldc + j * LANES;                                       \
-                    _mm512_storeu_ps(d, add ? _mm512_add_ps(_mm512_loadu_ps(d), acc[r][j]) : acc[r][j]);     \
-                }                                                                                            \
-        }                                                                                                    \
-    }
-
-/* Four block heights per width, the largest keeping MR * NJ accumulators and NJ operands within the
- * 32 vector registers: the product takes the one that computes the fewest rows (16 tiles: 4 x 4 rows
- * rather than 3 x 7). */
-DEFINE_GEMM(1, 14) DEFINE_GEMM(1, 12) DEFINE_GEMM(1, 10) DEFINE_GEMM(1, 8)
-DEFINE_GEMM(2, 14) DEFINE_GEMM(2, 12) DEFINE_GEMM(2, 10) DEFINE_GEMM(2, 8)
-DEFINE_GEMM(3, 9) DEFINE_GEMM(3, 8) DEFINE_GEMM(3, 6) DEFINE_GEMM(3, 5)
-DEFINE_GEMM(4, 7) DEFINE_GEMM(4, 6) DEFINE_GEMM(4, 5) DEFINE_GEMM(4, 4)
-
-typedef void gemm_fn(int, int, const float *, size_t, size_t, const float *, size_t, float *, size_t, bool);
-static gemm_fn *const GEMMS[4][4] = {
-    {gemm_1_14, gemm_1_12, gemm_1_10, gemm_1_8},
-    {gemm_2_14, gemm_2_12, gemm_2_10, gemm_2_8},
-    {gemm_3_9, gemm_3_8, gemm_3_6, gemm_3_5},
-    {gemm_4_7, gemm_4_6, gemm_4_5, gemm_4_4},
-};
-static const int HEIGHTS[4][4] = {{14, 12, 10, 8}, {14, 12, 10, 8}, {9, 8, 6, 5}, {7, 6, 5, 4}};
-
-/* The product over n columns (a multiple of 16) in blocks of 64. */
-static void gemm(int rows, int K, const float *a, size_t ars, size_t aks, const float *b, size_t ldb, int n, float *c,
-                 size_t ldc, bool add)
-{
-    for (int j = 0; j < n; j += BLOCK) {
-        int nj = (n - j < BLOCK ? n - j : BLOCK) / LANES, best = 0;
-        for (int h = 1; h < 4; h++) {
-            int mr = HEIGHTS[nj - 1][h], mb = HEIGHTS[nj - 1][best];
-            if ((rows + mr - 1) / mr * mr < (rows + mb - 1) / mb * mb)
-                best = h;
-        }
-        GEMMS[nj - 1][best](rows, K, a, ars, aks, b + j, ldb, c + j, ldc, add);
-    }
-}
-
 void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t)
 {
     const wgeo g = geo(L);
@@ -565,8 +497,8 @@ void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t)
     to_hwc(x, C, L->in_h, L->in_w, b.xh, g.wp, g.c16, L->pt, L->pl);
     transform(&g, T_INPUT, b.xh, b.v);
     for (int pos = 0; pos < g.npos; pos++)
-        gemm(g.T, C, b.v + pos * T * g.c16, (size_t)g.c16, 1, L->wpk + (size_t)pos * C * g.o16, (size_t)g.o16, g.o16,
-             b.p + pos * T * g.o16, (size_t)g.o16, false);
+        cnn__gemm512(g.T, C, b.v + pos * T * g.c16, (size_t)g.c16, 1, L->wpk + (size_t)pos * C * g.o16,
+                     (size_t)g.o16, g.o16, b.p + pos * T * g.o16, (size_t)g.o16, false);
     transform(&g, T_OUTPUT, b.p, b.yh);
     from_hwc(b.yh, g.yw, g.o16, 0, 0, L->out_c, L->out_h, L->out_w, y);
 }
@@ -583,13 +515,13 @@ void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, fl
     to_hwc(dy, OC, L->out_h, L->out_w, b.dyh, g.yw, g.o16, 0, 0);
     transform(&g, T_GRAD, b.dyh, b.p);
     for (int pos = 0; pos < g.npos; pos++) /* dU[pos][c][oc] += sum_t V[pos][t][c] dP[pos][t][oc] */
-        gemm(C, g.T, b.v + pos * T * g.c16, 1, (size_t)g.c16, b.p + pos * T * g.o16, (size_t)g.o16, g.o16,
-             du + (size_t)pos * C * g.o16, (size_t)g.o16, true);
+        cnn__gemm512(C, g.T, b.v + pos * T * g.c16, 1, (size_t)g.c16, b.p + pos * T * g.o16, (size_t)g.o16,
+                     g.o16, du + (size_t)pos * C * g.o16, (size_t)g.o16, true);
     if (!dx)
         return;
     for (int pos = 0; pos < g.npos; pos++) /* dV[pos][t][c] = sum_oc dP[pos][t][oc] U[pos][oc][c], over V */
-        gemm(g.T, OC, b.p + pos * T * g.o16, (size_t)g.o16, 1, L->wdk + (size_t)pos * OC * g.c16, (size_t)g.c16,
-             g.c16, b.v + pos * T * g.c16, (size_t)g.c16, false);
+        cnn__gemm512(g.T, OC, b.p + pos * T * g.o16, (size_t)g.o16, 1, L->wdk + (size_t)pos * OC * g.c16,
+                     (size_t)g.c16, g.c16, b.v + pos * T * g.c16, (size_t)g.c16, false);
     memset(b.dxh, 0, sizeof(float) * plane_floats(&g));
     transform(&g, T_INPUT_GRAD, b.v, b.dxh);
     from_hwc(b.dxh, g.wp, g.c16, L->pt, L->pl, C, L->in_h, L->in_w, dx);

@@ -400,6 +400,8 @@ static int plan_layer(cnn_model *m, build_plan *p, cnn__layer *L)
     size_t np, t;
     if (!tbw__mul(p->batch, L->out_size, &np) || np > (size_t)INT32_MAX)
         return TBW__FAIL(m, TBW_ERANGE, "layer '%s': batch x output exceeds INT_MAX", L->name);
+    if (L->kind == CNN_LAYER_DENSE)
+        L->mm_own = cnn__dense_own_fits(L);
     if (L->kind != CNN_LAYER_CONV2D)
         return TBW_OK;
     const char *why = cnn__direct_cpu() ? cnn__direct_unfit(L) : "a CPU without AVX-512F";
@@ -458,6 +460,10 @@ static int size_layer(cnn_model *m, build_plan *p, size_t i)
         need(p, &r[CNN__LR_ARGMAX], p->batch, L->out_size, 1, sizeof(int32_t), "argmax");
     } else if (L->kind == CNN_LAYER_DROPOUT) {
         need(p, &r[CNN__LR_MASK], p->batch, L->out_size, 1, sizeof(float), "dropout mask");
+    } else if (L->kind == CNN_LAYER_DENSE && L->mm_own) {
+        need(p, &r[CNN__LR_MMPK], cnn__dense_pack_floats(L), T, 1, sizeof(float), "packed weight blocks");
+        need(p, &r[CNN__LR_MMT], cnn__dense_trans_rows(L, p->threads), (p->batch + 15) / 16 * 16, 1,
+             sizeof(float), "transposed gradients");
     }
     if (p->too_large)
         return TBW__FAIL(m, TBW_ERANGE, "layer '%s': %s too large for batch %zu", L->name, p->too_large,
@@ -536,6 +542,8 @@ static void place_buffers(cnn_model *m, const build_plan *p, char *a)
         L->dwt = carve(a, &off, lr[CNN__LR_DWT]);
         L->argmax = carve(a, &off, lr[CNN__LR_ARGMAX]);
         L->mask = carve(a, &off, lr[CNN__LR_MASK]);
+        L->mmpk = carve(a, &off, lr[CNN__LR_MMPK]);
+        L->mmt = carve(a, &off, lr[CNN__LR_MMT]);
         if (L->kind == CNN_LAYER_CONV2D && L->direct)
             cnn__direct_setup(L, L->dints, L->wpk, L->dscr, L->dwt);
         if (L->kind == CNN_LAYER_CONV2D && L->wino)
@@ -1025,6 +1033,8 @@ int cnn_model_layer_info(const cnn_model *m, size_t index, cnn_layer_info *info)
         if (m->built)
             info->conv_algo = L->wino ? "winograd" : L->direct ? "direct" : "im2col";
     }
+    if (L->kind == CNN_LAYER_DENSE && m->built)
+        info->matmul = L->mm_own ? "engine" : "sgemm";
     if (L->w_count) {
         info->nparams = L->b_count ? 2 : 1;
         cnn_tensor *p = info->params, *g = info->grads;

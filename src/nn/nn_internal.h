@@ -99,6 +99,8 @@ typedef enum cnn__lregion {
     CNN__LR_DWT,    /* conv direct: per-thread partial weight gradients */
     CNN__LR_ARGMAX, /* max pool: winning input index per output (int32) */
     CNN__LR_MASK,   /* dropout: kept-unit scale per output */
+    CNN__LR_MMPK,   /* dense, engine kernel: per-thread packed block of W */
+    CNN__LR_MMT,    /* dense, engine kernel: dy transposed, per-thread blocks of dx transposed */
     CNN__LR_COUNT
 } cnn__lregion;
 
@@ -149,6 +151,10 @@ typedef struct cnn__layer {
     size_t dscr_ld;
     float *dwt;               /* per thread: [K, OC rounded to 16] partial weight gradient */
     float *mask;     /* dropout: [batch * out_size] */
+
+    /* dense computed by the engine's kernel (gemm512.c) instead of sgemm; see dense.c */
+    bool mm_own;
+    float *mmpk, *mmt;
 
     size_t rbytes[CNN__LR_COUNT]; /* bytes of each of this layer's arena regions, from the sizing pass */
 } cnn__layer;
@@ -252,6 +258,11 @@ void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, fl
 /* dW from the threads' parts, in cnn__wino_reduce_parts independent parts; this call does [b, e). */
 size_t cnn__wino_reduce_parts(const cnn__layer *L);
 void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e);
+
+/* gemm512.c: C[r][0, n) (+)= sum_k A[r * ars + k * aks] * B[k * ldb + (0, n)] for r < rows, n a multiple
+ * of 16, with add choosing += over =; AVX-512F CPUs only (cnn__direct_cpu()). */
+void cnn__gemm512(int rows, int K, const float *a, size_t ars, size_t aks, const float *b, size_t ldb, int n, float *c,
+                  size_t ldc, bool add);
 /* pooling.c */
 void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);
@@ -263,6 +274,11 @@ bool cnn__pool_folds_relu(const cnn__layer *L, const cnn__layer *below);
 /* Gradient w.r.t. the input of the ReLU under L, in one pass. */
 void cnn__pool_relu_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);
 /* dense.c */
+/* Whether dense layer L can run on the engine's kernel; then its regions: the floats of one thread's
+ * packed block of W, and the rows of round16(batch) floats of its transposes. */
+bool cnn__dense_own_fits(const cnn__layer *L);
+size_t cnn__dense_pack_floats(const cnn__layer *L);
+size_t cnn__dense_trans_rows(const cnn__layer *L, int threads);
 void cnn__dense_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__dense_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n);
 /* activ.c */

@@ -42,17 +42,6 @@ static cnn_model *two_conv_net(int threads)
     return m;
 }
 
-static double max_rel_diff(const float *a, const float *b, size_t n)
-{
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)a[i]));
-        if (d > worst)
-            worst = d;
-    }
-    return worst;
-}
-
 /* Runs forward + loss + backward on both models and compares every layer's output and every gradient. */
 static int blas_a, blas_b; /* BLAS threads while running model a / model b */
 

@@ -215,6 +215,14 @@ static int net_sigmoid_tanh(cnn_model *m)
            cnn_model_add_tanh(m, "tanh") | cnn_model_add_dense(m, "fc3", &d3);
 }
 
+/* widths that are multiples of 16, so both layers run on the engine's kernel where it runs */
+static int net_dense_wide(cnn_model *m)
+{
+    cnn_dense_opts d1 = dense(48), d2 = dense(32), d3 = dense(3);
+    return cnn_model_add_dense(m, "fc1", &d1) | cnn_model_add_relu(m, "relu") | cnn_model_add_dense(m, "fc2", &d2) |
+           cnn_model_add_tanh(m, "tanh") | cnn_model_add_dense(m, "fc3", &d3);
+}
+
 static int net_dense_relu(cnn_model *m)
 {
     cnn_dense_opts d1 = dense(8), d2 = dense(4);
@@ -330,6 +338,13 @@ TEST(dense_relu_gradients_match_finite_differences)
     on_both_blas_modes("dense relu", 5, 1, 1, net_dense_relu);
 }
 
+TEST(dense_layers_on_the_engine_kernel_gradients_match_finite_differences)
+{
+    if (!cnn_conv_direct_available())
+        fprintf(stderr, "note: no AVX-512F on this CPU, these dense layers run on sgemm\n");
+    grad_check("wide dense on the engine kernel", CNN_CONV_AUTO, 5, 3, 3, net_dense_wide);
+}
+
 TEST(softmax_cross_entropy_gradient_matches_finite_differences)
 {
     on_both_blas_modes("softmax cross-entropy", 10, 1, 1, net_loss_only);
@@ -395,6 +410,7 @@ static const check_case tests[] = {
     CASE(explicitly_padded_avgpool_gradients_match_finite_differences),
     CASE(dense_sigmoid_tanh_gradients_match_finite_differences),
     CASE(dense_relu_gradients_match_finite_differences),
+    CASE(dense_layers_on_the_engine_kernel_gradients_match_finite_differences),
     CASE(softmax_cross_entropy_gradient_matches_finite_differences),
     CASE(dropout_backward_applies_its_forward_mask_and_eval_mode_is_the_identity),
     CASE(direct_valid_conv_gradients_match_finite_differences),

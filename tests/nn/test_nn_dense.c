@@ -1,0 +1,149 @@
+/* Dense layers on the engine's own kernel against the same layers on sgemm (built with TBW_NO_AVX512=1):
+ * outputs, every gradient and the input gradient agree over two optimizer steps, on shapes that cover a
+ * reduction in several packed blocks and one shorter than a vector, more than one 64-column panel and a
+ * 16-column one, batches that are not a multiple of 16, more threads than blocks of work, layers without
+ * bias and a first layer without an input gradient. Each case runs in its own process, so the
+ * environment it sets stays there. */
+#include <tbw/cnn.h>
+
+#include <stdlib.h>
+
+#include "../check.h"
+#include "nn_data.h"
+
+typedef struct dshape {
+    int c, h, w;  /* input, flattened by the dense layer */
+    int units;    /* the layer under test */
+    bool bias, input_grad;
+    int threads, n;
+} dshape;
+
+static cnn_model *dense_net(const dshape *s, bool engine)
+{
+    if (engine)
+        unsetenv("TBW_NO_AVX512");
+    else
+        setenv("TBW_NO_AVX512", "1", 1);
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.threads = s->threads;
+    mo.seed = 13;
+    mo.input_grad = s->input_grad;
+    cnn_model *m = NULL;
+    if (cnn_model_create(&m, s->c, s->h, s->w, &mo, NULL, 0))
+        return NULL;
+    cnn_dense_opts d = CNN_DENSE_OPTS_INIT, top = CNN_DENSE_OPTS_INIT;
+    d.units = s->units;
+    d.use_bias = s->bias;
+    d.bias_init = 0.05f;
+    top.units = 3;
+    int rc = cnn_model_add_dense(m, "fc", &d) | cnn_model_add_relu(m, "relu") | cnn_model_add_dense(m, "top", &top);
+    if (rc || cnn_model_build(m, (size_t)s->n)) {
+        fprintf(stderr, "dense_net: %s\n", cnn_model_errmsg(m));
+        cnn_model_free(m);
+        m = NULL;
+    }
+    unsetenv("TBW_NO_AVX512");
+    return m;
+}
+
+static void engine_matches_sgemm(dshape s)
+{
+    cnn_model *a = dense_net(&s, true), *b = dense_net(&s, false);
+    size_t nx = (size_t)s.n * s.c * s.h * s.w;
+    float *x = malloc(nx * sizeof *x);
+    int32_t *y = malloc((size_t)s.n * sizeof *y);
+    CHECK_TRUE(a && b && x && y);
+    if (!a || !b || !x || !y)
+        goto done;
+    cnn_layer_info ia, ib;
+    cnn_model_layer_info(a, 0, &ia);
+    cnn_model_layer_info(b, 0, &ib);
+    CHECK_STR(cnn_conv_direct_available() ? "engine" : "sgemm", ia.matmul);
+    CHECK_STR("sgemm", ib.matmul);
+    cnn_model_layer_info(a, 2, &ia);
+    CHECK_STR("sgemm", ia.matmul); /* 3 units: not a multiple of 16 */
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)(test_uniform() * 2 - 1);
+    for (int i = 0; i < s.n; i++)
+        y[i] = i % 3;
+    for (int step = 0; step < 2; step++) { /* the second on weights the optimizer moved */
+        double la, lb;
+        CHECK_INT(0, cnn_model_forward(a, x, (size_t)s.n, true));
+        CHECK_INT(0, cnn_model_loss(a, y, (size_t)s.n, &la, NULL));
+        CHECK_INT(0, cnn_model_backward(a));
+        CHECK_INT(0, cnn_model_forward(b, x, (size_t)s.n, true));
+        CHECK_INT(0, cnn_model_loss(b, y, (size_t)s.n, &lb, NULL));
+        CHECK_INT(0, cnn_model_backward(b));
+        CHECK_NEAR(la, lb, 1e-5);
+        for (size_t l = 0; l < cnn_model_layer_count(a); l++) {
+            cnn_model_layer_info(a, l, &ia);
+            cnn_model_layer_info(b, l, &ib);
+            size_t per = (size_t)ia.out_c * ia.out_h * ia.out_w;
+            double od = max_rel_diff(ia.output, ib.output, (size_t)s.n * per);
+            CHECK_(od <= 1e-5, "in %dx%dx%d units %d t%d n%d step %d: layer %zu output differs by %g", s.c, s.h,
+                   s.w, s.units, s.threads, s.n, step, l, od);
+            for (int p = 0; p < ia.nparams; p++) {
+                double gd = max_rel_diff(ia.grads[p].data, ib.grads[p].data, ia.grads[p].count);
+                CHECK_(gd <= 1e-5, "in %dx%dx%d units %d t%d n%d step %d: layer %zu gradient %d differs by %g",
+                       s.c, s.h, s.w, s.units, s.threads, s.n, step, l, p, gd);
+            }
+        }
+        if (s.input_grad) {
+            double xd = max_rel_diff(cnn_model_input_grad(a), cnn_model_input_grad(b), nx);
+            CHECK_(xd <= 1e-5, "in %dx%dx%d units %d t%d n%d step %d: input gradient differs by %g", s.c, s.h, s.w,
+                   s.units, s.threads, s.n, step, xd);
+        }
+        CHECK_INT(0, cnn_model_step(a));
+        CHECK_INT(0, cnn_model_step(b));
+    }
+done:
+    free(x);
+    free(y);
+    cnn_model_free(a);
+    cnn_model_free(b);
+}
+
+TEST(the_lectures_fc1_on_the_engine_kernel_matches_sgemm_over_two_steps)
+{
+    engine_matches_sgemm((dshape){64, 7, 7, 1024, true, true, 2, 100});
+}
+
+TEST(dense_shapes_on_the_engine_kernel_match_sgemm_over_two_steps)
+{
+    const dshape cases[] = {
+        /* c   h   w  units bias  input_grad thr n */
+        {5, 3, 3, 48, true, true, 1, 2},      /* a reduction of 45: not a multiple of 16 */
+        {10, 10, 10, 80, true, true, 3, 37},  /* 2 packed blocks, panels of 64 and 16 */
+        {1, 1, 20, 16, true, true, 4, 1},     /* one block of columns for 4 threads */
+        {3, 40, 20, 32, false, true, 2, 17},  /* 2400 inputs: 4 packed blocks; no bias */
+        {2, 3, 3, 64, true, false, 2, 5},     /* first layer, no input gradient wanted */
+        {1, 1, 7, 1040, true, true, 2, 33},   /* 17 panels, the last one of 16 columns */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        engine_matches_sgemm(cases[i]);
+}
+
+/* The engine kernel's finite-difference check sits with the others in test_nn_grad.c; this one asks that
+ * the switch documented for older CPUs reaches the dense layers too. */
+TEST(tbw_no_avx512_puts_every_dense_layer_on_sgemm)
+{
+    dshape s = {4, 4, 4, 32, true, true, 1, 3};
+    cnn_model *m = dense_net(&s, false);
+    CHECK_TRUE(m != NULL);
+    if (!m)
+        return;
+    cnn_layer_info info;
+    cnn_model_layer_info(m, 0, &info);
+    CHECK_STR("sgemm", info.matmul);
+    cnn_model_layer_info(m, 1, &info);
+    CHECK_TRUE(info.matmul == NULL); /* a ReLU has no product */
+    cnn_model_free(m);
+}
+
+static const check_case tests[] = {
+    CASE(the_lectures_fc1_on_the_engine_kernel_matches_sgemm_over_two_steps),
+    CASE(dense_shapes_on_the_engine_kernel_match_sgemm_over_two_steps),
+    CASE(tbw_no_avx512_puts_every_dense_layer_on_sgemm),
+};
+
+CHECK_MAIN(tests)
