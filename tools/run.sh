@@ -15,7 +15,8 @@ while compgen -G "$run/*tfevents*" >/dev/null; do
     run=log/mnist-$n
 done
 if [[ -n ${OPENBLAS_CORETYPE:-} ]]; then
-    # conv1 and fc1 multiply in OpenBLAS; a forced core type can be far slower than its own choice
+    # conv1 multiplies in OpenBLAS (fc1 too on CPUs without AVX-512); a forced core type can be far
+    # slower than its own choice
     echo "note: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE makes OpenBLAS run those kernels instead of the ones it" \
         "picks for this CPU (unset it to let it choose; docs/engine.md, Performance)" >&2
 fi

@@ -61,8 +61,9 @@ typedef enum cnn_padding {
 typedef enum cnn_conv_algo {
     CNN_CONV_AUTO = 0,    /**< on an AVX-512F CPU: Winograd for 5x5 stride-1 layers with at least 8
                                input and output channels, direct kernels for other stride-1 layers
-                               with a reduction of 64 or more; else im2col + sgemm */
-    CNN_CONV_IM2COL = 1,  /**< always im2col + sgemm */
+                               with a reduction of 64 or more; else im2col */
+    CNN_CONV_IM2COL = 1,  /**< always im2col; its products on the engine's kernel or on sgemm
+                               (cnn_layer_info.matmul says which) */
     CNN_CONV_DIRECT = 2,  /**< direct kernels; cnn_model_build() fails with TBW_EINVAL where
                                a conv layer cannot use them */
     CNN_CONV_WINOGRAD = 3 /**< Winograd F(2x2, 5x5); cnn_model_build() fails with TBW_EINVAL where
@@ -156,8 +157,10 @@ typedef struct cnn_layer_info {
     size_t col_rows, col_cols;  /**< conv im2col matrix per image: C*kh*kw x out_h*out_w */
     const char *conv_algo;      /**< conv: "winograd", "direct" or "im2col" after cnn_model_build(); else NULL */
     float rate;                 /**< dropout rate */
-    const char *matmul;         /**< dense: "engine" (the engine's AVX-512 kernel: an AVX-512F CPU and
-                                     units a multiple of 16) or "sgemm" after cnn_model_build(); else NULL */
+    const char *matmul;         /**< dense and conv, after cnn_model_build(): "engine" where the engine's
+                                     AVX-512 kernels multiply (an AVX-512F CPU; dense: units a multiple
+                                     of 16; im2col: output planes a multiple of 16 pixels; direct and
+                                     Winograd always), "sgemm" where OpenBLAS does; else NULL */
 } cnn_layer_info;
 
 /** Static English text for a status code (the engine's own copy of tbw_strerror). */

@@ -385,6 +385,31 @@ static bool own_kernels(const cnn__layer *L)
     return L->direct || L->wino;
 }
 
+/* Whether a call runs image by image on the engine's threads (else in chunks, BLAS threading the GEMMs):
+ * always on the engine's kernels, and with sgemm when BLAS runs on one thread. */
+static bool per_image(const cnn__layer *L)
+{
+    return own_kernels(L) || L->col_own || cnn__blas_single();
+}
+
+static size_t round16(size_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+
+/* Floats of one thread's columns and of its partial weight gradient on the per-image im2col path. */
+static size_t tcol_floats(const cnn__layer *L)
+{
+    const size_t K = (size_t)L->in_c * L->kh * L->kw, P = (size_t)L->out_h * L->out_w;
+    return L->col_own ? (K + round16(K)) * P : K * P;
+}
+
+static size_t tdw_floats(const cnn__layer *L)
+{
+    const size_t K = (size_t)L->in_c * L->kh * L->kw;
+    return (size_t)L->out_c * (L->col_own ? round16(K) : K);
+}
+
 typedef struct pack_ctx {
     const cnn__layer *L;
     const float *w;
@@ -419,7 +444,7 @@ static void par_fwd_task(void *p, size_t t0, size_t t1)
     const int K = L->in_c * L->kh * L->kw, P = L->out_h * L->out_w;
     const float *w = cnn__W(c->m, L), *bias = L->use_bias ? cnn__B(c->m, L) : NULL;
     for (size_t t = t0; t < t1; t++) {
-        float *col = own_kernels(L) ? NULL : L->tcol + t * (size_t)K * P;
+        float *col = own_kernels(L) ? NULL : L->tcol + t * tcol_floats(L);
         size_t b, e;
         share(c->n, (size_t)c->m->threads, t, &b, &e);
         for (size_t i = b; i < e; i++) {
@@ -430,8 +455,11 @@ static void par_fwd_task(void *p, size_t t0, size_t t1)
                 cnn__direct_forward(L, c->x + i * L->in_size, yi, (int)t);
             } else {
                 im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->out_c, P, K, 1.0f, w, K, col, P, 0.0f, yi,
-                            P);
+                if (L->col_own) /* y[OC][P] = W[OC][K] col[K][P] */
+                    cnn__gemm512(L->out_c, K, w, (size_t)K, 1, col, (size_t)P, P, yi, (size_t)P, false);
+                else
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->out_c, P, K, 1.0f, w, K, col, P, 0.0f,
+                                yi, P);
             }
             if (c->relu) {
                 /* the image's output is still in cache: bias, ReLU (the same select as activ.c) and
@@ -466,8 +494,9 @@ static void par_bwd_task(void *p, size_t t0, size_t t1)
     const int K = L->in_c * L->kh * L->kw, P = L->out_h * L->out_w, OC = L->out_c;
     const float *w = cnn__W(c->m, L);
     for (size_t t = t0; t < t1; t++) {
-        float *col = own_kernels(L) ? NULL : L->tcol + t * (size_t)K * P;
-        size_t dwn = L->wino ? cnn__wino_wgrad_floats(L) : L->direct ? cnn__direct_wgrad_floats(L) : (size_t)OC * K;
+        float *col = own_kernels(L) ? NULL : L->tcol + t * tcol_floats(L);
+        size_t dwn = L->wino ? cnn__wino_wgrad_floats(L) : L->direct ? cnn__direct_wgrad_floats(L) : tdw_floats(L);
+        const size_t K16 = round16((size_t)K);
         float *dw = own_kernels(L) ? L->dwt + t * dwn : L->tdw + t * dwn;
         double *db = c->m->dscratch + t * c->m->dscratch_ld;
         size_t b, e;
@@ -484,8 +513,13 @@ static void par_bwd_task(void *p, size_t t0, size_t t1)
                 cnn__direct_backward(L, c->x + i * L->in_size, dyi, c->y ? c->y + i * L->in_size : NULL, (int)t);
             } else {
                 im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, P, 1.0f, dyi, P, col, P,
-                            i == b ? 0.0f : 1.0f, dw, K);
+                if (L->col_own) { /* dW[OC][K16] (+)= dY[OC][P] colT[P][K16] */
+                    float *colt = col + (size_t)K * P;
+                    cnn__transpose512(col, (size_t)K, (size_t)P, (size_t)P, colt, K16);
+                    cnn__gemm512(OC, P, dyi, (size_t)P, 1, colt, K16, (int)K16, dw, K16, i != b);
+                } else
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, P, 1.0f, dyi, P, col, P,
+                                i == b ? 0.0f : 1.0f, dw, K);
             }
             if (L->use_bias)
                 for (int oc = 0; oc < OC; oc++) {
@@ -502,8 +536,11 @@ static void par_bwd_task(void *p, size_t t0, size_t t1)
                 }
             if (!c->y || own_kernels(L))
                 continue;
-            /* the columns are spent, so their gradient overwrites them */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, OC, 1.0f, w, K, dyi, P, 0.0f, col, P);
+            /* the columns are spent, so their gradient overwrites them: dcol[K][P] = W^T dY */
+            if (L->col_own)
+                cnn__gemm512(K, OC, w, 1, (size_t)K, dyi, (size_t)P, P, col, (size_t)P, false);
+            else
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, OC, 1.0f, w, K, dyi, P, 0.0f, col, P);
             float *dx = c->y + i * L->in_size;
             memset(dx, 0, sizeof(float) * L->in_size);
             col2im_one(L, col, (size_t)P, dx);
@@ -516,7 +553,6 @@ static void par_reduce_task(void *p, size_t b, size_t e)
 {
     const par_ctx *c = p;
     const cnn__layer *L = c->L;
-    size_t count = L->w_count;
     float *dw = cnn__dW(c->m, L);
     if (L->wino) { /* j runs over cnn__wino_reduce_parts */
         cnn__wino_reduce(L, c->m->threads, dw, b, e);
@@ -533,10 +569,12 @@ static void par_reduce_task(void *p, size_t b, size_t e)
             }
         return;
     }
-    for (size_t j = b; j < e; j++) {
-        float s = L->tdw[j];
+    const size_t K = (size_t)L->in_c * L->kh * L->kw, ld = tdw_floats(L) / (size_t)L->out_c;
+    for (size_t j = b; j < e; j++) { /* partials are [OC][ld] */
+        const size_t at = j / K * ld + j % K;
+        float s = L->tdw[at];
         for (int t = 1; t < c->m->threads; t++)
-            s += L->tdw[(size_t)t * count + j];
+            s += L->tdw[(size_t)t * tdw_floats(L) + at];
         dw[j] = s;
     }
 }
@@ -549,7 +587,7 @@ bool cnn__blas_single(void)
 void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 {
     pack(m, L, false);
-    if (own_kernels(L) || cnn__blas_single()) {
+    if (per_image(L)) {
         par_ctx pc = {m, L, x, NULL, L->out, n, NULL, NULL};
         cnn__workers_run(m->workers, (size_t)m->threads, par_fwd_task, &pc);
         return;
@@ -582,7 +620,7 @@ void cnn__conv_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 bool cnn__conv_fuses(const cnn__layer *L, const cnn__layer *relu, const cnn__layer *pool)
 {
     return L->kind == CNN_LAYER_CONV2D && relu->kind == CNN_LAYER_RELU && cnn__pool_is_max2x2(pool) &&
-           (own_kernels(L) || cnn__blas_single());
+           per_image(L);
 }
 
 void cnn__conv_relu_pool_forward(cnn_model *m, cnn__layer *L, cnn__layer *relu, cnn__layer *pool, const float *x,
@@ -597,7 +635,7 @@ void cnn__conv_backward(cnn_model *m, cnn__layer *L, const float *x, const float
 {
     if (dx)
         pack(m, L, true);
-    if (own_kernels(L) || cnn__blas_single()) {
+    if (per_image(L)) {
         par_ctx pc = {m, L, x, dy, dx, n, NULL, NULL};
         cnn__workers_run(m->workers, (size_t)m->threads, par_bwd_task, &pc);
         size_t parts = L->wino ? cnn__wino_reduce_parts(L) : L->direct ? (size_t)L->in_c * L->kh * L->kw : L->w_count;

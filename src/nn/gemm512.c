@@ -1,6 +1,7 @@
 /* The engine's own single-precision GEMM for AVX-512F CPUs: a register-blocked kernel that broadcasts
  * one operand (A, at any row and reduction stride, so a transposed operand costs nothing) and reads the
- * other (B, row-major) as vectors. The Winograd convolution's products and the dense layers' use it;
+ * other (B, row-major) as vectors. The Winograd convolution's products, the dense layers' and im2col's
+ * use it;
  * callers take it only after cnn__direct_cpu() said yes. */
 #include "nn_internal.h"
 #include "simd512.h"
@@ -76,12 +77,34 @@ void cnn__gemm512(int rows, int K, const float *a, size_t ars, size_t aks, const
     }
 }
 
+/* dst[c][r] = src[r][c] for r < rows, c < cols (a multiple of 16); rows are read in blocks of 16, a short
+ * last block as zeros, so dst's rows are written up to round16(rows) */
+CNN_AVX512 void cnn__transpose512(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd)
+{
+    for (size_t r0 = 0; r0 < rows; r0 += LANES) {
+        const size_t n = rows - r0 < LANES ? rows - r0 : LANES;
+        for (size_t c0 = 0; c0 < cols; c0 += LANES) {
+            __m512 v[LANES];
+            for (size_t i = 0; i < LANES; i++)
+                v[i] = i < n ? _mm512_loadu_ps(src + (r0 + i) * lds + c0) : _mm512_setzero_ps();
+            transpose16(v);
+            for (size_t i = 0; i < LANES; i++)
+                _mm512_storeu_ps(dst + (c0 + i) * ldd + r0, v[i]);
+        }
+    }
+}
+
 #else /* no AVX-512 build: never selected (cnn__direct_cpu() is false), kept linkable */
 
 void cnn__gemm512(int rows, int K, const float *a, size_t ars, size_t aks, const float *b, size_t ldb, int n, float *c,
                   size_t ldc, bool add)
 {
     (void)rows, (void)K, (void)a, (void)ars, (void)aks, (void)b, (void)ldb, (void)n, (void)c, (void)ldc, (void)add;
+}
+
+void cnn__transpose512(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd)
+{
+    (void)src, (void)rows, (void)lds, (void)cols, (void)dst, (void)ldd;
 }
 
 #endif

@@ -416,12 +416,14 @@ static int plan_layer(cnn_model *m, build_plan *p, cnn__layer *L)
                         (m->opts.conv_algo == CNN_CONV_AUTO && cnn__wino_worth(L)));
     L->direct = !L->wino && !why &&
                 (m->opts.conv_algo == CNN_CONV_DIRECT || (m->opts.conv_algo == CNN_CONV_AUTO && cnn__direct_worth(L)));
+    /* im2col's products on the engine's kernel need rows of whole vectors: output planes of 16k pixels */
+    L->col_own = !L->wino && !L->direct && cnn__direct_cpu() && (L->out_h * L->out_w) % 16 == 0;
     L->chunk = cnn__conv_chunk(L, p->batch);
     if (!tbw__mul(L->chunk, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
         return TBW__FAIL(m, TBW_ERANGE, "layer '%s': im2col width exceeds INT_MAX", L->name);
     if (!tbw__mul(np, (size_t)L->out_c, &t))
         return TBW__FAIL(m, TBW_ERANGE, "layer '%s': too large", L->name);
-    if (!L->direct && !L->wino && t > p->max_tmp)
+    if (!L->direct && !L->wino && !L->col_own && t > p->max_tmp)
         p->max_tmp = t;
     if ((size_t)L->out_c > p->max_oc)
         p->max_oc = (size_t)L->out_c;
@@ -448,6 +450,11 @@ static int size_layer(cnn_model *m, build_plan *p, size_t i)
         need(p, &r[CNN__LR_WPK], cnn__wino_packed(L), 1, 1, sizeof(float), "transformed filters");
         need(p, &r[CNN__LR_DSCR], cnn__wino_scratch(L), T, 1, sizeof(float), "Winograd scratch");
         need(p, &r[CNN__LR_DWT], cnn__wino_wgrad_floats(L), T, 1, sizeof(float), "weight gradient parts");
+    } else if (L->kind == CNN_LAYER_CONV2D && L->col_own) {
+        /* always image by image: the columns and, transposed, their copy; the partial dW as [OC][K16] */
+        size_t K = (size_t)L->in_c * L->kh * L->kw, K16 = (K + 15) / 16 * 16;
+        need(p, &r[CNN__LR_TCOL], K + K16, P, T, sizeof(float), "per-thread columns");
+        need(p, &r[CNN__LR_TDW], (size_t)L->out_c, K16, T, sizeof(float), "weight gradient parts");
     } else if (L->kind == CNN_LAYER_CONV2D) {
         size_t K = (size_t)L->in_c * L->kh * L->kw;
         need(p, &r[CNN__LR_COL], K, L->chunk, P, sizeof(float), "im2col columns");
@@ -1035,6 +1042,8 @@ int cnn_model_layer_info(const cnn_model *m, size_t index, cnn_layer_info *info)
     }
     if (L->kind == CNN_LAYER_DENSE && m->built)
         info->matmul = L->mm_own ? "engine" : "sgemm";
+    if (L->kind == CNN_LAYER_CONV2D && m->built)
+        info->matmul = L->direct || L->wino || L->col_own ? "engine" : "sgemm";
     if (L->w_count) {
         info->nparams = L->b_count ? 2 : 1;
         cnn_tensor *p = info->params, *g = info->grads;

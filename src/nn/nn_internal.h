@@ -135,6 +135,9 @@ typedef struct cnn__layer {
     float *tdw;      /* conv, per thread: [OC, K] partial weight gradient */
     int32_t *argmax; /* maxpool: [batch * out_size] */
 
+    /* conv on im2col with the products on the engine's kernel (gemm512.c) rather than sgemm; then tcol
+     * also holds the columns transposed, [P][round16(K)], and tdw is [OC][round16(K)] per thread */
+    bool col_own;
     /* conv computed by the direct kernels (conv_direct.c) instead of im2col + sgemm */
     bool direct;
     /* conv computed by Winograd F(2x2, 5x5) (conv_winograd.c); uses the direct path's fields below:
@@ -263,6 +266,9 @@ void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, siz
  * of 16, with add choosing += over =; AVX-512F CPUs only (cnn__direct_cpu()). */
 void cnn__gemm512(int rows, int K, const float *a, size_t ars, size_t aks, const float *b, size_t ldb, int n, float *c,
                   size_t ldc, bool add);
+/* dst[c][r] = src[r][c] for c < cols (a multiple of 16) and r < round16(rows), the rows past `rows` as
+ * zeros; AVX-512F CPUs only. */
+void cnn__transpose512(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd);
 /* pooling.c */
 void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);

@@ -295,8 +295,11 @@ typedef struct dcase {
     bool relu_pool;
 } dcase;
 
-static cnn_model *direct_net(const dcase *d, int algo)
+/* sgemm: built with TBW_NO_AVX512=1, so every product runs on sgemm */
+static cnn_model *direct_net(const dcase *d, int algo, bool sgemm)
 {
+    if (sgemm)
+        setenv("TBW_NO_AVX512", "1", 1);
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = d->threads;
     mo.seed = 11;
@@ -323,7 +326,9 @@ static cnn_model *direct_net(const dcase *d, int algo)
     if (d->relu_pool)
         rc |= cnn_model_add_relu(m, "relu") | cnn_model_add_maxpool(m, "pool", NULL);
     rc |= cnn_model_add_flatten(m, "flat") | cnn_model_add_dense(m, "fc", &f);
-    if (rc || cnn_model_build(m, (size_t)d->n)) {
+    rc = rc ? rc : cnn_model_build(m, (size_t)d->n);
+    unsetenv("TBW_NO_AVX512");
+    if (rc) {
         fprintf(stderr, "direct_net: %s\n", cnn_model_errmsg(m));
         cnn_model_free(m);
         return NULL;
@@ -332,9 +337,9 @@ static cnn_model *direct_net(const dcase *d, int algo)
 }
 
 /* Layer a on `algo` (named `name`) against layer b on im2col, every value within `tol` relatively. */
-static void algo_case(dcase d, int algo, const char *name, double tol)
+static void algo_case(dcase d, int algo, const char *name, double tol, bool b_on_sgemm)
 {
-    cnn_model *a = direct_net(&d, algo), *b = direct_net(&d, CNN_CONV_IM2COL);
+    cnn_model *a = direct_net(&d, algo, false), *b = direct_net(&d, CNN_CONV_IM2COL, b_on_sgemm);
     CHECK_TRUE(a && b);
     size_t nx = (size_t)d.n * d.C * d.H * d.W;
     float *x = malloc(nx * sizeof *x);
@@ -346,6 +351,10 @@ static void algo_case(dcase d, int algo, const char *name, double tol)
     cnn_model_layer_info(b, 0, &ib);
     CHECK_TRUE(ia.conv_algo && strcmp(ia.conv_algo, name) == 0);
     CHECK_TRUE(ib.conv_algo && strcmp(ib.conv_algo, "im2col") == 0);
+    if (b_on_sgemm) /* a on the engine's kernel wherever its rows are whole vectors */
+        CHECK_STR(cnn_conv_direct_available() && d.H * d.W % 16 == 0 ? "engine" : "sgemm", ia.matmul);
+    if (b_on_sgemm)
+        CHECK_STR("sgemm", ib.matmul);
     for (size_t i = 0; i < nx; i++)
         x[i] = (float)(test_uniform() * 2 - 1);
     for (int i = 0; i < d.n; i++)
@@ -389,7 +398,7 @@ done:
 
 static void direct_case(dcase d)
 {
-    algo_case(d, CNN_CONV_DIRECT, "direct", 1e-5);
+    algo_case(d, CNN_CONV_DIRECT, "direct", 1e-5, false);
 }
 
 /* a one-conv net on 12x12 images that `algo` must refuse at build time with `msg` */
@@ -413,7 +422,7 @@ TEST(direct_convolution_is_refused_on_a_cpu_without_avx512f)
     if (cnn__direct_cpu())
         return; /* nothing to refuse here */
     dcase d = {2, 5, 5, 4, 3, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 1, 2, false};
-    CHECK_TRUE(direct_net(&d, CNN_CONV_DIRECT) == NULL);
+    CHECK_TRUE(direct_net(&d, CNN_CONV_DIRECT, false) == NULL);
 }
 
 static bool direct_kernels_run(void)
@@ -464,10 +473,29 @@ TEST(winograd_matches_im2col_outputs_and_gradients_over_two_steps)
         {2, 5, 5, 16, 5, 5, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 3, 1, false},  /* one output pixel, idle threads */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        algo_case(cases[i], CNN_CONV_WINOGRAD, "winograd", 5e-5);
+        algo_case(cases[i], CNN_CONV_WINOGRAD, "winograd", 5e-5, false);
 }
 
 /* what Winograd refuses, by name */
+/* im2col with its products on the engine's kernel against im2col on sgemm. Every case keeps the output
+ * plane the size of the input (SAME, or explicit pads that add back what the dilated kernel takes), so
+ * H x W is the plane: whole vectors of pixels (64, 784, 32, 16) take the engine's kernel, 36 does not.
+ * They cover reductions shorter than a vector and not a multiple of 16, one of 630, dilation, 1 to 3
+ * threads and the lecture's conv1 with its ReLU and pool. */
+TEST(im2col_on_the_engine_kernel_matches_im2col_on_sgemm_over_two_steps)
+{
+    const dcase cases[] = {
+        /* C  H   W  OC kh kw dh dw padding          pt pb pl pr thr n  relu_pool */
+        {1, 28, 28, 32, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 3, true},   /* the lecture's conv1 */
+        {3, 8, 8, 5, 3, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 1, 2, false},     /* K 27 */
+        {17, 4, 8, 20, 3, 3, 2, 2, CNN_PAD_EXPLICIT, 2, 2, 2, 2, 3, 4, false}, /* dilated, K 153 */
+        {70, 4, 4, 9, 3, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 2, false},    /* K 630 */
+        {2, 6, 6, 4, 1, 1, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 2, 2, false},    /* 36 pixels: sgemm both */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        algo_case(cases[i], CNN_CONV_IM2COL, "im2col", 1e-5, true);
+}
+
 TEST(winograd_names_the_kernel_stride_or_dilation_it_refuses)
 {
     if (!direct_kernels_run())
@@ -581,6 +609,7 @@ static const check_case tests[] = {
     CASE(direct_kernels_match_im2col_outputs_and_gradients_over_two_steps),
     CASE(direct_convolution_names_the_stride_or_padding_it_refuses),
     CASE(winograd_matches_im2col_outputs_and_gradients_over_two_steps),
+    CASE(im2col_on_the_engine_kernel_matches_im2col_on_sgemm_over_two_steps),
     CASE(winograd_names_the_kernel_stride_or_dilation_it_refuses),
     CASE(auto_takes_im2col_for_a_stride_of_2_winograd_for_5x5_and_direct_for_a_large_reduction),
     CASE(an_unknown_conv_algorithm_is_a_bad_option),

@@ -394,6 +394,14 @@ TEST(winograd_conv_gradients_match_finite_differences)
     grad_check("winograd conv mix", CNN_CONV_WINOGRAD, 3, 7, 6, net_conv_winograd);
 }
 
+/* an 8x8 SAME plane is 64 pixels, whole vectors, so these products run on the engine's kernel */
+TEST(im2col_on_the_engine_kernel_gradients_match_finite_differences)
+{
+    if (!cnn_conv_direct_available())
+        fprintf(stderr, "note: no AVX-512F on this CPU, this im2col runs on sgemm\n");
+    grad_check("im2col conv+relu+maxpool, 8x8", CNN_CONV_IM2COL, 2, 8, 8, net_conv_relu_maxpool);
+}
+
 TEST(im2col_conv_padding_and_dilation_mix_gradients_match_finite_differences)
 {
     openblas_set_num_threads(1);
@@ -417,6 +425,7 @@ static const check_case tests[] = {
     CASE(direct_conv_relu_maxpool_gradients_match_finite_differences),
     CASE(direct_conv_padding_and_dilation_mix_gradients_match_finite_differences),
     CASE(winograd_conv_gradients_match_finite_differences),
+    CASE(im2col_on_the_engine_kernel_gradients_match_finite_differences),
     CASE(im2col_conv_padding_and_dilation_mix_gradients_match_finite_differences),
 };
 CHECK_MAIN(tests)
