@@ -3,6 +3,7 @@
  * whole batch. Links the static library for the internal hook. */
 #include "../check.h"
 #include "nn_data.h"
+#include "nn_compare.h"
 #include "nn_internal.h"
 
 #include <cblas.h>
@@ -360,35 +361,10 @@ static void algo_case(dcase d, int algo, const char *name, double tol, bool b_on
     for (int i = 0; i < d.n; i++)
         y[i] = i % 3;
     /* two steps, so the second runs on weights the optimizer moved (the packing is redone per call) */
-    for (int step = 0; step < 2; step++) {
-        double la, lb;
-        CHECK_INT(0, cnn_model_forward(a, x, (size_t)d.n, true));
-        CHECK_INT(0, cnn_model_loss(a, y, (size_t)d.n, &la, NULL));
-        CHECK_INT(0, cnn_model_backward(a));
-        CHECK_INT(0, cnn_model_forward(b, x, (size_t)d.n, true));
-        CHECK_INT(0, cnn_model_loss(b, y, (size_t)d.n, &lb, NULL));
-        CHECK_INT(0, cnn_model_backward(b));
-        CHECK_NEAR(la, lb, tol);
-        for (size_t l = 0; l < cnn_model_layer_count(a); l++) {
-            cnn_model_layer_info(a, l, &ia);
-            cnn_model_layer_info(b, l, &ib);
-            size_t per = (size_t)ia.out_c * ia.out_h * ia.out_w;
-            double od = max_rel_diff(ia.output, ib.output, (size_t)d.n * per);
-            CHECK_(od <= tol, "%s C%d %dx%d OC%d k%dx%d d%dx%d pad %d/%d/%d/%d t%d n%d step %d: layer %zu output "
-                   "differs by %g", name, d.C, d.H, d.W, d.OC, d.kh, d.kw, d.dh, d.dw, d.pt, d.pb, d.pl, d.pr, d.threads,
-                   d.n, step, l, od);
-            for (int p = 0; p < ia.nparams; p++) {
-                double gd = max_rel_diff(ia.grads[p].data, ib.grads[p].data, ia.grads[p].count);
-                CHECK_(gd <= tol, "%s C%d %dx%d OC%d k%dx%d t%d n%d step %d: layer %zu gradient %d differs by %g",
-                       name, d.C, d.H, d.W, d.OC, d.kh, d.kw, d.threads, d.n, step, l, p, gd);
-            }
-        }
-        double xd = max_rel_diff(cnn_model_input_grad(a), cnn_model_input_grad(b), nx);
-        CHECK_(xd <= tol, "%s C%d %dx%d OC%d k%dx%d t%d n%d step %d: input gradient differs by %g", name, d.C, d.H, d.W,
-               d.OC, d.kh, d.kw, d.threads, d.n, step, xd);
-        CHECK_INT(0, cnn_model_step(a));
-        CHECK_INT(0, cnn_model_step(b));
-    }
+    char what[160];
+    snprintf(what, sizeof what, "%s C%d %dx%d OC%d k%dx%d d%dx%d pad %d/%d/%d/%d t%d n%d", name, d.C, d.H, d.W,
+             d.OC, d.kh, d.kw, d.dh, d.dw, d.pt, d.pb, d.pl, d.pr, d.threads, d.n);
+    same_training_steps(a, b, x, y, (size_t)d.n, nx, true, 2, tol, what);
 done:
     free(x);
     free(y);

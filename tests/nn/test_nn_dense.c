@@ -10,6 +10,7 @@
 
 #include "../check.h"
 #include "nn_data.h"
+#include "nn_compare.h"
 
 typedef struct dshape {
     int c, h, w;  /* input, flattened by the dense layer */
@@ -66,36 +67,9 @@ static void engine_matches_sgemm(dshape s)
         x[i] = (float)(test_uniform() * 2 - 1);
     for (int i = 0; i < s.n; i++)
         y[i] = i % 3;
-    for (int step = 0; step < 2; step++) { /* the second on weights the optimizer moved */
-        double la, lb;
-        CHECK_INT(0, cnn_model_forward(a, x, (size_t)s.n, true));
-        CHECK_INT(0, cnn_model_loss(a, y, (size_t)s.n, &la, NULL));
-        CHECK_INT(0, cnn_model_backward(a));
-        CHECK_INT(0, cnn_model_forward(b, x, (size_t)s.n, true));
-        CHECK_INT(0, cnn_model_loss(b, y, (size_t)s.n, &lb, NULL));
-        CHECK_INT(0, cnn_model_backward(b));
-        CHECK_NEAR(la, lb, 1e-5);
-        for (size_t l = 0; l < cnn_model_layer_count(a); l++) {
-            cnn_model_layer_info(a, l, &ia);
-            cnn_model_layer_info(b, l, &ib);
-            size_t per = (size_t)ia.out_c * ia.out_h * ia.out_w;
-            double od = max_rel_diff(ia.output, ib.output, (size_t)s.n * per);
-            CHECK_(od <= 1e-5, "in %dx%dx%d units %d t%d n%d step %d: layer %zu output differs by %g", s.c, s.h,
-                   s.w, s.units, s.threads, s.n, step, l, od);
-            for (int p = 0; p < ia.nparams; p++) {
-                double gd = max_rel_diff(ia.grads[p].data, ib.grads[p].data, ia.grads[p].count);
-                CHECK_(gd <= 1e-5, "in %dx%dx%d units %d t%d n%d step %d: layer %zu gradient %d differs by %g",
-                       s.c, s.h, s.w, s.units, s.threads, s.n, step, l, p, gd);
-            }
-        }
-        if (s.input_grad) {
-            double xd = max_rel_diff(cnn_model_input_grad(a), cnn_model_input_grad(b), nx);
-            CHECK_(xd <= 1e-5, "in %dx%dx%d units %d t%d n%d step %d: input gradient differs by %g", s.c, s.h, s.w,
-                   s.units, s.threads, s.n, step, xd);
-        }
-        CHECK_INT(0, cnn_model_step(a));
-        CHECK_INT(0, cnn_model_step(b));
-    }
+    char what[96];
+    snprintf(what, sizeof what, "in %dx%dx%d units %d t%d n%d", s.c, s.h, s.w, s.units, s.threads, s.n);
+    same_training_steps(a, b, x, y, (size_t)s.n, nx, s.input_grad, 2, 1e-5, what);
 done:
     free(x);
     free(y);
