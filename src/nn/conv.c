@@ -569,12 +569,12 @@ static void par_reduce_task(void *p, size_t b, size_t e)
             }
         return;
     }
-    const size_t K = (size_t)L->in_c * L->kh * L->kw, ld = tdw_floats(L) / (size_t)L->out_c;
+    const size_t K = (size_t)L->in_c * L->kh * L->kw, part = tdw_floats(L), ld = part / (size_t)L->out_c;
     for (size_t j = b; j < e; j++) { /* partials are [OC][ld] */
         const size_t at = j / K * ld + j % K;
         float s = L->tdw[at];
         for (int t = 1; t < c->m->threads; t++)
-            s += L->tdw[(size_t)t * tdw_floats(L) + at];
+            s += L->tdw[(size_t)t * part + at];
         dw[j] = s;
     }
 }
