@@ -118,16 +118,6 @@ static void own_fwd_cols(const dense_ctx *c, size_t j0, size_t j1, int t)
     }
 }
 
-static void own_fwd_task(void *p, size_t t0, size_t t1)
-{
-    const dense_ctx *c = p;
-    for (size_t t = t0; t < t1; t++) {
-        size_t b, e;
-        block(c->L->out_size, (size_t)c->m->threads, t, &b, &e);
-        own_fwd_cols(c, b, e, (int)t);
-    }
-}
-
 /* Columns [j0, j1) of dy into dy^T, and of the bias gradient. */
 static void own_trans_task(void *p, size_t t0, size_t t1)
 {
@@ -175,16 +165,6 @@ static void own_bwd_rows(const dense_ctx *c, size_t r0, size_t r1, int t)
     }
 }
 
-static void own_bwd_task(void *p, size_t t0, size_t t1)
-{
-    const dense_ctx *c = p;
-    for (size_t t = t0; t < t1; t++) {
-        size_t b, e;
-        block(c->L->in_size, (size_t)c->m->threads, t, &b, &e);
-        own_bwd_rows(c, b, e, (int)t);
-    }
-}
-
 /* ---- sgemm ---- */
 
 static void fwd_cols(const dense_ctx *c, size_t j0, size_t j1)
@@ -199,15 +179,7 @@ static void fwd_cols(const dense_ctx *c, size_t j0, size_t j1)
                 cnn__W(c->m, L) + j0, (int)out, L->use_bias ? 1.0f : 0.0f, L->out + j0, (int)out);
 }
 
-static void fwd_task(void *p, size_t t0, size_t t1)
-{
-    const dense_ctx *c = p;
-    for (size_t t = t0; t < t1; t++) {
-        size_t b, e;
-        block(c->L->out_size, (size_t)c->m->threads, t, &b, &e);
-        fwd_cols(c, b, e);
-    }
-}
+
 
 /* Rows [r0, r1) of dW (= x[:, r0:r1]^T dy) and columns [r0, r1) of dx (= dy W[r0:r1, :]^T). */
 static void bwd_rows(const dense_ctx *c, size_t r0, size_t r1)
@@ -223,6 +195,22 @@ static void bwd_rows(const dense_ctx *c, size_t r0, size_t r1)
                     cnn__W(c->m, L) + r0 * (size_t)out, out, 0.0f, c->dx + r0, in);
 }
 
+/* ---- split over the engine's threads, on either kernel ---- */
+
+static void fwd_task(void *p, size_t t0, size_t t1)
+{
+    const dense_ctx *c = p;
+    for (size_t t = t0; t < t1; t++) {
+        size_t b, e;
+        block(c->L->out_size, (size_t)c->m->threads, t, &b, &e);
+        if (c->L->mm_own)
+            own_fwd_cols(c, b, e, (int)t);
+        else
+            fwd_cols(c, b, e);
+    }
+}
+
+/* on the engine's kernel the bias gradient was taken with dy^T (own_trans_task) */
 static void bwd_task(void *p, size_t t0, size_t t1)
 {
     const dense_ctx *c = p;
@@ -230,6 +218,10 @@ static void bwd_task(void *p, size_t t0, size_t t1)
     for (size_t t = t0; t < t1; t++) {
         size_t b, e;
         block(c->L->in_size, T, t, &b, &e);
+        if (c->L->mm_own) {
+            own_bwd_rows(c, b, e, (int)t);
+            continue;
+        }
         bwd_rows(c, b, e);
         if (c->L->use_bias) {
             block(c->L->out_size, T, t, &b, &e);
@@ -241,9 +233,7 @@ static void bwd_task(void *p, size_t t0, size_t t1)
 void cnn__dense_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 {
     dense_ctx c = {m, L, x, NULL, NULL, n};
-    if (L->mm_own)
-        cnn__workers_run(m->workers, (size_t)m->threads, own_fwd_task, &c);
-    else if (cnn__blas_single())
+    if (L->mm_own || cnn__blas_single())
         cnn__workers_run(m->workers, (size_t)m->threads, fwd_task, &c);
     else
         fwd_cols(&c, 0, L->out_size);
@@ -252,12 +242,9 @@ void cnn__dense_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n)
 void cnn__dense_backward(cnn_model *m, cnn__layer *L, const float *x, const float *dy, float *dx, size_t n)
 {
     dense_ctx c = {m, L, x, dy, dx, n};
-    if (L->mm_own) {
+    if (L->mm_own)
         cnn__workers_run(m->workers, (size_t)m->threads, own_trans_task, &c);
-        cnn__workers_run(m->workers, (size_t)m->threads, own_bwd_task, &c);
-        return;
-    }
-    if (cnn__blas_single()) {
+    if (L->mm_own || cnn__blas_single()) {
         cnn__workers_run(m->workers, (size_t)m->threads, bwd_task, &c);
         return;
     }
