@@ -110,8 +110,7 @@ static void own_fwd_cols(const dense_ctx *c, size_t j0, size_t j1, int t)
         const size_t cols = j1 - j < PANEL ? j1 - j : PANEL;
         for (size_t k0 = 0; k0 < in; k0 += kb) {
             const size_t rows = in - k0 < kb ? in - k0 : kb;
-            for (size_t k = 0; k < rows; k++)
-                memcpy(pk + k * cols, w + (k0 + k) * out + j, sizeof(float) * cols);
+            cnn__copy512(w + k0 * out + j, rows, out, cols, pk, cols);
             cnn__gemm512((int)c->n, (int)rows, c->x + k0, in, 1, pk, cols, (int)cols, L->out + j, out,
                          L->use_bias || k0 > 0);
         }

@@ -269,6 +269,8 @@ void cnn__gemm512(int rows, int K, const float *a, size_t ars, size_t aks, const
 /* dst[c][r] = src[r][c] for c < cols (a multiple of 16) and r < round16(rows), the rows past `rows` as
  * zeros; AVX-512F CPUs only. */
 void cnn__transpose512(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd);
+/* dst[r][0, cols) = src[r][0, cols) for r < rows, cols a multiple of 16; AVX-512F CPUs only. */
+void cnn__copy512(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd);
 /* pooling.c */
 void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);
