@@ -288,8 +288,12 @@ int main(int argc, char **argv)
     }
     printf("threads=%d\nbatch=%d\nimages_per_sec=%.1f\nmflop_per_image=%.2f\ngflops=%.1f\n", threads, batch, ips,
            flops * 1e-6, ips * flops * 1e-9);
-    printf("sgemm_peak_1t=%.1f\nsgemm_peak_2t=%.1f\npct_of_peak=%.1f\npeak_rss_mb=%.1f\n", g1, g2,
-           100.0 * ips * flops * 1e-9 / peak, rss);
+    printf("sgemm_peak_1t=%.1f\nsgemm_peak_2t=%.1f\n", g1, g2);
+    if (peaks) /* a share of an unmeasured peak would be a made-up figure */
+        printf("pct_of_peak=%.1f\n", 100.0 * ips * flops * 1e-9 / peak);
+    else
+        printf("pct_of_peak=n/a\n");
+    printf("peak_rss_mb=%.1f\n", rss);
     printf("conv2_gemm_one_batch_gflops=%.1f\nconv2_gemm_per_image_gflops=%.1f\nlast_loss=%.4f\n", one, per, loss);
     /* Winograd's figure counts the convolution's FLOPs, not the 2.78x fewer it performs */
     printf("conv2_winograd_gflops=%.1f\nconv2_direct_gflops=%.1f\nconv2_im2col_gflops=%.1f\n", c2w, c2d, c2i);
