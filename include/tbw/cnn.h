@@ -59,15 +59,17 @@ typedef enum cnn_padding {
 
 /** How conv layers compute. */
 typedef enum cnn_conv_algo {
-    CNN_CONV_AUTO = 0,    /**< on an AVX-512F CPU: Winograd for 5x5 stride-1 layers with at least 8
-                               input and output channels, direct kernels for other stride-1 layers
-                               with a reduction of 64 or more; else im2col */
+    CNN_CONV_AUTO = 0,    /**< Winograd for 5x5 stride-1 layers with at least 8 input and output
+                               channels (on an AVX-512F or AVX2 CPU, cnn_kernel_isa()); on an AVX-512F
+                               CPU, direct kernels for other stride-1 layers with a reduction of 64
+                               or more; else im2col */
     CNN_CONV_IM2COL = 1,  /**< always im2col; its products on the engine's kernel or on sgemm
                                (cnn_layer_info.matmul says which) */
     CNN_CONV_DIRECT = 2,  /**< direct kernels; cnn_model_build() fails with TBW_EINVAL where
                                a conv layer cannot use them */
-    CNN_CONV_WINOGRAD = 3 /**< Winograd F(2x2, 5x5); cnn_model_build() fails with TBW_EINVAL where
-                               a conv layer cannot use it (not 5x5, strided, dilated, no AVX-512F) */
+    CNN_CONV_WINOGRAD = 3 /**< Winograd F(2x2, 5x5) or F(4x4, 5x5); cnn_model_build() fails with
+                               TBW_EINVAL where a conv layer cannot use it (not 5x5, strided, dilated,
+                               neither AVX-512F nor AVX2) */
 } cnn_conv_algo;
 
 /** Layer kinds. */
@@ -158,7 +160,7 @@ typedef struct cnn_layer_info {
     const char *conv_algo;      /**< conv: "winograd", "direct" or "im2col" after cnn_model_build(); else NULL */
     float rate;                 /**< dropout rate */
     const char *matmul;         /**< dense and conv, after cnn_model_build(): "engine" where the engine's
-                                     AVX-512 kernels multiply (an AVX-512F CPU; dense: units a multiple
+                                     kernels multiply (cnn_kernel_isa() not NULL; dense: units a multiple
                                      of 16; im2col: output planes a multiple of 16 pixels; direct and
                                      Winograd always), "sgemm" where OpenBLAS does; else NULL */
 } cnn_layer_info;
@@ -168,6 +170,11 @@ TBW_API const char *cnn_strerror(int status);
 /** Whether the direct convolution kernels run: an x86-64 CPU with AVX-512F, VL and BW, and
     TBW_NO_AVX512 unset, "" or "0" in the environment. */
 TBW_API bool cnn_conv_direct_available(void);
+/** The instruction set the engine's own kernels (its GEMM and the Winograd convolution) run on when a
+    model is built now: "avx512" (AVX-512F, VL and BW), "avx2" (AVX2 and FMA), or NULL where neither
+    runs and every product goes to OpenBLAS. Setting TBW_NO_AVX512 or TBW_NO_AVX2 in the environment to
+    anything but "" or "0" takes that set away, to see what a CPU without it gets. */
+TBW_API const char *cnn_kernel_isa(void);
 
 /** Output size of one spatial dimension, for checking shapes before building.
  *  @param in input size; @param k kernel; @param stride >=1; @param dilation >=1;

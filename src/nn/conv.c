@@ -456,7 +456,7 @@ static void par_fwd_task(void *p, size_t t0, size_t t1)
             } else {
                 im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
                 if (L->col_own) /* y[OC][P] = W[OC][K] col[K][P] */
-                    cnn__gemm512(L->out_c, K, w, (size_t)K, 1, col, (size_t)P, P, yi, (size_t)P, false);
+                    cnn__gemm16(L->isa, L->out_c, K, w, (size_t)K, 1, col, (size_t)P, P, yi, (size_t)P, false);
                 else
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->out_c, P, K, 1.0f, w, K, col, P, 0.0f,
                                 yi, P);
@@ -515,8 +515,8 @@ static void par_bwd_task(void *p, size_t t0, size_t t1)
                 im2col_one(L, c->x + i * L->in_size, col, (size_t)P);
                 if (L->col_own) { /* dW[OC][K16] (+)= dY[OC][P] colT[P][K16] */
                     float *colt = col + (size_t)K * P;
-                    cnn__transpose512(col, (size_t)K, (size_t)P, (size_t)P, colt, K16);
-                    cnn__gemm512(OC, P, dyi, (size_t)P, 1, colt, K16, (int)K16, dw, K16, i != b);
+                    cnn__transpose16(L->isa, col, (size_t)K, (size_t)P, (size_t)P, colt, K16);
+                    cnn__gemm16(L->isa, OC, P, dyi, (size_t)P, 1, colt, K16, (int)K16, dw, K16, i != b);
                 } else
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, P, 1.0f, dyi, P, col, P,
                                 i == b ? 0.0f : 1.0f, dw, K);
@@ -538,7 +538,7 @@ static void par_bwd_task(void *p, size_t t0, size_t t1)
                 continue;
             /* the columns are spent, so their gradient overwrites them: dcol[K][P] = W^T dY */
             if (L->col_own)
-                cnn__gemm512(K, OC, w, 1, (size_t)K, dyi, (size_t)P, P, col, (size_t)P, false);
+                cnn__gemm16(L->isa, K, OC, w, 1, (size_t)K, dyi, (size_t)P, P, col, (size_t)P, false);
             else
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, OC, 1.0f, w, K, dyi, P, 0.0f, col, P);
             float *dx = c->y + i * L->in_size;

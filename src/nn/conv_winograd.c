@@ -1,5 +1,5 @@
 /* Winograd convolution F(m x m, 5x5), m = 2 or 4, for 5x5, stride-1, undilated conv layers on
- * AVX-512F CPUs.
+ * AVX-512F or AVX2 CPUs.
  *
  * The output of an image is cut into m x m tiles; tile (i, j) reads the a x a patch (a = m + 4) at
  * (m i, m j) of a zero-padded copy of the input. With Bt, G and At the transforms for the points 0, 1,
@@ -28,9 +28,16 @@
  * weight gradient's parts stay in the transformed domain per thread; they are added in thread order
  * and transformed back once per step. The transforms are written once over the tables below; every
  * call site is inlined for one table, so the compiler sees constant coefficients and drops the zero
- * terms and the multiplies by 1 and -1. */
+ * terms and the multiplies by 1 and -1.
+ *
+ * The kernels are written on simd16.h's 16-float vectors, and this file is compiled twice: as it stands
+ * (the AVX-512F instance, the layer-shape functions and the dispatch on L->isa) and with CNN_ISA=256
+ * (the AVX2 instance alone). */
 #include "nn_internal.h"
-#include "simd512.h"
+#ifndef CNN_ISA
+#define CNN_WINO_COMMON 1
+#endif
+#include "simd16.h"
 
 #include <string.h>
 
@@ -132,6 +139,7 @@ static size_t plane_floats(const wgeo *g)
     return (size_t)g->hp * g->wp * g->c16;
 }
 
+#ifdef CNN_WINO_COMMON
 const char *cnn__wino_unfit(const cnn__layer *L)
 {
     if (L->kh != 5 || L->kw != 5)
@@ -188,6 +196,69 @@ void cnn__wino_setup(cnn__layer *L, float *packed, float *scratch, float *wgrad)
     L->dwt = wgrad;
 }
 
+size_t cnn__wino_reduce_parts(const cnn__layer *L)
+{
+    return (size_t)L->in_c * (size_t)((L->out_c + LANES - 1) / LANES);
+}
+
+#ifdef CNN_X86_16
+/* each layer runs on the set it was planned for (L->isa, never 0 here) */
+void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward, size_t oc0, size_t oc1)
+{
+    if (L->isa == 512)
+        cnn__wino_pack_512(L, w, backward, oc0, oc1);
+    else
+        cnn__wino_pack_256(L, w, backward, oc0, oc1);
+}
+
+void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e)
+{
+    if (L->isa == 512)
+        cnn__wino_reduce_512(L, threads, dw, b, e);
+    else
+        cnn__wino_reduce_256(L, threads, dw, b, e);
+}
+
+void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t)
+{
+    if (L->isa == 512)
+        cnn__wino_forward_512(L, x, y, t);
+    else
+        cnn__wino_forward_256(L, x, y, t);
+}
+
+void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t)
+{
+    if (L->isa == 512)
+        cnn__wino_backward_512(L, x, dy, dx, t);
+    else
+        cnn__wino_backward_256(L, x, dy, dx, t);
+}
+#else /* not x86-64: never selected (cnn__own_isa() is 0), kept linkable */
+
+void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t)
+{
+    (void)L, (void)x, (void)y, (void)t;
+}
+
+void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t)
+{
+    (void)L, (void)x, (void)dy, (void)dx, (void)t;
+}
+
+void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward, size_t oc0, size_t oc1)
+{
+    (void)L, (void)w, (void)backward, (void)oc0, (void)oc1;
+}
+
+void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e)
+{
+    (void)L, (void)threads, (void)dw, (void)b, (void)e;
+}
+
+#endif /* CNN_X86_16 */
+#endif /* CNN_WINO_COMMON */
+
 /* Thread t's scratch, in order: padded input (HWC), its gradient, the transformed input tiles
  * [a^2][T][C16], the transformed output tiles [a^2][T][O16], the output (HWC, tile-aligned) and the
  * output gradient (HWC, tile-aligned). Everything a pass reads without writing first is zero from
@@ -197,7 +268,7 @@ typedef struct wbufs {
     float *xh, *dxh, *v, *p, *yh, *dyh;
 } wbufs;
 
-static wbufs bufs(const cnn__layer *L, const wgeo *g, int t)
+static inline wbufs bufs(const cnn__layer *L, const wgeo *g, int t)
 {
     size_t T = (size_t)g->T, mm = (size_t)g->m * g->m;
     wbufs b;
@@ -212,64 +283,57 @@ static wbufs bufs(const cnn__layer *L, const wgeo *g, int t)
 
 #define UNROLLED _Pragma("GCC unroll 8")
 
-size_t cnn__wino_reduce_parts(const cnn__layer *L)
-{
-    return (size_t)L->in_c * (size_t)((L->out_c + LANES - 1) / LANES);
-}
-
-#ifdef CNN_X86_512
+#ifdef CNN_X86_16
 
 /* NCHW image (planes x h x w) into the interior of an HWC buffer at (top, left), ld lanes per pixel:
  * 16 channels x 16 pixels of a row per register transpose. Lanes of channels past `planes` get zeros. */
-CNN_AVX512 static void to_hwc(const float *src, int planes, int h, int w, float *dst, int dst_w, int ld, int top,
+CNN_V16 static void to_hwc(const float *src, int planes, int h, int w, float *dst, int dst_w, int ld, int top,
                               int left)
 {
     for (int y = 0; y < h; y++)
         for (int x0 = 0; x0 < w; x0 += LANES) {
             const int n = w - x0 < LANES ? w - x0 : LANES;
-            const __mmask16 keep = (__mmask16)((1u << n) - 1u);
             for (int c0 = 0; c0 < planes; c0 += LANES) {
-                __m512 r[16];
+                v16 r[16];
                 for (int l = 0; l < LANES; l++)
-                    r[l] = c0 + l < planes ? _mm512_maskz_loadu_ps(keep, src + ((size_t)(c0 + l) * h + y) * w + x0)
-                                           : _mm512_setzero_ps();
-                transpose16(r);
+                    r[l] = c0 + l < planes ? v16_load_n(src + ((size_t)(c0 + l) * h + y) * w + x0, n)
+                                           : v16_zero();
+                v16_transpose(r);
                 float *d = dst + ((size_t)(y + top) * dst_w + left + x0) * ld + c0;
                 for (int i = 0; i < n; i++)
-                    _mm512_storeu_ps(d + (size_t)i * ld, r[i]);
+                    v16_store(d + (size_t)i * ld, r[i]);
             }
         }
 }
 
 /* The way back: planes x h x w from the HWC buffer's window at (top, left). */
-CNN_AVX512 static void from_hwc(const float *src, int src_w, int ld, int top, int left, int planes, int h, int w,
+CNN_V16 static void from_hwc(const float *src, int src_w, int ld, int top, int left, int planes, int h, int w,
                                 float *dst)
 {
     for (int y = 0; y < h; y++)
         for (int x0 = 0; x0 < w; x0 += LANES) {
             const int n = w - x0 < LANES ? w - x0 : LANES;
-            const __mmask16 keep = (__mmask16)((1u << n) - 1u);
             const float *s = src + ((size_t)(y + top) * src_w + left + x0) * ld;
             for (int c0 = 0; c0 < planes; c0 += LANES) {
-                __m512 r[16];
+                v16 r[16];
                 for (int i = 0; i < LANES; i++)
-                    r[i] = i < n ? _mm512_loadu_ps(s + (size_t)i * ld + c0) : _mm512_setzero_ps();
-                transpose16(r);
+                    r[i] = i < n ? v16_load(s + (size_t)i * ld + c0) : v16_zero();
+                v16_transpose(r);
                 for (int l = 0; l < LANES && c0 + l < planes; l++)
-                    _mm512_mask_storeu_ps(dst + ((size_t)(c0 + l) * h + y) * w + x0, keep, r[l]);
+                    v16_store_n(dst + ((size_t)(c0 + l) * h + y) * w + x0, n, r[l]);
             }
         }
 }
 
-#define INLINE CNN_AVX512 static inline __attribute__((always_inline))
+#define INLINE CNN_V16 static inline __attribute__((always_inline))
 
 /* out[r] = sum_c k[r * rs + c * cs] in[c] for r < rows, c < cols: with k constant after inlining, the
  * zero terms vanish and +-1 become an add or a subtract. */
-INLINE void mv(const float *k, int rows, int cols, int rs, int cs, const __m512 *in, __m512 *out)
+INLINE void mv(const float *k, int rows, int cols, int rs, int cs, const v16 *in, v16 *out)
 {
 #pragma GCC unroll 8
     for (int r = 0; r < rows; r++) {
-        __m512 acc = _mm512_setzero_ps();
+        v16 acc = v16_zero();
         bool first = true;
 #pragma GCC unroll 8
         for (int c = 0; c < cols; c++) {
@@ -277,13 +341,13 @@ INLINE void mv(const float *k, int rows, int cols, int rs, int cs, const __m512 
             if (w == 0.0f)
                 continue;
             if (first)
-                acc = w == 1.0f ? in[c] : _mm512_mul_ps(_mm512_set1_ps(w), in[c]);
+                acc = w == 1.0f ? in[c] : v16_mul(v16_set1(w), in[c]);
             else if (w == 1.0f)
-                acc = _mm512_add_ps(acc, in[c]);
+                acc = v16_add(acc, in[c]);
             else if (w == -1.0f)
-                acc = _mm512_sub_ps(acc, in[c]);
+                acc = v16_sub(acc, in[c]);
             else
-                acc = _mm512_fmadd_ps(_mm512_set1_ps(w), in[c], acc);
+                acc = v16_fma(v16_set1(w), in[c], acc);
             first = false;
         }
         out[r] = acc;
@@ -291,9 +355,9 @@ INLINE void mv(const float *k, int rows, int cols, int rs, int cs, const __m512 
 }
 
 /* o = K i K^T for a square block i (n x n) and K (rows x n, strides rs and cs). */
-INLINE void mv2(const float *k, int rows, int n, int rs, int cs, __m512 i[AMAX][AMAX], __m512 o[AMAX][AMAX])
+INLINE void mv2(const float *k, int rows, int n, int rs, int cs, v16 i[AMAX][AMAX], v16 o[AMAX][AMAX])
 {
-    __m512 s[AMAX][AMAX], col[AMAX], res[AMAX];
+    v16 s[AMAX][AMAX], col[AMAX], res[AMAX];
 #pragma GCC unroll 8
     for (int j = 0; j < n; j++) { /* s = K i, column by column */
 #pragma GCC unroll 8
@@ -311,20 +375,17 @@ INLINE void mv2(const float *k, int rows, int n, int rs, int cs, __m512 i[AMAX][
 
 /* U = G f G^T for 16 filters at once, one per lane: lane l's 5x5 filter starts at base[l * stride];
  * lanes past n read nothing and give zeros. */
-INLINE void filters16(const wtab *w, const float *base, int stride, int n, __m512 u[AMAX * AMAX])
+INLINE void filters16(const wtab *w, const float *base, int stride, int n, v16 u[AMAX * AMAX])
 {
-    const __mmask16 keep = (__mmask16)((1u << n) - 1u);
-    const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                           _mm512_set1_epi32(stride));
-    __m512 f[R][R], h[AMAX][R];
+    v16 f[R][R], h[AMAX][R];
     for (int j = 0; j < R; j++)
         for (int k = 0; k < R; k++)
-            f[j][k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), keep, idx, base + j * R + k, 4);
+            f[j][k] = v16_gather_n(base + j * R + k, stride, n);
     float g[AMAX * R];
     UNROLLED for (int i = 0; i < AMAX * R; i++)
         g[i] = (float)w->g[i];
     UNROLLED for (int k = 0; k < R; k++) { /* h = G f, column by column */
-        __m512 col[R], res[AMAX];
+        v16 col[R], res[AMAX];
         UNROLLED for (int j = 0; j < R; j++)
             col[j] = f[j][k];
         mv(g, w->a, R, R, 1, col, res);
@@ -339,15 +400,14 @@ INLINE void pack_w(const wtab *tb, const cnn__layer *L, const float *w, bool bac
 {
     wgeo g = geo(L);
     const int C = L->in_c, OC = L->out_c;
-    __m512 u[AMAX * AMAX];
+    v16 u[AMAX * AMAX];
     if (!backward) { /* [a^2][C][O16] for M = V x U: 16 output channels per register */
         for (int c = 0; c < C; c++)
             for (int o = (int)oc0; o < (int)oc1; o += LANES) {
                 const int n = (int)oc1 - o < LANES ? (int)oc1 - o : LANES;
                 filters16(tb, w + ((size_t)o * C + c) * R * R, C * R * R, n, u);
-                const __mmask16 keep = (__mmask16)((1u << n) - 1u);
                 for (int pos = 0; pos < g.npos; pos++)
-                    _mm512_mask_storeu_ps(L->wpk + ((size_t)pos * C + c) * g.o16 + o, keep, u[pos]);
+                    v16_store_n(L->wpk + ((size_t)pos * C + c) * g.o16 + o, n, u[pos]);
             }
         return;
     }
@@ -355,13 +415,13 @@ INLINE void pack_w(const wtab *tb, const cnn__layer *L, const float *w, bool bac
         for (int c = 0; c < C; c += LANES) {
             const int n = C - c < LANES ? C - c : LANES;
             filters16(tb, w + ((size_t)oc * C + c) * R * R, R * R, n, u);
-            const __mmask16 keep = (__mmask16)((1u << n) - 1u);
             for (int pos = 0; pos < g.npos; pos++)
-                _mm512_mask_storeu_ps(L->wdk + ((size_t)pos * OC + oc) * g.c16 + c, keep, u[pos]);
+                v16_store_n(L->wdk + ((size_t)pos * OC + oc) * g.c16 + c, n, u[pos]);
         }
 }
 
-CNN_AVX512 void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward, size_t oc0, size_t oc1)
+CNN_V16 void CNN_ISA_FN(cnn__wino_pack)(const cnn__layer *L, const float *w, bool backward, size_t oc0,
+                                        size_t oc1)
 {
     if (tab(L) == &F4)
         pack_w(&F4, L, w, backward, oc0, oc1);
@@ -376,8 +436,6 @@ INLINE void reduce_w(const wtab *w, const cnn__layer *L, int threads, float *dw,
     wgeo g = geo(L);
     const int C = L->in_c, OC = L->out_c, blocks = (OC + LANES - 1) / LANES, A = w->a;
     const size_t part = cnn__wino_wgrad_floats(L);
-    const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                           _mm512_set1_epi32(C * R * R));
     float gt[R * AMAX]; /* G^T, row-major */
     UNROLLED for (int k = 0; k < R; k++)
         UNROLLED for (int i = 0; i < AMAX; i++)
@@ -385,16 +443,16 @@ INLINE void reduce_w(const wtab *w, const cnn__layer *L, int threads, float *dw,
     for (size_t q = b; q < e; q++) {
         const int c = (int)(q / (size_t)blocks), o = (int)(q % (size_t)blocks) * LANES;
         const int n = OC - o < LANES ? OC - o : LANES;
-        __m512 m[AMAX][AMAX], h[R][AMAX], d[R][R];
+        v16 m[AMAX][AMAX], h[R][AMAX], d[R][R];
         for (int pos = 0; pos < g.npos; pos++) { /* the threads' parts, added in thread order */
             const float *s = L->dwt + ((size_t)pos * C + c) * g.o16 + o;
-            __m512 sum = _mm512_loadu_ps(s);
+            v16 sum = v16_load(s);
             for (int t = 1; t < threads; t++)
-                sum = _mm512_add_ps(sum, _mm512_loadu_ps(s + (size_t)t * part));
+                sum = v16_add(sum, v16_load(s + (size_t)t * part));
             m[pos / A][pos % A] = sum;
         }
         UNROLLED for (int j = 0; j < A; j++) { /* h = G^T m, column by column */
-            __m512 col[AMAX], res[R];
+            v16 col[AMAX], res[R];
             UNROLLED for (int i = 0; i < A; i++)
                 col[i] = m[i][j];
             mv(gt, R, A, AMAX, 1, col, res);
@@ -403,15 +461,14 @@ INLINE void reduce_w(const wtab *w, const cnn__layer *L, int threads, float *dw,
         }
         UNROLLED for (int k = 0; k < R; k++) /* then h G, row by row */
             mv(gt, R, A, AMAX, 1, h[k], d[k]);
-        const __mmask16 keep = (__mmask16)((1u << n) - 1u);
         float *dst = dw + ((size_t)o * C + c) * R * R;
         for (int k = 0; k < R; k++)
             for (int l = 0; l < R; l++)
-                _mm512_mask_i32scatter_ps(dst + k * R + l, keep, idx, d[k][l], 4);
+                v16_scatter_n(dst + k * R + l, C * R * R, n, d[k][l]);
     }
 }
 
-CNN_AVX512 void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e)
+CNN_V16 void CNN_ISA_FN(cnn__wino_reduce)(const cnn__layer *L, int threads, float *dw, size_t b, size_t e)
 {
     if (tab(L) == &F4)
         reduce_w(&F4, L, threads, dw, b, e);
@@ -435,17 +492,17 @@ INLINE void tile_transform(const wgeo *g, int ld, const float *src, wside si, in
     for (int t = 0; t < g->T; t++) {
         const size_t ty = (size_t)(t / g->tw) * m, tx = (size_t)(t % g->tw) * m;
         for (int lb = 0; lb < ld; lb += LANES) {
-            __m512 d[AMAX][AMAX], o[AMAX][AMAX];
+            v16 d[AMAX][AMAX], o[AMAX][AMAX];
             for (int i = 0; i < n_in; i++)
                 for (int j = 0; j < n_in; j++)
-                    d[i][j] = _mm512_loadu_ps(src + (si.tiled ? ((size_t)(i * n_in + j) * g->T + t) * ld
+                    d[i][j] = v16_load(src + (si.tiled ? ((size_t)(i * n_in + j) * g->T + t) * ld
                                                               : ((ty + i) * si.w + tx + j) * ld) + lb);
             mv2(k, n_out, n_in, rs, cs, d, o);
             for (int i = 0; i < n_out; i++)
                 for (int j = 0; j < n_out; j++) {
                     float *q = dst + (so.tiled ? ((size_t)(i * n_out + j) * g->T + t) * ld
                                                : ((ty + i) * so.w + tx + j) * ld) + lb;
-                    _mm512_storeu_ps(q, add ? _mm512_add_ps(_mm512_loadu_ps(q), o[i][j]) : o[i][j]);
+                    v16_store(q, add ? v16_add(v16_load(q), o[i][j]) : o[i][j]);
                 }
         }
     }
@@ -471,7 +528,7 @@ INLINE void transform_w(const wtab *w, const wgeo *g, int kind, const float *in,
 }
 
 /* One copy of each transform per tile size, with its coefficients folded in. */
-CNN_AVX512 static void transform(const wgeo *g, int kind, const float *in, float *out)
+CNN_V16 static void transform(const wgeo *g, int kind, const float *in, float *out)
 {
 #define KINDS(tb)                                                                                            \
     switch (kind) {                                                                                          \
@@ -488,7 +545,7 @@ CNN_AVX512 static void transform(const wgeo *g, int kind, const float *in, float
 #undef KINDS
 }
 
-void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t)
+void CNN_ISA_FN(cnn__wino_forward)(const cnn__layer *L, const float *x, float *y, int t)
 {
     const wgeo g = geo(L);
     const int C = L->in_c;
@@ -497,13 +554,13 @@ void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t)
     to_hwc(x, C, L->in_h, L->in_w, b.xh, g.wp, g.c16, L->pt, L->pl);
     transform(&g, T_INPUT, b.xh, b.v);
     for (int pos = 0; pos < g.npos; pos++)
-        cnn__gemm512(g.T, C, b.v + pos * T * g.c16, (size_t)g.c16, 1, L->wpk + (size_t)pos * C * g.o16,
+        CNN_ISA_FN(cnn__gemm)(g.T, C, b.v + pos * T * g.c16, (size_t)g.c16, 1, L->wpk + (size_t)pos * C * g.o16,
                      (size_t)g.o16, g.o16, b.p + pos * T * g.o16, (size_t)g.o16, false);
     transform(&g, T_OUTPUT, b.p, b.yh);
     from_hwc(b.yh, g.yw, g.o16, 0, 0, L->out_c, L->out_h, L->out_w, y);
 }
 
-void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t)
+void CNN_ISA_FN(cnn__wino_backward)(const cnn__layer *L, const float *x, const float *dy, float *dx, int t)
 {
     const wgeo g = geo(L);
     const int C = L->in_c, OC = L->out_c;
@@ -515,38 +572,15 @@ void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, fl
     to_hwc(dy, OC, L->out_h, L->out_w, b.dyh, g.yw, g.o16, 0, 0);
     transform(&g, T_GRAD, b.dyh, b.p);
     for (int pos = 0; pos < g.npos; pos++) /* dU[pos][c][oc] += sum_t V[pos][t][c] dP[pos][t][oc] */
-        cnn__gemm512(C, g.T, b.v + pos * T * g.c16, 1, (size_t)g.c16, b.p + pos * T * g.o16, (size_t)g.o16,
+        CNN_ISA_FN(cnn__gemm)(C, g.T, b.v + pos * T * g.c16, 1, (size_t)g.c16, b.p + pos * T * g.o16, (size_t)g.o16,
                      g.o16, du + (size_t)pos * C * g.o16, (size_t)g.o16, true);
     if (!dx)
         return;
     for (int pos = 0; pos < g.npos; pos++) /* dV[pos][t][c] = sum_oc dP[pos][t][oc] U[pos][oc][c], over V */
-        cnn__gemm512(g.T, OC, b.p + pos * T * g.o16, (size_t)g.o16, 1, L->wdk + (size_t)pos * OC * g.c16,
+        CNN_ISA_FN(cnn__gemm)(g.T, OC, b.p + pos * T * g.o16, (size_t)g.o16, 1, L->wdk + (size_t)pos * OC * g.c16,
                      (size_t)g.c16, g.c16, b.v + pos * T * g.c16, (size_t)g.c16, false);
     memset(b.dxh, 0, sizeof(float) * plane_floats(&g));
     transform(&g, T_INPUT_GRAD, b.v, b.dxh);
     from_hwc(b.dxh, g.wp, g.c16, L->pt, L->pl, C, L->in_h, L->in_w, dx);
 }
-
-#else /* no AVX-512 build: never selected (cnn__direct_cpu() is false), kept linkable */
-
-void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t)
-{
-    (void)L, (void)x, (void)y, (void)t;
-}
-
-void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t)
-{
-    (void)L, (void)x, (void)dy, (void)dx, (void)t;
-}
-
-void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward, size_t oc0, size_t oc1)
-{
-    (void)L, (void)w, (void)backward, (void)oc0, (void)oc1;
-}
-
-void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e)
-{
-    (void)L, (void)threads, (void)dw, (void)b, (void)e;
-}
-
-#endif
+#endif /* CNN_X86_16 */

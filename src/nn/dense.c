@@ -3,7 +3,7 @@
  *
  * Two ways to compute the three products, chosen per layer when the model is built (L->mm_own):
  *
- * - The engine's own kernel (gemm512.c), on AVX-512F CPUs for layers whose width is a multiple of 16.
+ * - The engine's own kernel (gemm16.c), on AVX-512F or AVX2 CPUs for layers whose width is a multiple of 16.
  *   The forward packs W block by block: a thread owns 64 output columns at a time, copies a block of
  *   their rows of W into a contiguous [rows][64] panel that stays in its L2, and multiplies the batch
  *   by it. dW = x^T dy reads x transposed through the kernel's strides, in blocks of input rows that
@@ -56,7 +56,7 @@ static void block(size_t len, size_t T, size_t t, size_t *b, size_t *e)
 
 bool cnn__dense_own_fits(const cnn__layer *L)
 {
-    return cnn__direct_cpu() && L->out_size % LANES == 0;
+    return L->isa && L->out_size % LANES == 0;
 }
 
 size_t cnn__dense_pack_floats(const cnn__layer *L)
@@ -110,8 +110,8 @@ static void own_fwd_cols(const dense_ctx *c, size_t j0, size_t j1, int t)
         const size_t cols = j1 - j < PANEL ? j1 - j : PANEL;
         for (size_t k0 = 0; k0 < in; k0 += kb) {
             const size_t rows = in - k0 < kb ? in - k0 : kb;
-            cnn__copy512(w + k0 * out + j, rows, out, cols, pk, cols);
-            cnn__gemm512((int)c->n, (int)rows, c->x + k0, in, 1, pk, cols, (int)cols, L->out + j, out,
+            cnn__copy16(L->isa, w + k0 * out + j, rows, out, cols, pk, cols);
+            cnn__gemm16(L->isa, (int)c->n, (int)rows, c->x + k0, in, 1, pk, cols, (int)cols, L->out + j, out,
                          L->use_bias || k0 > 0);
         }
     }
@@ -147,7 +147,7 @@ static void own_bwd_rows(const dense_ctx *c, size_t r0, size_t r1, int t)
     float *dw = cnn__dW(c->m, L);
     for (size_t r = r0; r < r1; r += WROWS) { /* dW[r][:] = sum_i x[i][r] dy[i][:] */
         const size_t rows = r1 - r < WROWS ? r1 - r : WROWS;
-        cnn__gemm512((int)rows, (int)n, c->x + r, 1, in, c->dy, out, (int)out, dw + r * out, out, false);
+        cnn__gemm16(L->isa, (int)rows, (int)n, c->x + r, 1, in, c->dy, out, (int)out, dw + r * out, out, false);
     }
     if (!c->dx)
         return;
@@ -155,7 +155,7 @@ static void own_bwd_rows(const dense_ctx *c, size_t r0, size_t r1, int t)
     float *xt = L->mmt + out * npa + (size_t)t * XROWS * npa;
     for (size_t r = r0; r < r1; r += XROWS) { /* dx^T[r][:] = sum_j W[r][j] dy^T[j][:] */
         const size_t rows = r1 - r < XROWS ? r1 - r : XROWS;
-        cnn__gemm512((int)rows, (int)out, w + r * out, out, 1, L->mmt, np, (int)np, xt, np, false);
+        cnn__gemm16(L->isa, (int)rows, (int)out, w + r * out, out, 1, L->mmt, np, (int)np, xt, np, false);
         for (size_t i = 0; i < n; i++) {
             float *d = c->dx + i * in + r;
             for (size_t q = 0; q < rows; q++)

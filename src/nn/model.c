@@ -12,6 +12,15 @@ bool cnn_conv_direct_available(void)
     return cnn__direct_cpu();
 }
 
+const char *cnn_kernel_isa(void)
+{
+    switch (cnn__own_isa()) {
+    case 512: return "avx512";
+    case 256: return "avx2";
+    default: return NULL;
+    }
+}
+
 const char *cnn_strerror(int status)
 {
     return tbw_strerror(status);
@@ -400,6 +409,7 @@ static int plan_layer(cnn_model *m, build_plan *p, cnn__layer *L)
     size_t np, t;
     if (!tbw__mul(p->batch, L->out_size, &np) || np > (size_t)INT32_MAX)
         return TBW__FAIL(m, TBW_ERANGE, "layer '%s': batch x output exceeds INT_MAX", L->name);
+    L->isa = cnn__own_isa();
     if (L->kind == CNN_LAYER_DENSE)
         L->mm_own = cnn__dense_own_fits(L);
     if (L->kind != CNN_LAYER_CONV2D)
@@ -409,7 +419,7 @@ static int plan_layer(cnn_model *m, build_plan *p, cnn__layer *L)
         return TBW__FAIL(m, TBW_EINVAL, "layer '%s': direct convolution does not support %s", L->name, why);
     /* AUTO leaves short reductions (the first layer of a grey-scale net: 1x5x5) to im2col: there
      * a tile's transpose into NCHW is a large share of its work and direct measured no faster */
-    const char *wwhy = cnn__direct_cpu() ? cnn__wino_unfit(L) : "a CPU without AVX-512F";
+    const char *wwhy = L->isa ? cnn__wino_unfit(L) : "a CPU without AVX-512F or AVX2";
     if (m->opts.conv_algo == CNN_CONV_WINOGRAD && wwhy)
         return TBW__FAIL(m, TBW_EINVAL, "layer '%s': Winograd convolution does not support %s", L->name, wwhy);
     L->wino = !wwhy && (m->opts.conv_algo == CNN_CONV_WINOGRAD ||
@@ -417,7 +427,7 @@ static int plan_layer(cnn_model *m, build_plan *p, cnn__layer *L)
     L->direct = !L->wino && !why &&
                 (m->opts.conv_algo == CNN_CONV_DIRECT || (m->opts.conv_algo == CNN_CONV_AUTO && cnn__direct_worth(L)));
     /* im2col's products on the engine's kernel need rows of whole vectors: output planes of 16k pixels */
-    L->col_own = !L->wino && !L->direct && cnn__direct_cpu() && (L->out_h * L->out_w) % 16 == 0;
+    L->col_own = !L->wino && !L->direct && L->isa && (L->out_h * L->out_w) % 16 == 0;
     L->chunk = cnn__conv_chunk(L, p->batch);
     if (!tbw__mul(L->chunk, (size_t)L->out_h * L->out_w, &np) || np > (size_t)INT32_MAX)
         return TBW__FAIL(m, TBW_ERANGE, "layer '%s': im2col width exceeds INT_MAX", L->name);

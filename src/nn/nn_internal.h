@@ -135,7 +135,10 @@ typedef struct cnn__layer {
     float *tdw;      /* conv, per thread: [OC, K] partial weight gradient */
     int32_t *argmax; /* maxpool: [batch * out_size] */
 
-    /* conv on im2col with the products on the engine's kernel (gemm512.c) rather than sgemm; then tcol
+    /* the instruction set of the engine's kernels for this layer (cnn__own_isa(): 512, 256, or 0 where
+     * they cannot run), fixed when the model is planned */
+    int isa;
+    /* conv on im2col with the products on the engine's kernel (gemm16.c) rather than sgemm; then tcol
      * also holds the columns transposed, [P][round16(K)], and tdw is [OC][round16(K)] per thread */
     bool col_own;
     /* conv computed by the direct kernels (conv_direct.c) instead of im2col + sgemm */
@@ -155,7 +158,7 @@ typedef struct cnn__layer {
     float *dwt;               /* per thread: [K, OC rounded to 16] partial weight gradient */
     float *mask;     /* dropout: [batch * out_size] */
 
-    /* dense computed by the engine's kernel (gemm512.c) instead of sgemm; see dense.c */
+    /* dense computed by the engine's kernel (gemm16.c) instead of sgemm; see dense.c */
     bool mm_own;
     float *mmpk, *mmt;
 
@@ -242,7 +245,8 @@ void cnn__direct_pack(const cnn__layer *L, const float *w, bool backward);
  * is not NULL, dx = input gradient (overwritten). */
 void cnn__direct_forward(const cnn__layer *L, const float *x, float *y, int t);
 void cnn__direct_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t);
-/* conv_winograd.c: Winograd F(2x2, 5x5) for 5x5 stride-1 undilated convolutions on AVX-512F CPUs */
+/* conv_winograd.c: Winograd F(2x2, 5x5) or F(4x4, 5x5) for 5x5 stride-1 undilated convolutions on the
+ * engine's own kernels (AVX-512F or AVX2) */
 const char *cnn__wino_unfit(const cnn__layer *L);
 /* Whether CNN_CONV_AUTO picks Winograd for a layer it fits (channels enough to fill the lanes). */
 bool cnn__wino_worth(const cnn__layer *L);
@@ -261,16 +265,36 @@ void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, fl
 /* dW from the threads' parts, in cnn__wino_reduce_parts independent parts; this call does [b, e). */
 size_t cnn__wino_reduce_parts(const cnn__layer *L);
 void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e);
+/* the per-set instances the four calls above dispatch to on L->isa */
+#define CNN__WINO_DECL(S)                                                                                    \
+    void cnn__wino_pack_##S(const cnn__layer *L, const float *w, bool backward, size_t oc0, size_t oc1);     \
+    void cnn__wino_reduce_##S(const cnn__layer *L, int threads, float *dw, size_t b, size_t e);              \
+    void cnn__wino_forward_##S(const cnn__layer *L, const float *x, float *y, int t);                        \
+    void cnn__wino_backward_##S(const cnn__layer *L, const float *x, const float *dy, float *dx, int t);
+CNN__WINO_DECL(512)
+CNN__WINO_DECL(256)
 
-/* gemm512.c: C[r][0, n) (+)= sum_k A[r * ars + k * aks] * B[k * ldb + (0, n)] for r < rows, n a multiple
- * of 16, with add choosing += over =; AVX-512F CPUs only (cnn__direct_cpu()). */
-void cnn__gemm512(int rows, int K, const float *a, size_t ars, size_t aks, const float *b, size_t ldb, int n, float *c,
-                  size_t ldc, bool add);
+/* gemm16.c: the instruction set the engine's own kernels (gemm16.c, conv_winograd.c) run on here:
+ * 512 (AVX-512F, VL, BW), 256 (AVX2 and FMA) or 0 (neither, or both switched off: TBW_NO_AVX512,
+ * TBW_NO_AVX2). Every call below takes it as isa and must not be made with 0. */
+int cnn__own_isa(void);
+/* C[r][0, n) (+)= sum_k A[r * ars + k * aks] * B[k * ldb + (0, n)] for r < rows, n a multiple of 16,
+ * with add choosing += over =. */
+void cnn__gemm16(int isa, int rows, int K, const float *a, size_t ars, size_t aks, const float *b, size_t ldb, int n,
+                 float *c, size_t ldc, bool add);
 /* dst[c][r] = src[r][c] for c < cols (a multiple of 16) and r < round16(rows), the rows past `rows` as
- * zeros; AVX-512F CPUs only. */
-void cnn__transpose512(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd);
-/* dst[r][0, cols) = src[r][0, cols) for r < rows, cols a multiple of 16; AVX-512F CPUs only. */
-void cnn__copy512(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd);
+ * zeros. */
+void cnn__transpose16(int isa, const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd);
+/* dst[r][0, cols) = src[r][0, cols) for r < rows, cols a multiple of 16. */
+void cnn__copy16(int isa, const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd);
+/* the per-set instances behind those three (gemm16.c compiled once per set) */
+#define CNN__GEMM16_DECL(S)                                                                                  \
+    void cnn__gemm_##S(int rows, int K, const float *a, size_t ars, size_t aks, const float *b, size_t ldb,   \
+                       int n, float *c, size_t ldc, bool add);                                                \
+    void cnn__transpose_##S(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd);  \
+    void cnn__copy_##S(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd);
+CNN__GEMM16_DECL(512)
+CNN__GEMM16_DECL(256)
 /* pooling.c */
 void cnn__pool_forward(cnn_model *m, cnn__layer *L, const float *x, size_t n);
 void cnn__pool_backward(cnn_model *m, cnn__layer *L, const float *dy, float *dx, size_t n);

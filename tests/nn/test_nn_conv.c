@@ -5,6 +5,7 @@
 #include "nn_data.h"
 #include "nn_compare.h"
 #include "nn_internal.h"
+#include "isa.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -296,11 +297,10 @@ typedef struct dcase {
     bool relu_pool;
 } dcase;
 
-/* sgemm: built with TBW_NO_AVX512=1, so every product runs on sgemm */
-static cnn_model *direct_net(const dcase *d, int algo, bool sgemm)
+/* isa: the engine's kernels on that set ("avx512", "avx2"), or NULL: every product on sgemm */
+static cnn_model *direct_net(const dcase *d, int algo, const char *isa)
 {
-    if (sgemm)
-        setenv("TBW_NO_AVX512", "1", 1);
+    test_isa_use(isa);
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = d->threads;
     mo.seed = 11;
@@ -328,7 +328,7 @@ static cnn_model *direct_net(const dcase *d, int algo, bool sgemm)
         rc |= cnn_model_add_relu(m, "relu") | cnn_model_add_maxpool(m, "pool", NULL);
     rc |= cnn_model_add_flatten(m, "flat") | cnn_model_add_dense(m, "fc", &f);
     rc = rc ? rc : cnn_model_build(m, (size_t)d->n);
-    unsetenv("TBW_NO_AVX512");
+    test_isa_reset();
     if (rc) {
         fprintf(stderr, "direct_net: %s\n", cnn_model_errmsg(m));
         cnn_model_free(m);
@@ -337,10 +337,11 @@ static cnn_model *direct_net(const dcase *d, int algo, bool sgemm)
     return m;
 }
 
-/* Layer a on `algo` (named `name`) against layer b on im2col, every value within `tol` relatively. */
-static void algo_case(dcase d, int algo, const char *name, double tol, bool b_on_sgemm)
+/* Layer a on `algo` (named `name`) with the kernels on `isa` against layer b on im2col (on the same set,
+ * or on sgemm), every value within `tol` relatively. */
+static void algo_case(dcase d, int algo, const char *name, double tol, bool b_on_sgemm, const char *isa)
 {
-    cnn_model *a = direct_net(&d, algo, false), *b = direct_net(&d, CNN_CONV_IM2COL, b_on_sgemm);
+    cnn_model *a = direct_net(&d, algo, isa), *b = direct_net(&d, CNN_CONV_IM2COL, b_on_sgemm ? NULL : isa);
     CHECK_TRUE(a && b);
     size_t nx = (size_t)d.n * d.C * d.H * d.W;
     float *x = malloc(nx * sizeof *x);
@@ -353,7 +354,7 @@ static void algo_case(dcase d, int algo, const char *name, double tol, bool b_on
     CHECK_TRUE(ia.conv_algo && strcmp(ia.conv_algo, name) == 0);
     CHECK_TRUE(ib.conv_algo && strcmp(ib.conv_algo, "im2col") == 0);
     if (b_on_sgemm) /* a on the engine's kernel wherever its rows are whole vectors */
-        CHECK_STR(cnn_conv_direct_available() && d.H * d.W % 16 == 0 ? "engine" : "sgemm", ia.matmul);
+        CHECK_STR(d.H * d.W % 16 == 0 ? "engine" : "sgemm", ia.matmul);
     if (b_on_sgemm)
         CHECK_STR("sgemm", ib.matmul);
     for (size_t i = 0; i < nx; i++)
@@ -372,9 +373,19 @@ done:
     cnn_model_free(b);
 }
 
+/* algo_case for every case, once per instruction set of the engine's kernels this CPU has */
+static void per_isa_cases(const dcase *cases, size_t n, int algo, const char *name, double tol, bool b_on_sgemm)
+{
+    for (int k = 0; k < TEST_NISAS; k++)
+        if (test_isa_use(TEST_ISAS[k]))
+            for (size_t i = 0; i < n; i++)
+                algo_case(cases[i], algo, name, tol, b_on_sgemm, TEST_ISAS[k]);
+    test_isa_reset();
+}
+
 static void direct_case(dcase d)
 {
-    algo_case(d, CNN_CONV_DIRECT, "direct", 1e-5, false);
+    algo_case(d, CNN_CONV_DIRECT, "direct", 1e-5, false, "avx512");
 }
 
 /* a one-conv net on 12x12 images that `algo` must refuse at build time with `msg` */
@@ -392,13 +403,23 @@ static void algo_refused(int algo, const cnn_conv2d_opts *c, const char *msg)
     cnn_model_free(m);
 }
 
-/* the kernels need AVX-512F; without it CNN_CONV_DIRECT must refuse clearly */
+/* the kernels need AVX-512F; without it (or with TBW_NO_AVX512=1, as here) CNN_CONV_DIRECT must
+ * refuse clearly */
 TEST(direct_convolution_is_refused_on_a_cpu_without_avx512f)
 {
-    if (cnn__direct_cpu())
-        return; /* nothing to refuse here */
     dcase d = {2, 5, 5, 4, 3, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 1, 2, false};
-    CHECK_TRUE(direct_net(&d, CNN_CONV_DIRECT, false) == NULL);
+    setenv("TBW_NO_AVX512", "1", 1);
+    cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
+    mo.conv_algo = CNN_CONV_DIRECT;
+    cnn_model *m = NULL;
+    CHECK_INT(0, cnn_model_create(&m, d.C, d.H, d.W, &mo, NULL, 0));
+    cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
+    CHECK_INT(0, cnn_model_add_conv2d(m, "conv", &c));
+    CHECK_INT(TBW_EINVAL, cnn_model_build(m, (size_t)d.n));
+    CHECK_STR_HAS(cnn_model_errmsg(m),
+                  "layer 'conv': direct convolution does not support a CPU without AVX-512F");
+    cnn_model_free(m);
+    test_isa_reset();
 }
 
 static bool direct_kernels_run(void)
@@ -436,8 +457,6 @@ TEST(direct_kernels_match_im2col_outputs_and_gradients_over_two_steps)
  * images. */
 TEST(winograd_matches_im2col_outputs_and_gradients_over_two_steps)
 {
-    if (!direct_kernels_run())
-        return;
     const dcase cases[] = {
         /* C  H   W  OC kh kw dh dw padding          pt pb pl pr thr n  relu_pool */
         {32, 14, 14, 64, 5, 5, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 5, true}, /* the lecture's conv2 */
@@ -448,8 +467,7 @@ TEST(winograd_matches_im2col_outputs_and_gradients_over_two_steps)
         {3, 9, 8, 6, 5, 5, 1, 1, CNN_PAD_EXPLICIT, 4, 0, 1, 3, 2, 3, false}, /* uneven explicit pads */
         {2, 5, 5, 16, 5, 5, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 3, 1, false},  /* one output pixel, idle threads */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        algo_case(cases[i], CNN_CONV_WINOGRAD, "winograd", 5e-5, false);
+    per_isa_cases(cases, sizeof cases / sizeof cases[0], CNN_CONV_WINOGRAD, "winograd", 5e-5, false);
 }
 
 /* what Winograd refuses, by name */
@@ -468,13 +486,29 @@ TEST(im2col_on_the_engine_kernel_matches_im2col_on_sgemm_over_two_steps)
         {70, 4, 4, 9, 3, 3, 1, 1, CNN_PAD_SAME, 0, 0, 0, 0, 2, 2, false},    /* K 630 */
         {2, 6, 6, 4, 1, 1, 1, 1, CNN_PAD_VALID, 0, 0, 0, 0, 2, 2, false},    /* 36 pixels: sgemm both */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        algo_case(cases[i], CNN_CONV_IM2COL, "im2col", 1e-5, true);
+    per_isa_cases(cases, sizeof cases / sizeof cases[0], CNN_CONV_IM2COL, "im2col", 1e-5, true);
+}
+
+static bool own_kernels_run(void)
+{
+    if (!cnn_kernel_isa())
+        fprintf(stderr, "note: neither AVX-512F nor AVX2 on this CPU, the engine's kernels not exercised\n");
+    return cnn_kernel_isa() != NULL;
+}
+
+/* with neither instruction set (both switches set, as here) CNN_CONV_WINOGRAD must refuse clearly */
+TEST(winograd_is_refused_on_a_cpu_without_avx512f_or_avx2)
+{
+    test_isa_use(NULL);
+    cnn_conv2d_opts c = CNN_CONV2D_OPTS_INIT;
+    algo_refused(CNN_CONV_WINOGRAD, &c,
+                 "layer 'conv': Winograd convolution does not support a CPU without AVX-512F or AVX2");
+    test_isa_reset();
 }
 
 TEST(winograd_names_the_kernel_stride_or_dilation_it_refuses)
 {
-    if (!direct_kernels_run())
+    if (!own_kernels_run())
         return;
     cnn_conv2d_opts k3 = CNN_CONV2D_OPTS_INIT, strided = CNN_CONV2D_OPTS_INIT, dilated = CNN_CONV2D_OPTS_INIT;
     k3.kernel_h = 3;
@@ -506,10 +540,10 @@ TEST(direct_convolution_names_the_stride_or_padding_it_refuses)
 }
 
 /* AUTO takes im2col for a stride of 2, Winograd for a 5x5 layer on 32 channels and the direct kernels
- * for a 3x3 one (a 32x3x3 reduction) */
+ * for a 3x3 one (a 32x3x3 reduction) where they run (AVX-512F), else im2col */
 TEST(auto_takes_im2col_for_a_stride_of_2_winograd_for_5x5_and_direct_for_a_large_reduction)
 {
-    if (!direct_kernels_run())
+    if (!own_kernels_run())
         return;
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     cnn_model *m = NULL;
@@ -522,7 +556,7 @@ TEST(auto_takes_im2col_for_a_stride_of_2_winograd_for_5x5_and_direct_for_a_large
     CHECK_INT(0, cnn_model_add_conv2d(m, "strided", &c) | cnn_model_add_conv2d(m, "plain", &plain) |
                      cnn_model_add_conv2d(m, "k3", &k3) | cnn_model_add_dense(m, "fc", &f));
     CHECK_INT(0, cnn_model_build(m, 2));
-    const char *want[] = {"im2col", "winograd", "direct"};
+    const char *want[] = {"im2col", "winograd", cnn_conv_direct_available() ? "direct" : "im2col"};
     for (size_t i = 0; i < 3; i++) {
         cnn_layer_info li;
         cnn_model_layer_info(m, i, &li);
@@ -586,6 +620,7 @@ static const check_case tests[] = {
     CASE(direct_convolution_names_the_stride_or_padding_it_refuses),
     CASE(winograd_matches_im2col_outputs_and_gradients_over_two_steps),
     CASE(im2col_on_the_engine_kernel_matches_im2col_on_sgemm_over_two_steps),
+    CASE(winograd_is_refused_on_a_cpu_without_avx512f_or_avx2),
     CASE(winograd_names_the_kernel_stride_or_dilation_it_refuses),
     CASE(auto_takes_im2col_for_a_stride_of_2_winograd_for_5x5_and_direct_for_a_large_reduction),
     CASE(an_unknown_conv_algorithm_is_a_bad_option),

@@ -1,4 +1,5 @@
-/* Dense layers on the engine's own kernel against the same layers on sgemm (built with TBW_NO_AVX512=1):
+/* Dense layers on the engine's own kernel, on each instruction set the CPU has, against the same layers
+ * on sgemm (built with TBW_NO_AVX512=1 and TBW_NO_AVX2=1):
  * outputs, every gradient and the input gradient agree over two optimizer steps, on shapes that cover a
  * reduction in several packed blocks and one shorter than a vector, more than one 64-column panel and a
  * 16-column one, batches that are not a multiple of 16, more threads than blocks of work, layers without
@@ -11,6 +12,7 @@
 #include "../check.h"
 #include "nn_data.h"
 #include "nn_compare.h"
+#include "isa.h"
 
 typedef struct dshape {
     int c, h, w;  /* input, flattened by the dense layer */
@@ -19,12 +21,10 @@ typedef struct dshape {
     int threads, n;
 } dshape;
 
-static cnn_model *dense_net(const dshape *s, bool engine)
+/* isa: the engine's kernels on that set, or NULL for sgemm */
+static cnn_model *dense_net(const dshape *s, const char *isa)
 {
-    if (engine)
-        unsetenv("TBW_NO_AVX512");
-    else
-        setenv("TBW_NO_AVX512", "1", 1);
+    test_isa_use(isa);
     cnn_model_opts mo = CNN_MODEL_OPTS_INIT;
     mo.threads = s->threads;
     mo.seed = 13;
@@ -43,13 +43,13 @@ static cnn_model *dense_net(const dshape *s, bool engine)
         cnn_model_free(m);
         m = NULL;
     }
-    unsetenv("TBW_NO_AVX512");
+    test_isa_reset();
     return m;
 }
 
-static void engine_matches_sgemm(dshape s)
+static void isa_matches_sgemm(dshape s, const char *isa)
 {
-    cnn_model *a = dense_net(&s, true), *b = dense_net(&s, false);
+    cnn_model *a = dense_net(&s, isa), *b = dense_net(&s, NULL);
     size_t nx = (size_t)s.n * s.c * s.h * s.w;
     float *x = malloc(nx * sizeof *x);
     int32_t *y = malloc((size_t)s.n * sizeof *y);
@@ -59,7 +59,7 @@ static void engine_matches_sgemm(dshape s)
     cnn_layer_info ia, ib;
     cnn_model_layer_info(a, 0, &ia);
     cnn_model_layer_info(b, 0, &ib);
-    CHECK_STR(cnn_conv_direct_available() ? "engine" : "sgemm", ia.matmul);
+    CHECK_STR("engine", ia.matmul);
     CHECK_STR("sgemm", ib.matmul);
     cnn_model_layer_info(a, 2, &ia);
     CHECK_STR("sgemm", ia.matmul); /* 3 units: not a multiple of 16 */
@@ -68,13 +68,21 @@ static void engine_matches_sgemm(dshape s)
     for (int i = 0; i < s.n; i++)
         y[i] = i % 3;
     char what[96];
-    snprintf(what, sizeof what, "in %dx%dx%d units %d t%d n%d", s.c, s.h, s.w, s.units, s.threads, s.n);
+    snprintf(what, sizeof what, "%s: in %dx%dx%d units %d t%d n%d", isa, s.c, s.h, s.w, s.units, s.threads, s.n);
     same_training_steps(a, b, x, y, (size_t)s.n, nx, s.input_grad, 2, 1e-5, what);
 done:
     free(x);
     free(y);
     cnn_model_free(a);
     cnn_model_free(b);
+}
+
+static void engine_matches_sgemm(dshape s)
+{
+    for (int i = 0; i < TEST_NISAS; i++)
+        if (test_isa_use(TEST_ISAS[i]))
+            isa_matches_sgemm(s, TEST_ISAS[i]);
+    test_isa_reset();
 }
 
 TEST(the_lectures_fc1_on_the_engine_kernel_matches_sgemm_over_two_steps)
@@ -98,11 +106,11 @@ TEST(dense_shapes_on_the_engine_kernel_match_sgemm_over_two_steps)
 }
 
 /* The engine kernel's finite-difference check sits with the others in test_nn_grad.c; this one asks that
- * the switch documented for older CPUs reaches the dense layers too. */
-TEST(tbw_no_avx512_puts_every_dense_layer_on_sgemm)
+ * the switches documented for older CPUs reach the dense layers too. */
+TEST(the_isa_switches_put_every_dense_layer_on_sgemm)
 {
     dshape s = {4, 4, 4, 32, true, true, 1, 3};
-    cnn_model *m = dense_net(&s, false);
+    cnn_model *m = dense_net(&s, NULL);
     CHECK_TRUE(m != NULL);
     if (!m)
         return;
@@ -117,7 +125,7 @@ TEST(tbw_no_avx512_puts_every_dense_layer_on_sgemm)
 static const check_case tests[] = {
     CASE(the_lectures_fc1_on_the_engine_kernel_matches_sgemm_over_two_steps),
     CASE(dense_shapes_on_the_engine_kernel_match_sgemm_over_two_steps),
-    CASE(tbw_no_avx512_puts_every_dense_layer_on_sgemm),
+    CASE(the_isa_switches_put_every_dense_layer_on_sgemm),
 };
 
 CHECK_MAIN(tests)

@@ -7,6 +7,7 @@
 
 #include "../check.h"
 #include "nn_data.h"
+#include "isa.h"
 
 #include <cblas.h>
 
@@ -338,11 +339,21 @@ TEST(dense_relu_gradients_match_finite_differences)
     on_both_blas_modes("dense relu", 5, 1, 1, net_dense_relu);
 }
 
+/* grad_check once per instruction set of the engine's kernels this CPU has */
+static void per_isa_grad_check(const char *what, int conv_algo, int c, int h, int w, build_fn add)
+{
+    for (int k = 0; k < TEST_NISAS; k++)
+        if (test_isa_use(TEST_ISAS[k])) {
+            char label[96];
+            snprintf(label, sizeof label, "%s, %s", what, TEST_ISAS[k]);
+            grad_check(label, conv_algo, c, h, w, add);
+        }
+    test_isa_reset();
+}
+
 TEST(dense_layers_on_the_engine_kernel_gradients_match_finite_differences)
 {
-    if (!cnn_conv_direct_available())
-        fprintf(stderr, "note: no AVX-512F on this CPU, these dense layers run on sgemm\n");
-    grad_check("wide dense on the engine kernel", CNN_CONV_AUTO, 5, 3, 3, net_dense_wide);
+    per_isa_grad_check("wide dense on the engine kernel", CNN_CONV_AUTO, 5, 3, 3, net_dense_wide);
 }
 
 TEST(softmax_cross_entropy_gradient_matches_finite_differences)
@@ -386,20 +397,14 @@ TEST(direct_conv_padding_and_dilation_mix_gradients_match_finite_differences)
 
 TEST(winograd_conv_gradients_match_finite_differences)
 {
-    if (!cnn_conv_direct_available()) {
-        fprintf(stderr, "note: no AVX-512F on this CPU, Winograd not checked\n");
-        return;
-    }
     openblas_set_num_threads(1);
-    grad_check("winograd conv mix", CNN_CONV_WINOGRAD, 3, 7, 6, net_conv_winograd);
+    per_isa_grad_check("winograd conv mix", CNN_CONV_WINOGRAD, 3, 7, 6, net_conv_winograd);
 }
 
 /* an 8x8 SAME plane is 64 pixels, whole vectors, so these products run on the engine's kernel */
 TEST(im2col_on_the_engine_kernel_gradients_match_finite_differences)
 {
-    if (!cnn_conv_direct_available())
-        fprintf(stderr, "note: no AVX-512F on this CPU, this im2col runs on sgemm\n");
-    grad_check("im2col conv+relu+maxpool, 8x8", CNN_CONV_IM2COL, 2, 8, 8, net_conv_relu_maxpool);
+    per_isa_grad_check("im2col conv+relu+maxpool, 8x8", CNN_CONV_IM2COL, 2, 8, 8, net_conv_relu_maxpool);
 }
 
 TEST(im2col_conv_padding_and_dilation_mix_gradients_match_finite_differences)

@@ -1,12 +1,19 @@
-/* The engine's own single-precision GEMM for AVX-512F CPUs: a register-blocked kernel that broadcasts
- * one operand (A, at any row and reduction stride, so a transposed operand costs nothing) and reads the
- * other (B, row-major) as vectors. The Winograd convolution's products, the dense layers' and im2col's
- * use it;
- * callers take it only after cnn__direct_cpu() said yes. */
+/* The engine's own single-precision GEMM: a register-blocked kernel that broadcasts one operand (A, at
+ * any row and reduction stride, so a transposed operand costs nothing) and reads the other (B,
+ * row-major) as 16-float vectors. The Winograd convolution's products, the dense layers' and im2col's
+ * use it.
+ *
+ * This file is compiled twice (simd16.h): as it stands for AVX-512F, which also holds the dispatch,
+ * and with CNN_ISA=256 for AVX2 with FMA. Callers pass the instruction set cnn__own_isa() chose. */
 #include "nn_internal.h"
-#include "simd512.h"
+#ifndef CNN_ISA
+#define CNN_DISPATCH 1
+#endif
+#include "simd16.h"
 
-#ifdef CNN_X86_512
+#include "../common/cpu.h"
+
+#ifdef CNN_X86_16
 
 enum { LANES = 16, BLOCK = 64 };
 
@@ -14,38 +21,41 @@ enum { LANES = 16, BLOCK = 64 };
  * rows held in registers over the whole reduction; a short last block repeats its last row and drops
  * the copies. */
 #define DEFINE_GEMM(NJ, MR)                                                                                  \
-    CNN_AVX512 static void gemm_##NJ##_##MR(int rows, int K, const float *a, size_t ars, size_t aks,           \
-                                            const float *b, size_t ldb, float *c, size_t ldc, bool add)      \
+    CNN_V16 static void gemm_##NJ##_##MR(int rows, int K, const float *a, size_t ars, size_t aks,             \
+                                         const float *b, size_t ldb, float *c, size_t ldc, bool add)         \
     {                                                                                                        \
         for (int r0 = 0; r0 < rows; r0 += MR) {                                                              \
             const int valid = rows - r0 < MR ? rows - r0 : MR;                                               \
             const float *ar[MR];                                                                             \
             for (int r = 0; r < MR; r++)                                                                     \
                 ar[r] = a + (size_t)(r0 + (r < valid ? r : valid - 1)) * ars;                                \
-            __m512 acc[MR][NJ];                                                                              \
+            v16 acc[MR][NJ];                                                                                 \
             for (int r = 0; r < MR; r++)                                                                     \
                 for (int j = 0; j < NJ; j++)                                                                 \
-                    acc[r][j] = _mm512_setzero_ps();                                                         \
+                    acc[r][j] = v16_zero();                                                                  \
             const float *bk = b;                                                                             \
             size_t ko = 0;                                                                                   \
             for (int k = 0; k < K; k++, bk += ldb, ko += aks) {                                              \
-                __m512 bv[NJ];                                                                               \
+                v16 bv[NJ];                                                                                  \
                 for (int j = 0; j < NJ; j++)                                                                 \
-                    bv[j] = _mm512_loadu_ps(bk + j * LANES);                                                 \
+                    bv[j] = v16_load(bk + j * LANES);                                                        \
                 for (int r = 0; r < MR; r++) {                                                               \
-                    const __m512 v = _mm512_set1_ps(ar[r][ko]);                                              \
+                    const v16 v = v16_set1(ar[r][ko]);                                                       \
                     for (int j = 0; j < NJ; j++)                                                             \
-                        acc[r][j] = _mm512_fmadd_ps(v, bv[j], acc[r][j]);                                    \
+                        acc[r][j] = v16_fma(v, bv[j], acc[r][j]);                                            \
                 }                                                                                            \
             }                                                                                                \
             for (int r = 0; r < valid; r++)                                                                  \
                 for (int j = 0; j < NJ; j++) {                                                               \
                     float *d = c + (size_t)(r0 + r) * ldc + j * LANES;                                       \
-                    _mm512_storeu_ps(d, add ? _mm512_add_ps(_mm512_loadu_ps(d), acc[r][j]) : acc[r][j]);     \
+                    v16_store(d, add ? v16_add(v16_load(d), acc[r][j]) : acc[r][j]);                         \
                 }                                                                                            \
         }                                                                                                    \
     }
 
+typedef void gemm_fn(int, int, const float *, size_t, size_t, const float *, size_t, float *, size_t, bool);
+
+#if CNN_ISA == 512
 /* Four block heights per width, the largest keeping MR * NJ accumulators and NJ operands within the
  * 32 vector registers: the product takes the one that computes the fewest rows (16 tiles: 4 x 4 rows
  * rather than 3 x 7). */
@@ -54,7 +64,6 @@ DEFINE_GEMM(2, 14) DEFINE_GEMM(2, 12) DEFINE_GEMM(2, 10) DEFINE_GEMM(2, 8)
 DEFINE_GEMM(3, 9) DEFINE_GEMM(3, 8) DEFINE_GEMM(3, 6) DEFINE_GEMM(3, 5)
 DEFINE_GEMM(4, 7) DEFINE_GEMM(4, 6) DEFINE_GEMM(4, 5) DEFINE_GEMM(4, 4)
 
-typedef void gemm_fn(int, int, const float *, size_t, size_t, const float *, size_t, float *, size_t, bool);
 static gemm_fn *const GEMMS[4][4] = {
     {gemm_1_14, gemm_1_12, gemm_1_10, gemm_1_8},
     {gemm_2_14, gemm_2_12, gemm_2_10, gemm_2_8},
@@ -62,12 +71,23 @@ static gemm_fn *const GEMMS[4][4] = {
     {gemm_4_7, gemm_4_6, gemm_4_5, gemm_4_4},
 };
 static const int HEIGHTS[4][4] = {{14, 12, 10, 8}, {14, 12, 10, 8}, {9, 8, 6, 5}, {7, 6, 5, 4}};
+enum { WIDEST = 4 };
+#else
+/* 16 ymm registers: one vector of B is two of them, so the widest block is one vector wide and six
+ * rows tall (12 accumulators, 2 operands, 1 broadcast); wider products take it once per 16 columns. */
+DEFINE_GEMM(1, 6) DEFINE_GEMM(1, 5) DEFINE_GEMM(1, 4) DEFINE_GEMM(1, 3)
 
-void cnn__gemm512(int rows, int K, const float *a, size_t ars, size_t aks, const float *b, size_t ldb, int n, float *c,
-                 size_t ldc, bool add)
+static gemm_fn *const GEMMS[1][4] = {{gemm_1_6, gemm_1_5, gemm_1_4, gemm_1_3}};
+static const int HEIGHTS[1][4] = {{6, 5, 4, 3}};
+enum { WIDEST = 1 };
+#endif
+
+CNN_V16 void CNN_ISA_FN(cnn__gemm)(int rows, int K, const float *a, size_t ars, size_t aks, const float *b,
+                                   size_t ldb, int n, float *c, size_t ldc, bool add)
 {
-    for (int j = 0; j < n; j += BLOCK) {
-        int nj = (n - j < BLOCK ? n - j : BLOCK) / LANES, best = 0;
+    const int step = WIDEST * LANES;
+    for (int j = 0; j < n; j += step) {
+        int nj = (n - j < step ? n - j : step) / LANES, best = 0;
         for (int h = 1; h < 4; h++) {
             int mr = HEIGHTS[nj - 1][h], mb = HEIGHTS[nj - 1][best];
             if ((rows + mr - 1) / mr * mr < (rows + mb - 1) / mb * mb)
@@ -77,48 +97,64 @@ void cnn__gemm512(int rows, int K, const float *a, size_t ars, size_t aks, const
     }
 }
 
-/* dst[c][r] = src[r][c] for r < rows, c < cols (a multiple of 16); rows are read in blocks of 16, a short
- * last block as zeros, so dst's rows are written up to round16(rows) */
-CNN_AVX512 void cnn__transpose512(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd)
+CNN_V16 void CNN_ISA_FN(cnn__transpose)(const float *src, size_t rows, size_t lds, size_t cols, float *dst,
+                                        size_t ldd)
 {
     for (size_t r0 = 0; r0 < rows; r0 += LANES) {
         const size_t n = rows - r0 < LANES ? rows - r0 : LANES;
         for (size_t c0 = 0; c0 < cols; c0 += LANES) {
-            __m512 v[LANES];
+            v16 v[LANES];
             for (size_t i = 0; i < LANES; i++)
-                v[i] = i < n ? _mm512_loadu_ps(src + (r0 + i) * lds + c0) : _mm512_setzero_ps();
-            transpose16(v);
+                v[i] = i < n ? v16_load(src + (r0 + i) * lds + c0) : v16_zero();
+            v16_transpose(v);
             for (size_t i = 0; i < LANES; i++)
-                _mm512_storeu_ps(dst + (c0 + i) * ldd + r0, v[i]);
+                v16_store(dst + (c0 + i) * ldd + r0, v[i]);
         }
     }
 }
 
-/* dst[r][0, cols) = src[r * lds + (0, cols)] for r < rows, cols a multiple of 16: vector moves, since the
- * compiler's inline copy of a short row (rep movs) costs more than the row */
-CNN_AVX512 void cnn__copy512(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd)
+/* vector moves, since the compiler's inline copy of a short row (rep movs) costs more than the row */
+CNN_V16 void CNN_ISA_FN(cnn__copy)(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c += LANES)
-            _mm512_storeu_ps(dst + r * ldd + c, _mm512_loadu_ps(src + r * lds + c));
+            v16_store(dst + r * ldd + c, v16_load(src + r * lds + c));
 }
 
-#else /* no AVX-512 build: never selected (cnn__direct_cpu() is false), kept linkable */
+#endif
 
-void cnn__gemm512(int rows, int K, const float *a, size_t ars, size_t aks, const float *b, size_t ldb, int n, float *c,
-                  size_t ldc, bool add)
+#ifdef CNN_DISPATCH
+int cnn__own_isa(void)
 {
-    (void)rows, (void)K, (void)a, (void)ars, (void)aks, (void)b, (void)ldb, (void)n, (void)c, (void)ldc, (void)add;
+#ifdef CNN_X86_16
+    if (tbw__cpu_avx512())
+        return 512;
+    if (tbw__cpu_avx2())
+        return 256;
+#endif
+    return 0;
 }
 
-void cnn__transpose512(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd)
+#ifdef CNN_X86_16
+/* each is called with the set the layer was planned for, never 0 */
+#define DISPATCH(isa, fn, ...) ((isa) == 512 ? fn##_512(__VA_ARGS__) : fn##_256(__VA_ARGS__))
+#else
+#define DISPATCH(isa, fn, ...) ((void)(isa))
+#endif
+
+void cnn__gemm16(int isa, int rows, int K, const float *a, size_t ars, size_t aks, const float *b, size_t ldb, int n,
+                 float *c, size_t ldc, bool add)
 {
-    (void)src, (void)rows, (void)lds, (void)cols, (void)dst, (void)ldd;
+    DISPATCH(isa, cnn__gemm, rows, K, a, ars, aks, b, ldb, n, c, ldc, add);
 }
 
-void cnn__copy512(const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd)
+void cnn__transpose16(int isa, const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd)
 {
-    (void)src, (void)rows, (void)lds, (void)cols, (void)dst, (void)ldd;
+    DISPATCH(isa, cnn__transpose, src, rows, lds, cols, dst, ldd);
 }
 
+void cnn__copy16(int isa, const float *src, size_t rows, size_t lds, size_t cols, float *dst, size_t ldd)
+{
+    DISPATCH(isa, cnn__copy, src, rows, lds, cols, dst, ldd);
+}
 #endif
