@@ -268,7 +268,7 @@ int main(int argc, char **argv)
     double g1 = 0, g2 = 0, one = 0, per = 0, c2d = 0, c2i = 0, c2w = 0;
     if (peaks) {
         c2d = cnn_conv_direct_available() ? conv2_path(CNN_CONV_DIRECT, batch, mo.threads) : 0;
-        c2w = cnn_conv_direct_available() ? conv2_path(CNN_CONV_WINOGRAD, batch, mo.threads) : 0;
+        c2w = cnn_kernel_isa() ? conv2_path(CNN_CONV_WINOGRAD, batch, mo.threads) : 0;
         c2i = conv2_path(CNN_CONV_IM2COL, batch, mo.threads);
         g1 = sgemm_peak(2048, 1);
         g2 = sgemm_peak(2048, 2);
@@ -278,6 +278,7 @@ int main(int argc, char **argv)
     double peak = threads >= 2 ? g2 : g1;
     if (peak <= 0)
         peak = 1;
+    printf("kernel_isa=%s\n", cnn_kernel_isa() ? cnn_kernel_isa() : "none"); /* TBW_NO_AVX512, TBW_NO_AVX2 */
     printf("openblas_core=%s\n", openblas_get_corename()); /* OPENBLAS_CORETYPE can force it */
     printf("openblas_thread_timeout=%s\n", getenv("OPENBLAS_THREAD_TIMEOUT") ? getenv("OPENBLAS_THREAD_TIMEOUT") : "default");
     printf("blas_threads=%d\n", blas_threads);
