@@ -53,8 +53,6 @@ enum { LANES = 16, BLOCK = 64 };
         }                                                                                                    \
     }
 
-typedef void gemm_fn(int, int, const float *, size_t, size_t, const float *, size_t, float *, size_t, bool);
-
 #if CNN_ISA == 512
 /* Four block heights per width, the largest keeping MR * NJ accumulators and NJ operands within the
  * 32 vector registers: the product takes the one that computes the fewest rows (16 tiles: 4 x 4 rows
@@ -64,6 +62,8 @@ DEFINE_GEMM(2, 14) DEFINE_GEMM(2, 12) DEFINE_GEMM(2, 10) DEFINE_GEMM(2, 8)
 DEFINE_GEMM(3, 9) DEFINE_GEMM(3, 8) DEFINE_GEMM(3, 6) DEFINE_GEMM(3, 5)
 DEFINE_GEMM(4, 7) DEFINE_GEMM(4, 6) DEFINE_GEMM(4, 5) DEFINE_GEMM(4, 4)
 
+typedef void gemm_fn(int, int, const float *, size_t, size_t, const float *, size_t, float *, size_t, bool);
+
 static gemm_fn *const GEMMS[4][4] = {
     {gemm_1_14, gemm_1_12, gemm_1_10, gemm_1_8},
     {gemm_2_14, gemm_2_12, gemm_2_10, gemm_2_8},
@@ -71,23 +71,12 @@ static gemm_fn *const GEMMS[4][4] = {
     {gemm_4_7, gemm_4_6, gemm_4_5, gemm_4_4},
 };
 static const int HEIGHTS[4][4] = {{14, 12, 10, 8}, {14, 12, 10, 8}, {9, 8, 6, 5}, {7, 6, 5, 4}};
-enum { WIDEST = 4 };
-#else
-/* 16 ymm registers: one vector of B is two of them, so the widest block is one vector wide and six
- * rows tall (12 accumulators, 2 operands, 1 broadcast); wider products take it once per 16 columns. */
-DEFINE_GEMM(1, 6) DEFINE_GEMM(1, 5) DEFINE_GEMM(1, 4) DEFINE_GEMM(1, 3)
-
-static gemm_fn *const GEMMS[1][4] = {{gemm_1_6, gemm_1_5, gemm_1_4, gemm_1_3}};
-static const int HEIGHTS[1][4] = {{6, 5, 4, 3}};
-enum { WIDEST = 1 };
-#endif
 
 CNN_V16 void CNN_ISA_FN(cnn__gemm)(int rows, int K, const float *a, size_t ars, size_t aks, const float *b,
                                    size_t ldb, int n, float *c, size_t ldc, bool add)
 {
-    const int step = WIDEST * LANES;
-    for (int j = 0; j < n; j += step) {
-        int nj = (n - j < step ? n - j : step) / LANES, best = 0;
+    for (int j = 0; j < n; j += BLOCK) {
+        int nj = (n - j < BLOCK ? n - j : BLOCK) / LANES, best = 0;
         for (int h = 1; h < 4; h++) {
             int mr = HEIGHTS[nj - 1][h], mb = HEIGHTS[nj - 1][best];
             if ((rows + mr - 1) / mr * mr < (rows + mb - 1) / mb * mb)
@@ -96,6 +85,36 @@ CNN_V16 void CNN_ISA_FN(cnn__gemm)(int rows, int K, const float *a, size_t ars, 
         GEMMS[nj - 1][best](rows, K, a, ars, aks, b + j, ldb, c + j, ldc, add);
     }
 }
+#else
+/* 16 ymm registers: one vector of B is two of them, so the widest block is one vector wide and six
+ * rows tall (12 accumulators, 2 operands, 1 broadcast); wider products take it once per 16 columns.
+ * Twelve accumulators also cover the FMA's latency twice over where eight only just do, so the rows
+ * go in blocks of six with the rest in one or two shorter blocks (16 = 6 + 6 + 4, 20 = 6 + 6 + 4 + 4),
+ * none repeating a row. */
+DEFINE_GEMM(1, 6) DEFINE_GEMM(1, 5) DEFINE_GEMM(1, 4) DEFINE_GEMM(1, 3)
+
+CNN_V16 void CNN_ISA_FN(cnn__gemm)(int rows, int K, const float *a, size_t ars, size_t aks, const float *b,
+                                   size_t ldb, int n, float *c, size_t ldc, bool add)
+{
+    int six = rows / 6 * 6, rest = rows - six;
+    if (rest > 0 && rest < 3 && six > 0) { /* 7 = 4 + 3, 8 = 4 + 4 rather than a block of 1 or 2 */
+        six -= 6;
+        rest += 6;
+    }
+    const int four = rest == 8 ? 8 : rest == 7 || rest == 4 ? 4 : 0, last = rest - four;
+    for (int j = 0; j < n; j += LANES) {
+        if (six)
+            gemm_1_6(six, K, a, ars, aks, b + j, ldb, c + j, ldc, add);
+        if (four)
+            gemm_1_4(four, K, a + (size_t)six * ars, ars, aks, b + j, ldb, c + (size_t)six * ldc + j, ldc, add);
+        const size_t r = (size_t)(six + four);
+        if (last == 5)
+            gemm_1_5(last, K, a + r * ars, ars, aks, b + j, ldb, c + r * ldc + j, ldc, add);
+        else if (last > 0) /* 3, or all of 1 or 2 rows (the block repeats its last row) */
+            gemm_1_3(last, K, a + r * ars, ars, aks, b + j, ldb, c + r * ldc + j, ldc, add);
+    }
+}
+#endif
 
 CNN_V16 void CNN_ISA_FN(cnn__transpose)(const float *src, size_t rows, size_t lds, size_t cols, float *dst,
                                         size_t ldd)
