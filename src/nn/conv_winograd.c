@@ -202,37 +202,25 @@ size_t cnn__wino_reduce_parts(const cnn__layer *L)
 }
 
 #ifdef CNN_X86_16
-/* each layer runs on the set it was planned for (L->isa, never 0 here) */
+/* each layer runs on the set it was planned for (L->isa) */
 void cnn__wino_pack(const cnn__layer *L, const float *w, bool backward, size_t oc0, size_t oc1)
 {
-    if (L->isa == 512)
-        cnn__wino_pack_512(L, w, backward, oc0, oc1);
-    else
-        cnn__wino_pack_256(L, w, backward, oc0, oc1);
+    CNN_ISA_DISPATCH(L->isa, cnn__wino_pack, L, w, backward, oc0, oc1);
 }
 
 void cnn__wino_reduce(const cnn__layer *L, int threads, float *dw, size_t b, size_t e)
 {
-    if (L->isa == 512)
-        cnn__wino_reduce_512(L, threads, dw, b, e);
-    else
-        cnn__wino_reduce_256(L, threads, dw, b, e);
+    CNN_ISA_DISPATCH(L->isa, cnn__wino_reduce, L, threads, dw, b, e);
 }
 
 void cnn__wino_forward(const cnn__layer *L, const float *x, float *y, int t)
 {
-    if (L->isa == 512)
-        cnn__wino_forward_512(L, x, y, t);
-    else
-        cnn__wino_forward_256(L, x, y, t);
+    CNN_ISA_DISPATCH(L->isa, cnn__wino_forward, L, x, y, t);
 }
 
 void cnn__wino_backward(const cnn__layer *L, const float *x, const float *dy, float *dx, int t)
 {
-    if (L->isa == 512)
-        cnn__wino_backward_512(L, x, dy, dx, t);
-    else
-        cnn__wino_backward_256(L, x, dy, dx, t);
+    CNN_ISA_DISPATCH(L->isa, cnn__wino_backward, L, x, dy, dx, t);
 }
 #else /* not x86-64: never selected (cnn__own_isa() is 0), kept linkable */
 

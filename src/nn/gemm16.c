@@ -155,8 +155,7 @@ int cnn__own_isa(void)
 }
 
 #ifdef CNN_X86_16
-/* each is called with the set the layer was planned for, never 0 */
-#define DISPATCH(isa, fn, ...) ((isa) == 512 ? fn##_512(__VA_ARGS__) : fn##_256(__VA_ARGS__))
+#define DISPATCH CNN_ISA_DISPATCH
 #else
 #define DISPATCH(isa, fn, ...) ((void)(isa))
 #endif

@@ -19,6 +19,8 @@
 #define CNN_ISA_PASTE(a, b) a##_##b
 #define CNN_ISA_XPASTE(a, b) CNN_ISA_PASTE(a, b)
 #define CNN_ISA_FN(name) CNN_ISA_XPASTE(name, CNN_ISA)
+/* fn_512(...) or fn_256(...) for the set a layer was planned for (never 0 where this is reached) */
+#define CNN_ISA_DISPATCH(isa, fn, ...) ((isa) == 512 ? fn##_512(__VA_ARGS__) : fn##_256(__VA_ARGS__))
 
 #if CNN_ISA == 512
 #include "simd512.h"
