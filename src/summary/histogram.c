@@ -116,6 +116,20 @@ static inline size_t minmax_tail(const float *x, size_t i, size_t n, float lo, f
     return good;
 }
 
+/* The lanes' minima, maxima and counts (nl of each, in lane order), then the last floats. */
+static inline size_t minmax_lanes(const float *l, const float *h, const uint32_t *c, int nl, const float *x,
+                                  size_t i, size_t n, float *lo_out, float *hi_out)
+{
+    float lo = INFINITY, hi = -INFINITY;
+    size_t good = 0;
+    for (int j = 0; j < nl; j++) {
+        lo = l[j] < lo ? l[j] : lo;
+        hi = h[j] > hi ? h[j] : hi;
+        good += c[j];
+    }
+    return minmax_tail(x, i, n, lo, hi, good, lo_out, hi_out);
+}
+
 /* Finite minimum, maximum and count of float data, 8 lanes in flight. */
 static size_t minmax_f32_sse2(const float *x, size_t n, float *lo_out, float *hi_out)
 {
@@ -143,14 +157,15 @@ static size_t minmax_f32_sse2(const float *x, size_t n, float *lo_out, float *hi
     _mm_storeu_ps(h + 4, hi1);
     _mm_storeu_si128((__m128i *)c, ok0);
     _mm_storeu_si128((__m128i *)(c + 4), ok1);
-    float lo = INFINITY, hi = -INFINITY;
-    size_t good = 0;
-    for (int j = 0; j < 8; j++) {
-        lo = l[j] < lo ? l[j] : lo;
-        hi = h[j] > hi ? h[j] : hi;
-        good += c[j];
-    }
-    return minmax_tail(x, i, n, lo, hi, good, lo_out, hi_out);
+    return minmax_lanes(l, h, c, 8, x, i, n, lo_out, hi_out);
+}
+
+/* Lanes of e whose bit is set in edge (lane j, bit j) take TensorBoard's exact float64 division. */
+static inline void exact_edges(int32_t *e, unsigned edge, const float *xs, double lo, double width)
+{
+    for (int j = 0; edge; j++, edge >>= 1)
+        if (edge & 1)
+            e[j] = (int32_t)(((double)xs[j] - lo) / width);
 }
 
 /*
@@ -186,11 +201,7 @@ static void count_f32_sse2(const float *x, size_t n, double lo, double width, in
         idx[1] = _mm_cvtsi128_si32(_mm_srli_si128(b0, 4));
         idx[2] = _mm_cvtsi128_si32(b1);
         idx[3] = _mm_cvtsi128_si32(_mm_srli_si128(b1, 4));
-        if (edge & finite) {
-            for (int j = 0; j < 4; j++)
-                if ((edge & finite) >> j & 1)
-                    idx[j] = (int32_t)(((double)x[i + j] - lo) / width);
-        }
+        exact_edges(idx, (unsigned)(edge & finite), x + i, lo, width);
         for (int j = 0; j < 4; j++) {
             int32_t b = idx[j] < last ? idx[j] : last;
             b = (finite >> j & 1) ? b : k;
@@ -237,9 +248,7 @@ __attribute__((target("avx2"))) static void count_f32_avx2(const float *x, size_
         if (edge & finite) {
             int32_t idx[4];
             _mm_storeu_si128((__m128i *)idx, b);
-            for (int j = 0; j < 4; j++)
-                if ((edge & finite) >> j & 1)
-                    idx[j] = (int32_t)(((double)x[i + j] - lo) / width);
+            exact_edges(idx, (unsigned)(edge & finite), x + i, lo, width);
             b = _mm_loadu_si128((const __m128i *)idx);
         }
         b = _mm_min_epi32(b, vlast);
@@ -283,9 +292,7 @@ __attribute__((target("avx2"))) static inline __m128i index4_avx2(const float *x
     if (edge) {
         int32_t idx[4];
         _mm_storeu_si128((__m128i *)idx, b);
-        for (int j = 0; j < 4; j++)
-            if (edge >> j & 1)
-                idx[j] = (int32_t)(((double)x[j] - lo) / width);
+        exact_edges(idx, (unsigned)edge, x, lo, width);
         b = _mm_loadu_si128((const __m128i *)idx);
     }
     b = _mm_min_epi32(b, vlast);
@@ -329,29 +336,114 @@ static inline void merge_tables(uint32_t (*t)[256], int k, uint32_t *counts)
  * L1: the indices of 8 floats at a time into a byte array, then the counting (finish_block).
  */
 #define INDEX_BLOCK 4096
+/* The block loop of the byte-index kernels: the statement given stores the bucket indices of
+   xs[i..i+8) at idx + i (k where not finite); finish_block and merge_tables do the rest. It uses
+   the kernel's arguments x, n, lo, width, k and counts by name. */
+#define BLOCKED_COUNT(...)                                                                                     \
+    do {                                                                                                       \
+        uint32_t t[8][256];                                                                                    \
+        memset(t, 0, sizeof t);                                                                                \
+        uint8_t idx[INDEX_BLOCK];                                                                              \
+        for (size_t base = 0; base < n; base += INDEX_BLOCK) {                                                 \
+            const float *xs = x + base;                                                                        \
+            size_t m = n - base < INDEX_BLOCK ? n - base : INDEX_BLOCK;                                        \
+            size_t i = 0;                                                                                      \
+            for (; i + 8 <= m; i += 8)                                                                         \
+                __VA_ARGS__                                                                                    \
+            finish_block(xs, i, m, lo, width, k, idx, t);                                                      \
+        }                                                                                                      \
+        merge_tables(t, k, counts);                                                                            \
+    } while (0)
 __attribute__((target("avx2"))) static void count_f32_avx2_small(const float *x, size_t n, double lo, double width,
                                                                   int k, uint32_t *counts)
 {
     const __m256d vlo = _mm256_set1_pd(lo), vinv = _mm256_set1_pd(1.0 / width);
     const __m128i vlast = _mm_set1_epi32(k - 1), vk = _mm_set1_epi32(k);
-    uint32_t t[8][256];
-    memset(t, 0, sizeof t);
-    uint8_t idx[INDEX_BLOCK];
-    for (size_t base = 0; base < n; base += INDEX_BLOCK) {
-        const float *xs = x + base;
-        size_t m = n - base < INDEX_BLOCK ? n - base : INDEX_BLOCK;
-        size_t i = 0;
-        for (; i + 8 <= m; i += 8) {
-            __m128i b0 = index4_avx2(xs + i, vlo, vinv, lo, width, vlast, vk);
-            __m128i b1 = index4_avx2(xs + i + 4, vlo, vinv, lo, width, vlast, vk);
-            __m128i w16 = _mm_packus_epi32(b0, b1); /* 0..255 fit unchanged */
-            _mm_storel_epi64((__m128i *)(idx + i), _mm_packus_epi16(w16, w16));
-        }
-        finish_block(xs, i, m, lo, width, k, idx, t);
-    }
-    merge_tables(t, k, counts);
+    BLOCKED_COUNT({
+        __m128i b0 = index4_avx2(xs + i, vlo, vinv, lo, width, vlast, vk);
+        __m128i b1 = index4_avx2(xs + i + 4, vlo, vinv, lo, width, vlast, vk);
+        __m128i w16 = _mm_packus_epi32(b0, b1); /* 0..255 fit unchanged */
+        _mm_storel_epi64((__m128i *)(idx + i), _mm_packus_epi16(w16, w16));
+    });
 }
 #define HAVE_AVX2_PATH 1
+
+/*
+ * count_f32_avx2_small with the quotient in float32, 8 lanes per instruction instead of 4. Used
+ * only where that is safe (f32_index_ok): the range and the reciprocal of the width are normal
+ * floats, so each rounding (the offset, the reciprocal, the product) moves the quotient by at most
+ * 2^-24 of itself, under 5e-5 of a bucket for k <= 255. Lanes whose quotient lies within
+ * F32_EDGE (2.4e-4) of an edge take TensorBoard's exact float64 division, as in the other kernels,
+ * so the buckets stay the same bit for bit.
+ */
+#define F32_EDGE (1.0f / 4096.0f)
+__attribute__((target("avx2"))) static void count_f32_avx2_f32(const float *x, size_t n, double lo, double width,
+                                                                int k, uint32_t *counts)
+{
+    const __m256 vlo = _mm256_set1_ps((float)lo), vinv = _mm256_set1_ps((float)(1.0 / width));
+    const __m256 eps = _mm256_set1_ps(F32_EDGE), one_m = _mm256_set1_ps(1.0f - F32_EDGE);
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i vlast = _mm256_set1_epi32(k - 1), vk = _mm256_set1_epi32(k);
+    BLOCKED_COUNT({
+        __m256 f = _mm256_loadu_ps(xs + i);
+        __m256 fin = _mm256_sub_ps(f, f);
+        __m256 ok = _mm256_cmp_ps(fin, fin, _CMP_EQ_OQ);
+        __m256 o = _mm256_sub_ps(_mm256_blendv_ps(vlo, f, ok), vlo); /* not finite: offset 0 */
+        __m256 q = _mm256_mul_ps(o, vinv);
+        __m256i b = _mm256_cvttps_epi32(q);
+        __m256 r = _mm256_sub_ps(q, _mm256_cvtepi32_ps(b));
+        int edge = _mm256_movemask_ps(
+            _mm256_and_ps(_mm256_or_ps(_mm256_cmp_ps(r, eps, _CMP_LT_OQ), _mm256_cmp_ps(r, one_m, _CMP_GT_OQ)),
+                          _mm256_cmp_ps(o, zero, _CMP_NEQ_OQ)));
+        if (edge) {
+            int32_t e[8];
+            _mm256_storeu_si256((__m256i *)e, b);
+            exact_edges(e, (unsigned)edge, xs + i, lo, width);
+            b = _mm256_loadu_si256((const __m256i *)e);
+        }
+        b = _mm256_blendv_epi8(vk, _mm256_min_epi32(b, vlast), _mm256_castps_si256(ok));
+        __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+        _mm_storel_epi64((__m128i *)(idx + i), _mm_packus_epi16(w16, w16));
+    });
+}
+
+/* Whether count_f32_avx2_f32 gives the exact buckets of [lo_f, hi_f] in k (see there). */
+static bool f32_index_ok(float lo_f, float hi_f, double width, int k)
+{
+    float span = hi_f - lo_f, inv = (float)(1.0 / width);
+    return k <= 255 && isnormal(span) && isnormal(inv);
+}
+
+/* minmax_f32_sse2 with 8 lanes per instruction, 16 in flight. */
+__attribute__((target("avx2"))) static size_t minmax_f32_avx2(const float *x, size_t n, float *lo_out,
+                                                               float *hi_out)
+{
+    const __m256 pinf = _mm256_set1_ps(INFINITY), ninf = _mm256_set1_ps(-INFINITY);
+    __m256 lo0 = pinf, lo1 = pinf, hi0 = ninf, hi1 = ninf;
+    __m256i ok0 = _mm256_setzero_si256(), ok1 = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+        __m256 da = _mm256_sub_ps(a, a), db = _mm256_sub_ps(b, b);
+        __m256 ma = _mm256_cmp_ps(da, da, _CMP_EQ_OQ), mb = _mm256_cmp_ps(db, db, _CMP_EQ_OQ);
+        /* operands in the SSE2 loop's order, so ties (-0 and +0) resolve alike */
+        lo0 = _mm256_min_ps(_mm256_blendv_ps(pinf, a, ma), lo0);
+        lo1 = _mm256_min_ps(_mm256_blendv_ps(pinf, b, mb), lo1);
+        hi0 = _mm256_max_ps(_mm256_blendv_ps(ninf, a, ma), hi0);
+        hi1 = _mm256_max_ps(_mm256_blendv_ps(ninf, b, mb), hi1);
+        ok0 = _mm256_sub_epi32(ok0, _mm256_castps_si256(ma));
+        ok1 = _mm256_sub_epi32(ok1, _mm256_castps_si256(mb));
+    }
+    float l[16], h[16];
+    uint32_t c[16];
+    _mm256_storeu_ps(l, lo0);
+    _mm256_storeu_ps(l + 8, lo1);
+    _mm256_storeu_ps(h, hi0);
+    _mm256_storeu_ps(h + 8, hi1);
+    _mm256_storeu_si256((__m256i *)c, ok0);
+    _mm256_storeu_si256((__m256i *)(c + 8), ok1);
+    return minmax_lanes(l, h, c, 16, x, i, n, lo_out, hi_out);
+}
 
 /* count_f32_avx2_small with 8 doubles per instruction and mask registers, on CPUs with AVX-512. */
 __attribute__((target("avx512f,avx512vl,avx512bw"))) static void count_f32_avx512_small(const float *x, size_t n,
@@ -361,37 +453,25 @@ __attribute__((target("avx512f,avx512vl,avx512bw"))) static void count_f32_avx51
     const __m512d vlo = _mm512_set1_pd(lo), vinv = _mm512_set1_pd(1.0 / width);
     const __m512d eps = _mm512_set1_pd(1e-6), one_m = _mm512_set1_pd(1.0 - 1e-6), zero = _mm512_setzero_pd();
     const __m256i vlast = _mm256_set1_epi32(k - 1), vk = _mm256_set1_epi32(k);
-    uint32_t t[8][256];
-    memset(t, 0, sizeof t);
-    uint8_t idx[INDEX_BLOCK];
-    for (size_t base = 0; base < n; base += INDEX_BLOCK) {
-        const float *xs = x + base;
-        size_t m = n - base < INDEX_BLOCK ? n - base : INDEX_BLOCK;
-        size_t i = 0;
-        for (; i + 8 <= m; i += 8) {
-            __m256 f = _mm256_loadu_ps(xs + i);
-            __m256 fin = _mm256_sub_ps(f, f);
-            __mmask8 ok = _mm256_cmp_ps_mask(fin, fin, _CMP_EQ_OQ);
-            __m512d o = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_maskz_mov_ps(ok, f)), vlo);
-            __m512d q = _mm512_mul_pd(o, vinv);
-            __m256i b = _mm512_cvttpd_epi32(q);
-            __m512d r = _mm512_sub_pd(q, _mm512_cvtepi32_pd(b));
-            __mmask8 edge = (__mmask8)((_mm512_cmp_pd_mask(r, eps, _CMP_LT_OQ) | _mm512_cmp_pd_mask(r, one_m, _CMP_GT_OQ)) &
-                                       _mm512_cmp_pd_mask(o, zero, _CMP_NEQ_OQ) & ok);
-            if (edge) {
-                int32_t e[8];
-                _mm256_storeu_si256((__m256i *)e, b);
-                for (int j = 0; j < 8; j++)
-                    if (edge >> j & 1)
-                        e[j] = (int32_t)(((double)xs[i + j] - lo) / width);
-                b = _mm256_loadu_si256((const __m256i *)e);
-            }
-            b = _mm256_mask_blend_epi32(ok, vk, _mm256_min_epi32(b, vlast));
-            _mm_storel_epi64((__m128i *)(idx + i), _mm256_cvtepi32_epi8(b));
+    BLOCKED_COUNT({
+        __m256 f = _mm256_loadu_ps(xs + i);
+        __m256 fin = _mm256_sub_ps(f, f);
+        __mmask8 ok = _mm256_cmp_ps_mask(fin, fin, _CMP_EQ_OQ);
+        __m512d o = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_maskz_mov_ps(ok, f)), vlo);
+        __m512d q = _mm512_mul_pd(o, vinv);
+        __m256i b = _mm512_cvttpd_epi32(q);
+        __m512d r = _mm512_sub_pd(q, _mm512_cvtepi32_pd(b));
+        __mmask8 edge = (__mmask8)((_mm512_cmp_pd_mask(r, eps, _CMP_LT_OQ) | _mm512_cmp_pd_mask(r, one_m, _CMP_GT_OQ)) &
+                                   _mm512_cmp_pd_mask(o, zero, _CMP_NEQ_OQ) & ok);
+        if (edge) {
+            int32_t e[8];
+            _mm256_storeu_si256((__m256i *)e, b);
+            exact_edges(e, (unsigned)edge, xs + i, lo, width);
+            b = _mm256_loadu_si256((const __m256i *)e);
         }
-        finish_block(xs, i, m, lo, width, k, idx, t);
-    }
-    merge_tables(t, k, counts);
+        b = _mm256_mask_blend_epi32(ok, vk, _mm256_min_epi32(b, vlast));
+        _mm_storel_epi64((__m128i *)(idx + i), _mm256_cvtepi32_epi8(b));
+    });
 }
 
 /* minmax_f32_sse2 with 16 lanes and mask registers. */
@@ -431,8 +511,10 @@ static void buckets_f32_sse2(const float *x, size_t n, int k, double *out, uint3
 {
     float lo_f, hi_f;
 #ifdef HAVE_AVX512_PATH
-    bool wide = tbw__cpu_avx512();
-    size_t good = wide ? minmax_f32_avx512(x, n, &lo_f, &hi_f) : minmax_f32_sse2(x, n, &lo_f, &hi_f);
+    bool wide = tbw__cpu_avx512(), avx2 = tbw__cpu_avx2();
+    size_t good = wide   ? minmax_f32_avx512(x, n, &lo_f, &hi_f)
+                  : avx2 ? minmax_f32_avx2(x, n, &lo_f, &hi_f)
+                         : minmax_f32_sse2(x, n, &lo_f, &hi_f);
 #else
     size_t good = minmax_f32_sse2(x, n, &lo_f, &hi_f);
 #endif
@@ -454,9 +536,11 @@ static void buckets_f32_sse2(const float *x, size_t n, int k, double *out, uint3
 #ifdef HAVE_AVX2_PATH
     if (k <= 255 && wide)
         count_f32_avx512_small(x, n, lo, width, k, counts);
-    else if (__builtin_cpu_supports("avx2") && k <= 255)
+    else if (avx2 && f32_index_ok(lo_f, hi_f, width, k))
+        count_f32_avx2_f32(x, n, lo, width, k, counts);
+    else if (avx2 && k <= 255)
         count_f32_avx2_small(x, n, lo, width, k, counts);
-    else if (__builtin_cpu_supports("avx2"))
+    else if (avx2)
         count_f32_avx2(x, n, lo, width, k, counts);
     else
 #endif

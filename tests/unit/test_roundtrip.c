@@ -130,47 +130,63 @@ TEST(histogram_buckets_split_empty_constant_and_spread_input_and_count_non_finit
     CHECK_INT(TBW_EINVAL, tbw_histogram_buckets_f32(NULL, 4, 30, rows, NULL));
 }
 
-/* The float path (vectorized, with a byte-index kernel up to 255 buckets) buckets exactly as the
-   plain double path does the same values: many shapes of data, lengths off the vector width, and
-   bucket counts on both sides of the kernels' limits. */
+/* The float path (vectorized: float64 or, where safe, float32 quotients, a byte-index kernel up to
+   255 buckets) buckets exactly as the plain double path does the same values: many shapes of data,
+   lengths off the vector width, bucket counts on both sides of the kernels' limits, and each
+   instruction set this CPU has (through the TBW_NO_AVX512 and TBW_NO_AVX2 switches). */
 TEST(float_histograms_bucket_bit_for_bit_like_the_double_path_for_every_kernel)
 {
-    enum { N = 10007 };
+    enum { N = 10007, SHAPES = 10 };
     static float xf[N];
     static double xd[N];
     static double rf[1000 * 3], rd[1000 * 3];
     static const int ks[] = {1, 2, 7, 30, 64, 65, 200, 255, 256, 1000};
     static const size_t lens[] = {0, 1, 3, 7, 8, 9, 4095, 4096, 4097, 8200, N};
-    unsigned s = 12345;
+    /* every kernel the CPU has, then AVX2 at most, then SSE2 only */
+    static const char *const off[][2] = {{NULL, NULL}, {"TBW_NO_AVX512", NULL}, {"TBW_NO_AVX512", "TBW_NO_AVX2"}};
     long mismatches = 0, cases = 0;
-    for (int shape = 0; shape < 6; shape++) {
-        for (size_t i = 0; i < N; i++) {
-            s = s * 1664525u + 1013904223u;
-            float u = (float)(s >> 8) / 16777216.0f; /* [0, 1) */
-            float v = 0;
-            switch (shape) {
-            case 0: v = u * 4.0f - 2.0f; break;                         /* uniform */
-            case 1: v = u * 4.0f - 2.0f; v = v > 0 ? v : 0.0f; break;  /* ReLU output: half zeros */
-            case 2: v = (float)((s >> 8) % 61); break;                  /* integers: many on bucket edges */
-            case 3: v = 1.0f + u * 1e-5f; break;                        /* a narrow range */
-            case 4: v = (i % 97 == 0) ? NAN : (i % 89 == 0) ? INFINITY : u * 1e6f - 3e5f; break;
-            default: v = (u - 0.5f) * (u - 0.5f) * (u - 0.5f) * 1e3f; break; /* heavy tails */
+    for (size_t isa = 0; isa < sizeof off / sizeof *off; isa++) {
+        unsetenv("TBW_NO_AVX512");
+        unsetenv("TBW_NO_AVX2");
+        for (int j = 0; j < 2; j++)
+            if (off[isa][j])
+                setenv(off[isa][j], "1", 1);
+        unsigned s = 12345;
+        for (int shape = 0; shape < SHAPES; shape++) {
+            for (size_t i = 0; i < N; i++) {
+                s = s * 1664525u + 1013904223u;
+                float u = (float)(s >> 8) / 16777216.0f; /* [0, 1) */
+                float v = 0;
+                switch (shape) {
+                case 0: v = u * 4.0f - 2.0f; break;                        /* uniform */
+                case 1: v = u * 4.0f - 2.0f; v = v > 0 ? v : 0.0f; break; /* ReLU output: half zeros */
+                case 2: v = (float)((s >> 8) % 61); break;                 /* integers: many on bucket edges */
+                case 3: v = 1.0f + u * 1e-5f; break;                       /* a narrow range */
+                case 4: v = (i % 97 == 0) ? NAN : (i % 89 == 0) ? INFINITY : u * 1e6f - 3e5f; break;
+                case 5: v = (u - 0.5f) * (u - 0.5f) * (u - 0.5f) * 1e3f; break; /* heavy tails */
+                case 6: v = u * 1e-39f; break;                             /* subnormals: too narrow for float32 */
+                case 7: v = (u - 0.5f) * 3.2e38f * 2.0f; break;            /* the range overflows float32 */
+                case 8: v = (u - 0.5f) * 3.2e38f; break;                   /* 1/width subnormal in float32 */
+                default: v = (float)((s >> 8) % 2001) * (1.0f / 3.0f); break; /* edges float32 rounds across */
+                }
+                xf[i] = v;
+                xd[i] = (double)v;
             }
-            xf[i] = v;
-            xd[i] = (double)v;
+            for (size_t a = 0; a < sizeof ks / sizeof *ks; a++)
+                for (size_t b = 0; b < sizeof lens / sizeof *lens; b++) {
+                    size_t bf = 0, bd = 0;
+                    int k = ks[a];
+                    CHECK_INT(0, tbw_histogram_buckets_f32(xf, lens[b], k, rf, &bf));
+                    CHECK_INT(0, tbw_histogram_buckets_f64(xd, lens[b], k, rd, &bd));
+                    cases++;
+                    if (bf != bd || memcmp(rf, rd, (size_t)k * 3 * sizeof(double)) != 0)
+                        mismatches++;
+                }
         }
-        for (size_t a = 0; a < sizeof ks / sizeof *ks; a++)
-            for (size_t b = 0; b < sizeof lens / sizeof *lens; b++) {
-                size_t bf = 0, bd = 0;
-                int k = ks[a];
-                CHECK_INT(0, tbw_histogram_buckets_f32(xf, lens[b], k, rf, &bf));
-                CHECK_INT(0, tbw_histogram_buckets_f64(xd, lens[b], k, rd, &bd));
-                cases++;
-                if (bf != bd || memcmp(rf, rd, (size_t)k * 3 * sizeof(double)) != 0)
-                    mismatches++;
-            }
     }
-    CHECK_INT(6 * 10 * 11, cases);
+    unsetenv("TBW_NO_AVX512");
+    unsetenv("TBW_NO_AVX2");
+    CHECK_INT(3 * SHAPES * 10 * 11, cases);
     CHECK_INT(0, mismatches);
 }
 
