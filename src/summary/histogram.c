@@ -299,11 +299,8 @@ __attribute__((target("avx2"))) static inline __m128i index4_avx2(const float *x
     return _mm_blendv_epi8(vk, b, _mm_castps_si128(okm));
 }
 
-/* The two passes' shared ends for up to 255 buckets: the indices of the block's last floats
-   (from i to m, fewer than a vector), then every index of the block counted, spread over 8 tables
-   so that runs of one bucket (the zeros of a ReLU output) do not wait on each other's increments. */
-static inline void finish_block(const float *xs, size_t i, size_t m, double lo, double width, int k, uint8_t *idx,
-                                uint32_t (*t)[256])
+/* The indices of a block's last floats (from i to m, fewer than a vector), for up to 255 buckets. */
+static inline void tail_indices(const float *xs, size_t i, size_t m, double lo, double width, int k, uint8_t *idx)
 {
     const int last = k - 1;
     for (; i < m; i++) {
@@ -315,6 +312,13 @@ static inline void finish_block(const float *xs, size_t i, size_t m, double lo, 
         }
         idx[i] = (uint8_t)b;
     }
+}
+
+/* Every index of a block counted (idx[j] <= k), spread over 8 tables so that runs of one bucket (the
+   zeros of a ReLU output) do not wait on each other's increments. */
+static inline void count_bytes(const uint8_t *idx, size_t m, int k, uint32_t (*t)[256])
+{
+    (void)k;
     size_t j = 0;
     for (; j + 8 <= m; j += 8)
         for (int l = 0; l < 8; l++)
@@ -333,13 +337,13 @@ static inline void merge_tables(uint32_t (*t)[256], int k, uint32_t *counts)
 
 /*
  * count_f32_avx2 for up to 255 buckets (the default is 30), in two passes over blocks that stay in
- * L1: the indices of 8 floats at a time into a byte array, then the counting (finish_block).
+ * L1: the indices of 8 floats at a time into a byte array, then the counting (count_bytes).
  */
 #define INDEX_BLOCK 4096
 /* The block loop of the byte-index kernels: the statement given stores the bucket indices of
-   xs[i..i+8) at idx + i (k where not finite); finish_block and merge_tables do the rest. It uses
-   the kernel's arguments x, n, lo, width, k and counts by name. */
-#define BLOCKED_COUNT(...)                                                                                     \
+   xs[i..i+8) at idx + i (k where not finite); tail_indices, COUNT (count_bytes or one like it) and
+   merge_tables do the rest. It uses the kernel's arguments x, n, lo, width, k and counts by name. */
+#define BLOCKED_COUNT(COUNT, ...)                                                                                     \
     do {                                                                                                       \
         uint32_t t[8][256];                                                                                    \
         memset(t, 0, sizeof t);                                                                                \
@@ -350,7 +354,8 @@ static inline void merge_tables(uint32_t (*t)[256], int k, uint32_t *counts)
             size_t i = 0;                                                                                      \
             for (; i + 8 <= m; i += 8)                                                                         \
                 __VA_ARGS__                                                                                    \
-            finish_block(xs, i, m, lo, width, k, idx, t);                                                      \
+            tail_indices(xs, i, m, lo, width, k, idx);                                                         \
+            COUNT(idx, m, k, t);                                                                               \
         }                                                                                                      \
         merge_tables(t, k, counts);                                                                            \
     } while (0)
@@ -359,7 +364,7 @@ __attribute__((target("avx2"))) static void count_f32_avx2_small(const float *x,
 {
     const __m256d vlo = _mm256_set1_pd(lo), vinv = _mm256_set1_pd(1.0 / width);
     const __m128i vlast = _mm_set1_epi32(k - 1), vk = _mm_set1_epi32(k);
-    BLOCKED_COUNT({
+    BLOCKED_COUNT(count_bytes, {
         __m128i b0 = index4_avx2(xs + i, vlo, vinv, lo, width, vlast, vk);
         __m128i b1 = index4_avx2(xs + i + 4, vlo, vinv, lo, width, vlast, vk);
         __m128i w16 = _mm_packus_epi32(b0, b1); /* 0..255 fit unchanged */
@@ -367,6 +372,40 @@ __attribute__((target("avx2"))) static void count_f32_avx2_small(const float *x,
     });
 }
 #define HAVE_AVX2_PATH 1
+
+/*
+ * count_bytes for up to 31 buckets (and the non-finite slot), with compares instead of increments:
+ * per 32 indices and bucket one compare and one subtract into byte counters, 8 buckets at a time,
+ * so a run of one bucket costs what any other data does. A block of INDEX_BLOCK indices is at most
+ * 128 steps, so no byte counter wraps before the block's sums are taken.
+ */
+__attribute__((target("avx2"))) static void count_bytes_avx2(const uint8_t *idx, size_t m, int k,
+                                                             uint32_t (*t)[256])
+{
+    _Static_assert(INDEX_BLOCK / 32 <= 255, "byte counters would wrap within a block");
+    if (k >= 32) {
+        count_bytes(idx, m, k, t);
+        return;
+    }
+    const size_t m32 = m & ~(size_t)31;
+    for (int b0 = 0; b0 <= k; b0 += 8) {
+        __m256i acc[8];
+        for (int q = 0; q < 8; q++)
+            acc[q] = _mm256_setzero_si256();
+        for (size_t j = 0; j < m32; j += 32) {
+            __m256i c = _mm256_loadu_si256((const __m256i *)(idx + j));
+            for (int q = 0; q < 8; q++)
+                acc[q] = _mm256_sub_epi8(acc[q], _mm256_cmpeq_epi8(c, _mm256_set1_epi8((char)(b0 + q))));
+        }
+        for (int q = 0; q < 8 && b0 + q <= k; q++) {
+            __m256i sums = _mm256_sad_epu8(acc[q], _mm256_setzero_si256()); /* four 64-bit sums */
+            __m128i two = _mm_add_epi64(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+            t[0][b0 + q] += (uint32_t)(_mm_cvtsi128_si64(two) + _mm_extract_epi64(two, 1));
+        }
+    }
+    for (size_t j = m32; j < m; j++)
+        t[j & 7][idx[j]]++;
+}
 
 /*
  * count_f32_avx2_small with the quotient in float32, 8 lanes per instruction instead of 4. Used
@@ -384,7 +423,7 @@ __attribute__((target("avx2"))) static void count_f32_avx2_f32(const float *x, s
     const __m256 eps = _mm256_set1_ps(F32_EDGE), one_m = _mm256_set1_ps(1.0f - F32_EDGE);
     const __m256 zero = _mm256_setzero_ps();
     const __m256i vlast = _mm256_set1_epi32(k - 1), vk = _mm256_set1_epi32(k);
-    BLOCKED_COUNT({
+    BLOCKED_COUNT(count_bytes_avx2, {
         __m256 f = _mm256_loadu_ps(xs + i);
         __m256 fin = _mm256_sub_ps(f, f);
         __m256 ok = _mm256_cmp_ps(fin, fin, _CMP_EQ_OQ);
@@ -453,7 +492,7 @@ __attribute__((target("avx512f,avx512vl,avx512bw"))) static void count_f32_avx51
     const __m512d vlo = _mm512_set1_pd(lo), vinv = _mm512_set1_pd(1.0 / width);
     const __m512d eps = _mm512_set1_pd(1e-6), one_m = _mm512_set1_pd(1.0 - 1e-6), zero = _mm512_setzero_pd();
     const __m256i vlast = _mm256_set1_epi32(k - 1), vk = _mm256_set1_epi32(k);
-    BLOCKED_COUNT({
+    BLOCKED_COUNT(count_bytes, {
         __m256 f = _mm256_loadu_ps(xs + i);
         __m256 fin = _mm256_sub_ps(f, f);
         __mmask8 ok = _mm256_cmp_ps_mask(fin, fin, _CMP_EQ_OQ);
