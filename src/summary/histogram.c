@@ -343,7 +343,7 @@ static inline void merge_tables(uint32_t (*t)[256], int k, uint32_t *counts)
 /* The block loop of the byte-index kernels: the statement given stores the bucket indices of
    xs[i..i+8) at idx + i (k where not finite); tail_indices, COUNT (count_bytes or one like it) and
    merge_tables do the rest. It uses the kernel's arguments x, n, lo, width, k and counts by name. */
-#define BLOCKED_COUNT(COUNT, ...)                                                                                     \
+#define BLOCKED_COUNT(COUNT, ...)                                                                              \
     do {                                                                                                       \
         uint32_t t[8][256];                                                                                    \
         memset(t, 0, sizeof t);                                                                                \
