@@ -73,6 +73,9 @@ struct tbw_writer {
     const struct tag_meta *hot_tm;
     size_t hot_tlen;
     char hot_tag[64];
+    size_t hot_vlen;         /* the value length hot_tmpl was framed for */
+    size_t hot_tmpl_len;
+    uint8_t hot_tmpl[96];    /* set_hot_template: at most 3 keys, 3 varints and a 64-byte tag */
     char errmsg[TBW__ERRMSG_LEN];
 };
 
@@ -759,6 +762,49 @@ static int tag_entry(tbw_writer *w, void **slot, const char *tag, size_t tlen, u
     return TBW_OK;
 }
 
+/* The hot tag's bytes between the event's step and the value's own fields (Event.summary,
+   Summary.value and Value.tag, for a value of value_len bytes and no metadata), so the next event
+   of that tag and length is framed by two copies. */
+static void set_hot_template(tbw_writer *w, const char *tag, size_t tlen, size_t value_len)
+{
+    size_t val = tbw__ld_len(tlen) + value_len;
+    uint8_t *p = w->hot_tmpl;
+    *p++ = 0x2A; /* Event.summary */
+    p = tbw__put_varint(p, tbw__ld_len(val));
+    *p++ = 0x0A; /* Summary.value */
+    p = tbw__put_varint(p, val);
+    p = tbw__put_ld(p, 0x0A, tag, tlen); /* Value.tag */
+    w->hot_tmpl_len = (size_t)(p - w->hot_tmpl);
+    w->hot_vlen = value_len;
+}
+
+/* The event of the last call's tag again, with a value as long as that one's and no metadata due:
+   framed from the template. Returns 1 when the caller must take the full path instead (the size
+   would be refused, or reserving released the lock or rotated the file), else 0 or an error. */
+static int put_hot_locked(tbw_writer *w, int64_t step, const uint8_t *value_fields, size_t value_len)
+{
+    size_t ev = event_header_size(step) + w->hot_tmpl_len + value_len;
+    if (ev > TBW_RECORD_MAX_PAYLOAD)
+        return 1;
+    double wall = now_wall(w);
+    if (!wall_ok(wall))
+        return 1;
+    uint64_t waits = w->waits, gen = w->file_gen;
+    int rc = reserve_locked(w, ev + TBW_RECORD_OVERHEAD);
+    if (rc)
+        return rc;
+    if (w->waits != waits || w->file_gen != gen)
+        return 1;
+    uint8_t *rec = w->buf + w->len;
+    uint8_t *p = put_event_header(rec + TBW__RECORD_HEADER, wall, step);
+    memcpy(p, w->hot_tmpl, w->hot_tmpl_len);
+    if (value_len)
+        memcpy(p + w->hot_tmpl_len, value_fields, value_len);
+    tbw__record_seal(rec, ev);
+    w->len += ev + TBW_RECORD_OVERHEAD;
+    return after_put_locked(w, wall);
+}
+
 int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const uint8_t *value_fields, size_t value_len,
                            const uint8_t *metadata, size_t metadata_len)
 {
@@ -769,19 +815,30 @@ int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const u
     if ((value_len && !value_fields) || (metadata_len && !metadata))
         return tbw__writer_fail(w, TBW_EINVAL, "NULL value or metadata bytes with a nonzero length");
     size_t tlen = strlen(tag);
+    pthread_mutex_lock(&w->mu);
+    int rc = w->err;
+    double wall;
+    tag_meta *tm = (tag_meta *)w->hot_tm;
+    if (rc)
+        goto out;
+    if (tm && tlen == w->hot_tlen && value_len == w->hot_vlen && memcmp(tag, w->hot_tag, tlen) == 0 &&
+        (!metadata || (tm->gen == w->file_gen && tm->len == metadata_len &&
+                       memcmp(tm->bytes, metadata, metadata_len) == 0))) {
+        rc = put_hot_locked(w, step, value_fields, value_len);
+        if (rc != 1)
+            goto out;
+    }
     /* Refused here, before any buffer grows: a record the readers would refuse. */
     size_t most = SIZE_MAX;
     if (tlen < TBW_RECORD_MAX_PAYLOAD && value_len < TBW_RECORD_MAX_PAYLOAD && metadata_len < TBW_RECORD_MAX_PAYLOAD)
         most = value_record_size(step, tlen, value_len, metadata ? metadata_len : (size_t)-1) - TBW_RECORD_OVERHEAD;
-    if (most > TBW_RECORD_MAX_PAYLOAD)
-        return tbw__writer_fail(w, TBW_ERANGE,
-                                "the event for tag '%.64s' would be over %llu bytes, the most an event file record "
-                                "holds (TensorBoard cannot read a larger one)",
-                                tag, (unsigned long long)TBW_RECORD_MAX_PAYLOAD);
-    pthread_mutex_lock(&w->mu);
-    int rc;
-    double wall;
-    tag_meta *tm;
+    if (most > TBW_RECORD_MAX_PAYLOAD) {
+        rc = TBW__FAIL(w, TBW_ERANGE,
+                       "the event for tag '%.64s' would be over %llu bytes, the most an event file record "
+                       "holds (TensorBoard cannot read a larger one)",
+                       tag, (unsigned long long)TBW_RECORD_MAX_PAYLOAD);
+        goto out;
+    }
 retry:
     rc = w->err;
     if (rc)
@@ -826,8 +883,11 @@ retry:
             memcpy(w->hot_tag, tag, tlen);
             w->hot_tlen = tlen;
             w->hot_tm = tm;
+            set_hot_template(w, tag, tlen, value_len);
         }
     }
+    if (w->hot_tm == tm && value_len != w->hot_vlen)
+        set_hot_template(w, tag, tlen, value_len); /* the same tag with a value of another length */
     bool with_meta = metadata && tm->gen != w->file_gen;
     if (with_meta)
         tm->gen = w->file_gen;

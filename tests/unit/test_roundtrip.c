@@ -545,7 +545,117 @@ TEST(resumed_writer_logs_the_restart_and_rotates_into_ordered_self_describing_fi
     resume_and_rotation(true);
 }
 
+/* ---- the repeated tag's short path ---- */
+
+static double fixed_clock(void *ctx)
+{
+    (void)ctx;
+    return 1700000000.25;
+}
+
+/* The records of one event file as (offset, size) pairs; returns how many. */
+static size_t split_records(const unsigned char *b, size_t n, size_t *off, size_t *len, size_t cap)
+{
+    size_t k = 0;
+    for (size_t p = 0; p + 12 <= n && k < cap; k++) {
+        uint64_t l = 0;
+        for (int i = 7; i >= 0; i--)
+            l = l << 8 | b[p + (size_t)i];
+        off[k] = p;
+        len[k] = 16 + (size_t)l;
+        p += len[k];
+    }
+    return k;
+}
+
+TEST(a_tag_logged_again_frames_the_same_bytes_as_its_first_event_for_any_tag_value_and_step_length)
+{
+    /* The second of two identical calls reuses the first's framing of the tag; both records must
+       be the same bytes. Tags of 1, 64 (the longest remembered) and 65 bytes; values whose length
+       varints take 1 to 3 bytes, including none at all; steps of 0 to 10 varint bytes. */
+    static const size_t tlens[] = {1, 63, 64, 65};
+    static const size_t vlens[] = {0, 1, 4, 100, 115, 116, 200, 16370, 20000};
+    static const int64_t steps[] = {0, 1, 127, 128, 1 << 21, INT64_MAX, -1};
+    enum { NT = 4, NV = 9, NS = 7, NREC = 1 + 2 * NT * NV * NS + 8 };
+    uint8_t *value = malloc(20000);
+    CHECK(value != NULL);
+    if (!value)
+        return;
+    for (size_t i = 0; i < 20000; i++)
+        value[i] = (uint8_t)(i * 7 + 1);
+    value[0] = 0x1A; /* Value.obsolete_old_style_histogram: bytes no reader looks into */
+    char path[600];
+    snprintf(path, sizeof path, "%s/shortpath", g_dir);
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.clock = fixed_clock;
+    o.max_queue = 1000;
+    tbw_writer *w = NULL;
+    char msg[256];
+    CHECK_RC(0, tbw_writer_open(&w, path, &o, msg, sizeof msg), msg);
+    if (!w) {
+        free(value);
+        return;
+    }
+    /* the same tag and length twice, then the same tag with the next length: every change of
+       length and every tag goes through the full path once, then the short one */
+    char tag[70];
+    for (size_t t = 0; t < NT; t++) {
+        memset(tag, 'a' + (int)t, tlens[t]);
+        tag[tlens[t]] = 0;
+        for (size_t v = 0; v < NV; v++)
+            for (size_t s = 0; s < NS; s++)
+                for (int twice = 0; twice < 2; twice++) {
+                    /* a value's own fields: one bytes field over the whole length */
+                    size_t vl = vlens[v];
+                    if (vl >= 2) {
+                        size_t body = vl - 2;
+                        if (body >= 128)
+                            body = vl - 3; /* two-byte length */
+                        if (body >= 16384)
+                            body = vl - 4;
+                        uint8_t *p = value + 1;
+                        for (uint64_t x = body; ; x >>= 7) {
+                            *p++ = (uint8_t)(x < 0x80 ? x : (x & 0x7f) | 0x80);
+                            if (x < 0x80)
+                                break;
+                        }
+                        CHECK_INT((long)vl, (long)(p - value) + (long)body);
+                    }
+                    size_t len = vl == 1 ? 0 : vl; /* a 1-byte value would not parse: use none */
+                    CHECK_RC(0, tbw_writer_write_value(w, tag, steps[s], value, len, NULL, 0), tbw_writer_errmsg(w));
+                }
+    }
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    char file[1200];
+    CHECK_INT(1, tu_event_files(path, file, sizeof file));
+    size_t n = 0;
+    unsigned char *b = tu_read_file(file, &n);
+    CHECK(b != NULL);
+    static size_t off[NREC], len[NREC];
+    size_t k = b ? split_records(b, n, off, len, NREC) : 0;
+    CHECK_INT(1 + 2 * NT * NV * NS, (long)k);
+    size_t differ = 0;
+    for (size_t i = 1; i + 1 < k; i += 2)
+        differ += len[i] != len[i + 1] || memcmp(b + off[i], b + off[i + 1], len[i]) != 0;
+    CHECK_INT(0, (long)differ);
+    /* and each record reads back: our reader checks both CRCs and the value's tag */
+    tbw_reader *r;
+    CHECK_RC(0, tbw_reader_open(&r, file, msg, sizeof msg), msg);
+    const tbw_event *ev;
+    long values = 0;
+    int rc;
+    while ((rc = tbw_reader_next(r, &ev)) == 1)
+        if (ev->kind == TBW_EVENT_SUMMARY)
+            values += (long)ev->n_values;
+    CHECK_RC(0, rc, tbw_reader_errmsg(r));
+    CHECK_INT(2 * NT * NV * NS, values);
+    tbw_reader_close(r);
+    free(b);
+    free(value);
+}
+
 static const check_case tests[] = {
+    CASE(a_tag_logged_again_frames_the_same_bytes_as_its_first_event_for_any_tag_value_and_step_length),
     CASE(two_writers_opened_on_one_directory_at_once_get_distinct_files_in_open_order),
     CASE(scalars_read_back_as_float_tensors_with_metadata_on_the_first_value_only),
     CASE(histogram_buckets_split_empty_constant_and_spread_input_and_count_non_finite_values_apart),
