@@ -29,6 +29,28 @@ void tbw__record_seal(uint8_t *rec, size_t len)
     tbw__store_le32(rec + TBW__RECORD_HEADER + len, tbw__crc_mask(tbw__crc32c(0, rec + TBW__RECORD_HEADER, len)));
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("sse4.2"))) static void seal_crc_hw(uint8_t *rec, size_t len, uint32_t payload_crc)
+{
+    tbw__store_le64(rec, len);
+    tbw__store_le32(rec + 8, tbw__crc_mask(~(uint32_t)__builtin_ia32_crc32di(0xFFFFFFFFu, (uint64_t)len)));
+    tbw__store_le32(rec + TBW__RECORD_HEADER + len, tbw__crc_mask(payload_crc));
+}
+#endif
+
+void tbw__record_seal_crc(uint8_t *rec, size_t len, uint32_t payload_crc)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (tbw__crc32c_hw_available()) {
+        seal_crc_hw(rec, len, payload_crc);
+        return;
+    }
+#endif
+    tbw__store_le64(rec, len);
+    tbw__store_le32(rec + 8, tbw__crc_mask(tbw__crc32c(0, rec, 8)));
+    tbw__store_le32(rec + TBW__RECORD_HEADER + len, tbw__crc_mask(payload_crc));
+}
+
 bool tbw__record_length_ok(const uint8_t *hdr, uint64_t *len)
 {
     *len = tbw__load_le64(hdr);

@@ -18,6 +18,10 @@
    4-byte footer after it. */
 void tbw__record_seal(uint8_t *rec, size_t len);
 
+/* The same with the payload's CRC-32C (unmasked, as tbw__crc32c gives it) already known: for a
+   framer that computed it from the pieces it copied, without reading the payload back. */
+void tbw__record_seal_crc(uint8_t *rec, size_t len, uint32_t payload_crc);
+
 /* Checks the 12-byte header's length CRC; on success *len is the payload length. */
 bool tbw__record_length_ok(const uint8_t *hdr, uint64_t *len);
 
