@@ -5,6 +5,8 @@
 
 #include <tbw/common.h>
 
+#include "util.h"
+
 /* Eight bytes per multiply, then a final avalanche: a tag of 20 bytes takes three rounds instead of
    twenty dependent byte steps. Only in-memory tables use it; nothing stores the values. */
 uint64_t tbw__str_hash(const char *tag, size_t len)
@@ -21,8 +23,15 @@ uint64_t tbw__str_hash(const char *tag, size_t len)
         len -= 8;
     }
     if (len) {
-        uint64_t w = 0;
-        memcpy(&w, p, len);
+        /* the last len bytes as a zero-padded little-endian word, by loads that may overlap
+           bytes already hashed rather than a copy of variable length */
+        uint64_t w;
+        if (p - (const unsigned char *)tag >= 8)
+            w = tbw__load_le64(p + len - 8) >> (8 * (8 - len));
+        else if (len >= 4)
+            w = (uint64_t)tbw__load_le32(p) | (uint64_t)tbw__load_le32(p + len - 4) << (8 * (len - 4));
+        else
+            w = (uint64_t)p[0] | (uint64_t)p[len / 2] << (8 * (len / 2)) | (uint64_t)p[len - 1] << (8 * (len - 1));
         h = (h ^ w) * k;
         h ^= h >> 29;
     }

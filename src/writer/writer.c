@@ -69,25 +69,28 @@ struct tbw_writer {
     tbw__wallclock clock;    /* the event stamps, unless opts.clock is set */
     bool crc_hw;             /* the CPU has SSE4.2's CRC-32C */
     /* The last tag written and its entry: a loop logging one tag again and again (or the same tag
-       from one call site) skips the hash and the table. Set only by the full path, which is also
-       the only one that replaces an entry, so hot_tm is never stale. */
+       from one call site) skips the hash and the table. Only the full path replaces an entry, and
+       it clears hot_tm first, so hot_tm is never stale. */
     const struct tag_meta *hot_tm;
     size_t hot_tlen;
     char hot_tag[64];
-    size_t hot_vlen;         /* the value length hot_tmpl was framed for */
-    size_t hot_tmpl_len;
-    uint8_t hot_tmpl[96];    /* set_hot_template: at most 3 keys, 3 varints and a 64-byte tag */
     char errmsg[TBW__ERRMSG_LEN];
 };
 
-/* What the writer remembers of a tag: the metadata it was last logged with, and the event file that
-   last received that metadata. TensorBoard reads the metadata from the first event of each tag in
-   each file, so an event carries it when gen is not the current file. */
+/* What the writer remembers of a tag: the metadata it was last logged with, the event file that
+   last received that metadata, and the tag's framing for a value of vlen bytes. TensorBoard reads
+   the metadata from the first event of each tag in each file, so an event carries it when gen is
+   not the current file. */
 typedef struct tag_meta {
     uint64_t gen;
-    size_t len;
-    uint8_t bytes[];
+    size_t len;      /* metadata bytes, at bytes[0] */
+    size_t vlen;     /* the value length of the template at bytes[len]; SIZE_MAX until it is framed */
+    size_t tmpl_len;
+    uint8_t bytes[]; /* the metadata, then room for the template: TMPL_ROOM(tag length) bytes */
 } tag_meta;
+
+/* A template is 3 keys, 3 varints of lengths under 2^35 (5 bytes at most) and the tag. */
+#define TMPL_ROOM(tlen) ((tlen) + 18)
 
 /* ------------------------------------------------------------------ */
 
@@ -698,12 +701,14 @@ static const uint8_t *plugin_of(const uint8_t *meta, size_t len, size_t *plen)
     return pd ? tbw__find_ld(pd, pdl, 1, plen) : NULL;
 }
 
-static tag_meta *new_tag_meta(const uint8_t *meta, size_t len, uint64_t gen)
+static tag_meta *new_tag_meta(const uint8_t *meta, size_t len, uint64_t gen, size_t tlen)
 {
-    tag_meta *tm = malloc(sizeof *tm + len);
+    tag_meta *tm = malloc(sizeof *tm + len + TMPL_ROOM(tlen));
     if (tm) {
         tm->gen = gen;
         tm->len = len;
+        tm->vlen = SIZE_MAX;
+        tm->tmpl_len = 0;
         if (len)
             memcpy(tm->bytes, meta, len);
     }
@@ -743,7 +748,7 @@ static int tag_entry(tbw_writer *w, void **slot, const char *tag, size_t tlen, u
                      size_t mlen, tag_meta **out)
 {
     if (!slot) {
-        tag_meta *tm = new_tag_meta(meta, meta ? mlen : 0, 0);
+        tag_meta *tm = new_tag_meta(meta, meta ? mlen : 0, 0, tlen);
         if (!tm || tbw__strset_add_val(&w->tags, tag, tlen, h, tm)) {
             free(tm);
             return TBW__FAIL(w, TBW_ENOMEM, "out of memory remembering tag '%s'", tag);
@@ -753,7 +758,7 @@ static int tag_entry(tbw_writer *w, void **slot, const char *tag, size_t tlen, u
     }
     tag_meta *tm = *slot;
     if (meta && (tm->len != mlen || memcmp(tm->bytes, meta, mlen) != 0)) {
-        tag_meta *n = new_tag_meta(meta, mlen, tm->gen);
+        tag_meta *n = new_tag_meta(meta, mlen, tm->gen, tlen);
         if (!n)
             return TBW__FAIL(w, TBW_ENOMEM, "out of memory remembering tag '%s'", tag);
         free(tm);
@@ -763,20 +768,20 @@ static int tag_entry(tbw_writer *w, void **slot, const char *tag, size_t tlen, u
     return TBW_OK;
 }
 
-/* The hot tag's bytes between the event's step and the value's own fields (Event.summary,
+/* The tag's bytes between the event's step and the value's own fields (Event.summary,
    Summary.value and Value.tag, for a value of value_len bytes and no metadata), so the next event
-   of that tag and length is framed by two copies. */
-static void set_hot_template(tbw_writer *w, const char *tag, size_t tlen, size_t value_len)
+   of that tag and length is framed by two copies. value_len is under TBW_RECORD_MAX_PAYLOAD. */
+static void set_template(tag_meta *tm, const char *tag, size_t tlen, size_t value_len)
 {
     size_t val = tbw__ld_len(tlen) + value_len;
-    uint8_t *p = w->hot_tmpl;
+    uint8_t *t = tm->bytes + tm->len, *p = t;
     *p++ = 0x2A; /* Event.summary */
     p = tbw__put_varint(p, tbw__ld_len(val));
     *p++ = 0x0A; /* Summary.value */
     p = tbw__put_varint(p, val);
     p = tbw__put_ld(p, 0x0A, tag, tlen); /* Value.tag */
-    w->hot_tmpl_len = (size_t)(p - w->hot_tmpl);
-    w->hot_vlen = value_len;
+    tm->tmpl_len = (size_t)(p - t);
+    tm->vlen = value_len;
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -801,14 +806,17 @@ __attribute__((target("sse4.2"))) static uint32_t hot_crc_hw(double wall, int64_
 }
 #endif
 
-/* The event of the last call's tag again, with a value as long as that one's and no metadata due:
-   framed from the template. Returns 1 when the caller must take the full path instead (the size
-   would be refused, or reserving released the lock or rotated the file), else 0 or an error. */
-static int put_hot_locked(tbw_writer *w, int64_t step, const uint8_t *value_fields, size_t value_len)
+/* An event of a tag logged before, with a value as long as that tag's last one and no metadata
+   due: framed from the tag's template. Returns 1 when the caller must take the full path instead
+   (the size would be refused, or reserving released the lock or rotated the file), else 0 or an
+   error. */
+static int put_hot_locked(tbw_writer *w, const tag_meta *tm, int64_t step, const uint8_t *value_fields,
+                          size_t value_len)
 {
-    size_t ev = event_header_size(step) + w->hot_tmpl_len + value_len;
-    if (ev > TBW_RECORD_MAX_PAYLOAD)
-        return 1;
+    const uint8_t *tmpl = tm->bytes + tm->len;
+    size_t ev = event_header_size(step) + tm->tmpl_len + value_len;
+    if (value_len > TBW_RECORD_MAX_PAYLOAD || ev > TBW_RECORD_MAX_PAYLOAD)
+        return 1; /* the first also catches a tag with no template yet (vlen SIZE_MAX) */
     double wall = now_wall(w);
     if (!wall_ok(wall))
         return 1;
@@ -820,17 +828,26 @@ static int put_hot_locked(tbw_writer *w, int64_t step, const uint8_t *value_fiel
         return 1;
     uint8_t *rec = w->buf + w->len;
     uint8_t *p = put_event_header(rec + TBW__RECORD_HEADER, wall, step);
-    memcpy(p, w->hot_tmpl, w->hot_tmpl_len);
+    memcpy(p, tmpl, tm->tmpl_len);
     if (value_len)
-        memcpy(p + w->hot_tmpl_len, value_fields, value_len);
+        memcpy(p + tm->tmpl_len, value_fields, value_len);
 #if defined(__x86_64__) && defined(__GNUC__)
     if (w->crc_hw)
-        tbw__record_seal_crc(rec, ev, hot_crc_hw(wall, step, w->hot_tmpl, w->hot_tmpl_len, value_fields, value_len));
+        tbw__record_seal_crc(rec, ev, hot_crc_hw(wall, step, tmpl, tm->tmpl_len, value_fields, value_len));
     else
 #endif
         tbw__record_seal(rec, ev);
     w->len += ev + TBW_RECORD_OVERHEAD;
     return after_put_locked(w, wall);
+}
+
+static void set_hot(tbw_writer *w, const char *tag, size_t tlen, const tag_meta *tm)
+{
+    if (tlen <= sizeof w->hot_tag) {
+        memcpy(w->hot_tag, tag, tlen);
+        w->hot_tlen = tlen;
+        w->hot_tm = tm;
+    }
 }
 
 int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const uint8_t *value_fields, size_t value_len,
@@ -846,15 +863,25 @@ int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const u
     pthread_mutex_lock(&w->mu);
     int rc = w->err;
     double wall;
+    uint64_t h = 0;
     tag_meta *tm = (tag_meta *)w->hot_tm;
     if (rc)
         goto out;
-    if (tm && tlen == w->hot_tlen && value_len == w->hot_vlen && memcmp(tag, w->hot_tag, tlen) == 0 &&
+    /* The short path: a tag logged before, found without hashing when it is the last call's */
+    if (!tm || tlen != w->hot_tlen || memcmp(tag, w->hot_tag, tlen) != 0) {
+        h = tbw__str_hash(tag, tlen);
+        void **slot = tbw__strset_find(&w->tags, tag, tlen, h);
+        tm = slot ? *slot : NULL;
+    }
+    if (tm && value_len == tm->vlen &&
         (!metadata || (tm->gen == w->file_gen && tm->len == metadata_len &&
                        memcmp(tm->bytes, metadata, metadata_len) == 0))) {
-        rc = put_hot_locked(w, step, value_fields, value_len);
-        if (rc != 1)
+        rc = put_hot_locked(w, tm, step, value_fields, value_len);
+        if (rc != 1) {
+            if (rc == 0 && w->hot_tm != tm)
+                set_hot(w, tag, tlen, tm);
             goto out;
+        }
     }
     /* Refused here, before any buffer grows: a record the readers would refuse. */
     size_t most = SIZE_MAX;
@@ -893,7 +920,8 @@ retry:
         /* The tag is checked first, so a refused call rotates nothing. Room is reserved as if the
            metadata goes along; reserving may rotate to a new file, which needs every tag's metadata
            again: that is decided by the entry's file generation, after the reservation. */
-        uint64_t h = tbw__str_hash(tag, tlen);
+        if (!h)
+            h = tbw__str_hash(tag, tlen);
         void **slot;
         rc = tag_check(w, tag, tlen, h, metadata, metadata_len, &slot);
         if (rc)
@@ -907,15 +935,10 @@ retry:
         rc = tag_entry(w, slot, tag, tlen, h, metadata, metadata_len, &tm);
         if (rc)
             goto out;
-        if (tlen <= sizeof w->hot_tag) {
-            memcpy(w->hot_tag, tag, tlen);
-            w->hot_tlen = tlen;
-            w->hot_tm = tm;
-            set_hot_template(w, tag, tlen, value_len);
-        }
+        set_hot(w, tag, tlen, tm);
     }
-    if (w->hot_tm == tm && value_len != w->hot_vlen)
-        set_hot_template(w, tag, tlen, value_len); /* the same tag with a value of another length */
+    if (value_len != tm->vlen)
+        set_template(tm, tag, tlen, value_len); /* the tag's first value, or one of another length */
     bool with_meta = metadata && tm->gen != w->file_gen;
     if (with_meta)
         tm->gen = w->file_gen;

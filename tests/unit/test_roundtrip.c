@@ -568,11 +568,47 @@ static size_t split_records(const unsigned char *b, size_t n, size_t *off, size_
     return k;
 }
 
+/* A value of vl bytes: one Value.obsolete_old_style_histogram field, which no reader looks into,
+   filled with fill. Returns its length: vl, or 0 for a length no such field can take (1, 129, 130,
+   16386 and a few more). */
+static size_t opaque_value(uint8_t *value, size_t vl, uint8_t fill)
+{
+    if (vl < 2)
+        return 0;
+    size_t body = vl - 2;
+    if (body >= 128)
+        body = vl - 3;
+    if (body >= 16384)
+        body = vl - 4;
+    uint8_t *p = value;
+    *p++ = 0x1A;
+    for (uint64_t x = body;; x >>= 7) {
+        *p++ = (uint8_t)(x < 0x80 ? x : (x & 0x7f) | 0x80);
+        if (x < 0x80)
+            break;
+    }
+    memset(p, fill, body);
+    return (size_t)(p - value) + body == vl ? vl : 0;
+}
+
+/* The one event file under path, read whole into *b (the caller frees it), split into records
+   (offset, size) in off and len; returns how many, and the file's name in file. */
+static size_t one_file_records(const char *path, char *file, size_t fcap, unsigned char **b, size_t *off,
+                               size_t *len, size_t cap)
+{
+    CHECK_INT(1, tu_event_files(path, file, fcap));
+    size_t n = 0;
+    *b = tu_read_file(file, &n);
+    CHECK(*b != NULL);
+    return *b ? split_records(*b, n, off, len, cap) : 0;
+}
+
 TEST(a_tag_logged_again_frames_the_same_bytes_as_its_first_event_for_any_tag_value_and_step_length)
 {
     /* The second of two identical calls reuses the first's framing of the tag; both records must
-       be the same bytes. Tags of 1, 64 (the longest remembered) and 65 bytes; values whose length
-       varints take 1 to 3 bytes, including none at all; steps of 0 to 10 varint bytes. */
+       be the same bytes. Tags of 1, 64 (the longest the writer keeps of its last call, which
+       skips the hash) and 65 bytes; values whose length varints take 1 to 3 bytes, including none
+       at all; steps of 0 to 10 varint bytes. */
     static const size_t tlens[] = {1, 63, 64, 65};
     static const size_t vlens[] = {0, 1, 4, 100, 115, 116, 200, 16370, 20000};
     static const int64_t steps[] = {0, 1, 127, 128, 1 << 21, INT64_MAX, -1};
@@ -581,9 +617,6 @@ TEST(a_tag_logged_again_frames_the_same_bytes_as_its_first_event_for_any_tag_val
     CHECK(value != NULL);
     if (!value)
         return;
-    for (size_t i = 0; i < 20000; i++)
-        value[i] = (uint8_t)(i * 7 + 1);
-    value[0] = 0x1A; /* Value.obsolete_old_style_histogram: bytes no reader looks into */
     char path[600];
     snprintf(path, sizeof path, "%s/shortpath", g_dir);
     tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
@@ -605,34 +638,18 @@ TEST(a_tag_logged_again_frames_the_same_bytes_as_its_first_event_for_any_tag_val
         for (size_t v = 0; v < NV; v++)
             for (size_t s = 0; s < NS; s++)
                 for (int twice = 0; twice < 2; twice++) {
-                    /* a value's own fields: one bytes field over the whole length */
-                    size_t vl = vlens[v];
-                    if (vl >= 2) {
-                        size_t body = vl - 2;
-                        if (body >= 128)
-                            body = vl - 3; /* two-byte length */
-                        if (body >= 16384)
-                            body = vl - 4;
-                        uint8_t *p = value + 1;
-                        for (uint64_t x = body; ; x >>= 7) {
-                            *p++ = (uint8_t)(x < 0x80 ? x : (x & 0x7f) | 0x80);
-                            if (x < 0x80)
-                                break;
-                        }
-                        CHECK_INT((long)vl, (long)(p - value) + (long)body);
-                    }
-                    size_t len = vl == 1 ? 0 : vl; /* a 1-byte value would not parse: use none */
+                    /* a value's own fields: one bytes field over the whole length, or none in
+                       place of a 1-byte value, which would not parse */
+                    size_t len = opaque_value(value, vlens[v], (uint8_t)(s * 7 + v));
+                    CHECK_INT(vlens[v] == 1 ? 0 : (long)vlens[v], (long)len);
                     CHECK_RC(0, tbw_writer_write_value(w, tag, steps[s], value, len, NULL, 0), tbw_writer_errmsg(w));
                 }
     }
     CHECK_RC(0, tbw_writer_close(w), "close");
     char file[1200];
-    CHECK_INT(1, tu_event_files(path, file, sizeof file));
-    size_t n = 0;
-    unsigned char *b = tu_read_file(file, &n);
-    CHECK(b != NULL);
+    unsigned char *b;
     static size_t off[NREC], len[NREC];
-    size_t k = b ? split_records(b, n, off, len, NREC) : 0;
+    size_t k = one_file_records(path, file, sizeof file, &b, off, len, NREC);
     CHECK_INT(1 + 2 * NT * NV * NS, (long)k);
     size_t differ = 0;
     for (size_t i = 1; i + 1 < k; i += 2)
@@ -654,8 +671,129 @@ TEST(a_tag_logged_again_frames_the_same_bytes_as_its_first_event_for_any_tag_val
     free(value);
 }
 
+TEST(tags_logged_in_turn_each_keep_their_own_framing_and_carry_their_metadata_into_every_file)
+{
+    /* Five tags logged in turn, each with a value length of its own that changes from round to
+       round: every event of a tag must frame that tag's bytes, not the last call's. Each round is
+       logged twice, so the second pass repeats the first pass's records byte for byte. */
+    static const size_t tlens[] = {1, 12, 64, 65, 200};
+    static const size_t vlens[] = {0, 4, 100, 200, 20000};
+    static const int64_t steps[] = {0, 127, 128, INT64_MAX, -1};
+    enum { NT = 5, NR = 5, NREC = 1 + 2 * NT * NR + 8 };
+    char tags[NT][201];
+    for (size_t t = 0; t < NT; t++) {
+        memset(tags[t], 'k' + (int)t, tlens[t]);
+        tags[t][tlens[t]] = 0;
+        tags[t][0] = (char)('A' + t); /* tags of one length differ too */
+    }
+    uint8_t *value = malloc(20000);
+    CHECK(value != NULL);
+    if (!value)
+        return;
+    char path[600], msg[256];
+    snprintf(path, sizeof path, "%s/inturn", g_dir);
+    tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
+    o.clock = fixed_clock;
+    o.max_queue = 1000;
+    tbw_writer *w = NULL;
+    CHECK_RC(0, tbw_writer_open(&w, path, &o, msg, sizeof msg), msg);
+    if (!w) {
+        free(value);
+        return;
+    }
+    for (size_t r = 0; r < NR; r++)
+        for (int twice = 0; twice < 2; twice++)
+            for (size_t t = 0; t < NT; t++) {
+                size_t len = opaque_value(value, vlens[(r + t) % NR], (uint8_t)(r * 16 + t));
+                CHECK_INT((long)vlens[(r + t) % NR], (long)len);
+                CHECK_RC(0, tbw_writer_write_value(w, tags[t], steps[(r + 2 * t) % NR], value, len, NULL, 0),
+                         tbw_writer_errmsg(w));
+            }
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    char file[1200];
+    unsigned char *b;
+    static size_t off[NREC], len[NREC];
+    size_t k = one_file_records(path, file, sizeof file, &b, off, len, NREC);
+    CHECK_INT(1 + 2 * NT * NR, (long)k);
+    size_t differ = 0;
+    for (size_t i = 1; i + NT < k; i += 2 * NT)
+        for (size_t t = 0; t < NT; t++)
+            differ += len[i + t] != len[i + t + NT] || memcmp(b + off[i + t], b + off[i + t + NT], len[i + t]) != 0;
+    CHECK_INT(0, (long)differ);
+    tbw_reader *rd;
+    CHECK_RC(0, tbw_reader_open(&rd, file, msg, sizeof msg), msg);
+    const tbw_event *ev;
+    long seen = 0, wrong = 0;
+    int rc;
+    while ((rc = tbw_reader_next(rd, &ev)) == 1)
+        if (ev->kind == TBW_EVENT_SUMMARY) {
+            size_t t = (size_t)(seen % NT), r = (size_t)(seen / (2 * NT));
+            wrong += ev->n_values != 1 || strcmp(ev->values[0].tag, tags[t]) != 0 ||
+                     ev->step != steps[(r + 2 * t) % NR];
+            seen++;
+        }
+    CHECK_RC(0, rc, tbw_reader_errmsg(rd));
+    CHECK_INT(2 * NT * NR, seen);
+    CHECK_INT(0, wrong);
+    tbw_reader_close(rd);
+    free(b);
+    free(value);
+
+    /* Scalars of three tags in turn across many small files: in every file, the first point of each
+       tag carries its metadata and no later one does, and every point reads back. */
+    snprintf(path, sizeof path, "%s/inturn_rot", g_dir);
+    o = (tbw_writer_opts)TBW_WRITER_OPTS_INIT;
+    o.max_file_bytes = 2048;
+    CHECK_RC(0, tbw_writer_open(&w, path, &o, msg, sizeof msg), msg);
+    if (!w)
+        return;
+    static const char *const stags[] = {"train/loss", "train/accuracy", "a_tag_longer_than_the_sixty_four_bytes_a_writer_keeps_of_its_last_call"};
+    enum { NP = 600 };
+    for (int i = 0; i < NP; i++)
+        CHECK_RC(0, tbw_scalar(w, stags[i % 3], i / 3, i * 0.5), tbw_writer_errmsg(w));
+    CHECK_RC(0, tbw_writer_close(w), "close");
+    struct dirent **list;
+    int nf = scandir(path, &list, NULL, alphasort);
+    int files = 0, points = 0, bad_meta = 0, bad_value = 0;
+    for (int i = 0; i < nf; i++) {
+        if (strstr(list[i]->d_name, "tfevents")) {
+            char f[1200];
+            snprintf(f, sizeof f, "%s/%s", path, list[i]->d_name);
+            files++;
+            bool opened[3] = {false, false, false};
+            CHECK_RC(0, tbw_reader_open(&rd, f, msg, sizeof msg), msg);
+            while ((rc = tbw_reader_next(rd, &ev)) == 1) {
+                if (ev->kind != TBW_EVENT_SUMMARY)
+                    continue;
+                int t = -1;
+                for (int j = 0; j < 3; j++)
+                    if (strcmp(ev->values[0].tag, stags[j]) == 0)
+                        t = j;
+                if (t < 0) {
+                    bad_value++;
+                    continue;
+                }
+                int idx = (int)ev->step * 3 + t;
+                bad_value += !ev->values[0].has_scalar || ev->values[0].scalar != idx * 0.5;
+                bad_meta += (strcmp(ev->values[0].plugin_name, "scalars") == 0) == opened[t];
+                opened[t] = true;
+                points++;
+            }
+            CHECK_RC(0, rc, tbw_reader_errmsg(rd));
+            tbw_reader_close(rd);
+        }
+        free(list[i]);
+    }
+    free(list);
+    CHECK(files >= 5);
+    CHECK_INT(NP, points);
+    CHECK_INT(0, bad_meta);
+    CHECK_INT(0, bad_value);
+}
+
 static const check_case tests[] = {
     CASE(a_tag_logged_again_frames_the_same_bytes_as_its_first_event_for_any_tag_value_and_step_length),
+    CASE(tags_logged_in_turn_each_keep_their_own_framing_and_carry_their_metadata_into_every_file),
     CASE(two_writers_opened_on_one_directory_at_once_get_distinct_files_in_open_order),
     CASE(scalars_read_back_as_float_tensors_with_metadata_on_the_first_value_only),
     CASE(histogram_buckets_split_empty_constant_and_spread_input_and_count_non_finite_values_apart),
