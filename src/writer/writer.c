@@ -116,6 +116,15 @@ static bool wall_ok(double t)
     return t >= 0 && t < 1e15;
 }
 
+/* The wall time for an event or a file name, or an error when the user's clock gave a bad one. */
+static int stamp(tbw_writer *w, double *wall)
+{
+    *wall = now_wall(w);
+    if (!wall_ok(*wall))
+        return TBW__FAIL(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", *wall);
+    return TBW_OK;
+}
+
 int tbw__writer_fail(tbw_writer *w, int code, const char *fmt, ...)
 {
     if (!w)
@@ -187,10 +196,11 @@ static int open_next_file(tbw_writer *w)
     int rc = newest_existing(w, &newest);
     if (rc)
         return rc;
-    double wall = now_wall(w);
-    if (!wall_ok(wall)) {
+    double wall;
+    rc = stamp(w, &wall);
+    if (rc) {
         free(newest);
-        return TBW__FAIL(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
+        return rc;
     }
     long long secs = (long long)floor(wall);
     if (secs < w->file_secs)
@@ -809,7 +819,7 @@ __attribute__((target("sse4.2"))) static uint32_t hot_crc_hw(double wall, int64_
 /* An event of a tag logged before, with a value as long as that tag's last one and no metadata
    due: framed from the tag's template. Returns 1 when the caller must take the full path instead
    (the size would be refused, or reserving released the lock or rotated the file), else 0 or an
-   error. */
+   error (a bad wall time from the user's clock is reported here, with the clock called once). */
 static int put_hot_locked(tbw_writer *w, const tag_meta *tm, int64_t step, const uint8_t *value_fields,
                           size_t value_len)
 {
@@ -817,11 +827,12 @@ static int put_hot_locked(tbw_writer *w, const tag_meta *tm, int64_t step, const
     size_t ev = event_header_size(step) + tm->tmpl_len + value_len;
     if (value_len > TBW_RECORD_MAX_PAYLOAD || ev > TBW_RECORD_MAX_PAYLOAD)
         return 1; /* the first also catches a tag with no template yet (vlen SIZE_MAX) */
-    double wall = now_wall(w);
-    if (!wall_ok(wall))
-        return 1;
+    double wall;
+    int rc = stamp(w, &wall);
+    if (rc)
+        return rc;
     uint64_t waits = w->waits, gen = w->file_gen;
-    int rc = reserve_locked(w, ev + TBW_RECORD_OVERHEAD);
+    rc = reserve_locked(w, ev + TBW_RECORD_OVERHEAD);
     if (rc)
         return rc;
     if (w->waits != waits || w->file_gen != gen)
@@ -898,11 +909,9 @@ retry:
     rc = w->err;
     if (rc)
         goto out;
-    wall = now_wall(w);
-    if (!wall_ok(wall)) {
-        rc = TBW__FAIL(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
+    rc = stamp(w, &wall);
+    if (rc)
         goto out;
-    }
     /* A reservation that had to wait for the background thread released the lock, and another
        thread may have changed the tag table meanwhile (added tags, so the slot moved, or replaced
        this tag's entry): then all is looked up again. */
@@ -968,11 +977,10 @@ int tbw_writer_write_event_field(tbw_writer *w, int64_t step, int field, const u
     int rc = w->err;
     if (rc)
         goto out;
-    double wall = now_wall(w);
-    if (!wall_ok(wall)) {
-        rc = TBW__FAIL(w, TBW_EINVAL, "the clock returned %g; a wall time must be finite and >= 0", wall);
+    double wall;
+    rc = stamp(w, &wall);
+    if (rc)
         goto out;
-    }
     size_t rec = event_field_size(step, len) + TBW_RECORD_OVERHEAD;
     rc = reserve_locked(w, rec);
     if (rc)

@@ -320,12 +320,24 @@ TEST(open_with_a_clock_returning_1e16_is_refused_and_leaves_no_file)
     clock_refused_at_open(HERE, 1e16, "1e+16");
 }
 
+typedef struct counted_clock {
+    double t;
+    int calls;
+} counted_clock;
+
+static double counting_clock(void *ctx)
+{
+    counted_clock *c = ctx;
+    c->calls++;
+    return c->t;
+}
+
 TEST(clock_that_turns_nan_after_open_refuses_each_point_until_it_recovers)
 {
-    double t = 1.7e9;
+    counted_clock c = {1.7e9, 0};
     tbw_writer_opts o = TBW_WRITER_OPTS_INIT;
-    o.clock = fixed_clock;
-    o.clock_ctx = &t;
+    o.clock = counting_clock;
+    o.clock_ctx = &c;
     tbw_writer *w = hostile_writer(HERE, &o, NULL);
     hostile_expect e;
     expect_init(&e, HERE);
@@ -333,13 +345,16 @@ TEST(clock_that_turns_nan_after_open_refuses_each_point_until_it_recovers)
     expect_scalar(&e, "c", 0, 1.0);
     const double bad[] = {NAN, INFINITY, -INFINITY, -1e-9, 1e15, 1e300};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        t = bad[i];
+        c.t = bad[i];
+        /* a tag logged before takes the short path: the clock is asked once, as on the full path */
+        int before = c.calls;
         REFUSED(w, TBW_EINVAL, tbw_scalar(w, "c", 1, 2.0), "the clock returned");
+        CHECK_INT(1, c.calls - before);
         const float h[2] = {1, 2};
         REFUSED(w, TBW_EINVAL, tbw_histogram(w, "h", 1, h, 2, 0, NULL), "finite and >= 0");
         REFUSED(w, TBW_EINVAL, tbw_text(w, "t", 1, "x"), "the clock returned");
     }
-    t = 1.7e9 + 10;
+    c.t = 1.7e9 + 10;
     CHECK_RC(0, tbw_writer_flush(w), tbw_writer_errmsg(w));
     CHECK_RC(0, tbw_scalar(w, "c", 2, 3.0), tbw_writer_errmsg(w));
     expect_scalar(&e, "c", 2, 3.0);
