@@ -43,4 +43,35 @@ static inline uint64_t tbw__load_le64(const uint8_t *p)
     return (uint64_t)tbw__load_le32(p) | (uint64_t)tbw__load_le32(p + 4) << 32;
 }
 
+/* w (4 or 8) bytes at p, as an integer to compare. */
+static inline uint64_t tbw__load_word(const uint8_t *p, size_t w)
+{
+    if (w == 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* memcmp(a, b, n) == 0 with the common short lengths inline: a tag or a summary's metadata is
+   compared on every event, and for up to 16 bytes two overlapping loads a side beat the call. */
+static inline bool tbw__same_bytes(const void *a, const void *b, size_t n)
+{
+    const uint8_t *x = a, *y = b;
+    if (n > 16)
+        return memcmp(a, b, n) == 0;
+    if (n >= 4) {
+        size_t w = n >= 8 ? 8 : 4;
+        return ((tbw__load_word(x, w) ^ tbw__load_word(y, w)) |
+                (tbw__load_word(x + n - w, w) ^ tbw__load_word(y + n - w, w))) == 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return false;
+    return true;
+}
+
 #endif

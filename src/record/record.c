@@ -5,19 +5,11 @@
 #include "../common/util.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("sse4.2"))) static void seal_crc_hw(uint8_t *rec, size_t len, uint32_t payload_crc)
-{
-    tbw__store_le64(rec, len);
-    uint64_t n = (uint64_t)len; /* the header's 8 bytes, little-endian on x86-64 */
-    tbw__store_le32(rec + 8, tbw__crc_mask(~(uint32_t)__builtin_ia32_crc32di(0xFFFFFFFFu, n)));
-    tbw__store_le32(rec + TBW__RECORD_HEADER + len, tbw__crc_mask(payload_crc));
-}
-
 /* Both CRCs of a record in one function with the instructions inline: a scalar event's two CRCs
    are a few instructions each, and the calls and CPU checks around them cost as much again. */
 __attribute__((target("sse4.2"))) static void seal_hw(uint8_t *rec, size_t len)
 {
-    seal_crc_hw(rec, len, tbw__crc32c_hw_inline(0, rec + TBW__RECORD_HEADER, len));
+    tbw__record_seal_crc_hw(rec, len, tbw__crc32c_hw_inline(0, rec + TBW__RECORD_HEADER, len));
 }
 #endif
 
@@ -37,17 +29,6 @@ void tbw__record_seal(uint8_t *rec, size_t len)
     }
 #endif
     seal_crc_sw(rec, len, tbw__crc32c(0, rec + TBW__RECORD_HEADER, len));
-}
-
-void tbw__record_seal_crc(uint8_t *rec, size_t len, uint32_t payload_crc)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (tbw__crc32c_hw_available()) {
-        seal_crc_hw(rec, len, payload_crc);
-        return;
-    }
-#endif
-    seal_crc_sw(rec, len, payload_crc);
 }
 
 bool tbw__record_length_ok(const uint8_t *hdr, uint64_t *len)

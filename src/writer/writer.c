@@ -795,10 +795,12 @@ static void set_template(tag_meta *tm, const char *tag, size_t tlen, size_t valu
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-/* The CRC-32C of the payload put_hot_locked lays out, from the pieces it copies rather than read
-   back from the record: loads that span the small stores just made wait for them to retire. */
-__attribute__((target("sse4.2"))) static uint32_t hot_crc_hw(double wall, int64_t step, const uint8_t *tmpl,
-                                                              size_t tmpl_len, const uint8_t *value, size_t value_len)
+/* Seals the record put_hot_locked laid out, with the payload's CRC-32C taken from the pieces it
+   copied rather than read back (loads that span the small stores just made wait for them to
+   retire) and the seal inline. */
+__attribute__((target("sse4.2"))) static void hot_seal_hw(uint8_t *rec, size_t ev, double wall, int64_t step,
+                                                          const uint8_t *tmpl, size_t tmpl_len, const uint8_t *value,
+                                                          size_t value_len)
 {
     uint64_t bits;
     memcpy(&bits, &wall, 8);
@@ -812,7 +814,7 @@ __attribute__((target("sse4.2"))) static uint32_t hot_crc_hw(double wall, int64_
         c = __builtin_ia32_crc32qi(c, (uint8_t)v);
     }
     c = tbw__crc32c_hw_inline(~c, tmpl, tmpl_len);
-    return tbw__crc32c_hw_inline(c, value, value_len);
+    tbw__record_seal_crc_hw(rec, ev, tbw__crc32c_hw_inline(c, value, value_len));
 }
 #endif
 
@@ -844,7 +846,7 @@ static int put_hot_locked(tbw_writer *w, const tag_meta *tm, int64_t step, const
         memcpy(p + tm->tmpl_len, value_fields, value_len);
 #if defined(__x86_64__) && defined(__GNUC__)
     if (w->crc_hw)
-        tbw__record_seal_crc(rec, ev, hot_crc_hw(wall, step, tmpl, tm->tmpl_len, value_fields, value_len));
+        hot_seal_hw(rec, ev, wall, step, tmpl, tm->tmpl_len, value_fields, value_len);
     else
 #endif
         tbw__record_seal(rec, ev);
@@ -879,14 +881,14 @@ int tbw_writer_write_value(tbw_writer *w, const char *tag, int64_t step, const u
     if (rc)
         goto out;
     /* The short path: a tag logged before, found without hashing when it is the last call's */
-    if (!tm || tlen != w->hot_tlen || memcmp(tag, w->hot_tag, tlen) != 0) {
+    if (!tm || tlen != w->hot_tlen || !tbw__same_bytes(tag, w->hot_tag, tlen)) {
         h = tbw__str_hash(tag, tlen);
         void **slot = tbw__strset_find(&w->tags, tag, tlen, h);
         tm = slot ? *slot : NULL;
     }
     if (tm && value_len == tm->vlen &&
         (!metadata || (tm->gen == w->file_gen && tm->len == metadata_len &&
-                       memcmp(tm->bytes, metadata, metadata_len) == 0))) {
+                       tbw__same_bytes(tm->bytes, metadata, metadata_len)))) {
         rc = put_hot_locked(w, tm, step, value_fields, value_len);
         if (rc != 1) {
             if (rc == 0 && w->hot_tm != tm)

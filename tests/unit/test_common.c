@@ -374,7 +374,32 @@ TEST(event_clock_stays_within_microseconds_of_the_real_clock_and_does_not_run_ba
            c.tsc ? "used" : "not usable here", worst * 1e6, back * 1e6);
 }
 
+TEST(same_bytes_agrees_with_memcmp_for_every_length_and_every_differing_byte)
+{
+    /* lengths 0 to 40 cover the byte loop, both overlapping-load widths and the memcmp fallback;
+       one byte differs at each position in turn, by the lowest and the highest bit */
+    uint8_t a[48], b[48];
+    for (size_t i = 0; i < sizeof a; i++)
+        a[i] = (uint8_t)(i * 37 + 11);
+    long wrong = 0;
+    for (size_t n = 0; n <= 40; n++) {
+        memcpy(b, a, sizeof a);
+        wrong += !tbw__same_bytes(a, b, n);
+        for (size_t i = 0; i < n; i++)
+            for (int bit = 0; bit < 8; bit += 7) {
+                b[i] ^= (uint8_t)(1u << bit);
+                wrong += tbw__same_bytes(a, b, n) != (memcmp(a, b, n) == 0);
+                wrong += tbw__same_bytes(a, b, n);
+                b[i] ^= (uint8_t)(1u << bit);
+            }
+        b[n] ^= 1; /* past the end: not compared */
+        wrong += !tbw__same_bytes(a, b, n);
+    }
+    CHECK_INT(0, wrong);
+}
+
 static const check_case tests[] = {
+    CASE(same_bytes_agrees_with_memcmp_for_every_length_and_every_differing_byte),
     CASE(event_clock_stays_within_microseconds_of_the_real_clock_and_does_not_run_backwards),
     CASE(fail_leaves_the_message_on_the_handle_and_returns_the_code),
     CASE(fail_keeps_the_start_and_the_end_of_a_long_message_and_terminates_it),
