@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(record event inspect idx ckpt)
+((${#TARGETS[@]})) || TARGETS=(record event inspect idx ckpt writer)
 
 if ! command -v clang >/dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q installed; then
     SUDO=()
@@ -35,6 +35,7 @@ for t in "${TARGETS[@]}"; do
         record | event | inspect) dict=tests/fuzz/event.dict ;;
         idx) dict=tests/fuzz/idx.dict ;;
         ckpt) dict=tests/fuzz/ckpt.dict ;;
+        writer) dict= ;;
         *) echo "fuzz.sh: unknown target $t" >&2; failed=$((failed + 1)); continue ;;
     esac
     corpus=fuzz-corpus/$t
@@ -46,7 +47,7 @@ for t in "${TARGETS[@]}"; do
     # Replay first: every input the corpus holds must still pass.
     "$exe" -runs=0 "$corpus" >"$log" 2>&1
     replay=$?
-    "$exe" -max_total_time="$SECS" -dict="$dict" -artifact_prefix="fuzz-findings/$t-" -print_final_stats=1 \
+    "$exe" -max_total_time="$SECS" ${dict:+-dict="$dict"} -artifact_prefix="fuzz-findings/$t-" -print_final_stats=1 \
         "$corpus" >>"$log" 2>&1
     rc=$?
     after=$(ls fuzz-findings | grep -c "^$t-" || true)

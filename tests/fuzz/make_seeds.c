@@ -113,6 +113,16 @@ static void events(const char *tmp)
     collect(run, "all_kinds");
 }
 
+/* out/name holding buf[0..n). */
+static void put(const char *name, const uint8_t *buf, size_t n)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", out, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(buf, 1, n, f) != n || fclose(f) != 0)
+        die(path, "cannot write");
+}
+
 static void put_be32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
@@ -136,11 +146,7 @@ static void idx(void)
         put_be32(l, 0x801), put_be32(l + 4, n);
         for (uint32_t i = 0; i < n; i++)
             l[8 + i] = (uint8_t)i;
-        char path[2048];
-        snprintf(path, sizeof path, "%s/idx/pair-%s", out, mode ? "gzip" : "plain");
-        FILE *f = fopen(path, "wb");
-        if (!f || fwrite(buf, 1, 3 + ilen + llen, f) != 3 + ilen + llen || fclose(f) != 0)
-            die(path, "cannot write");
+        put(mode ? "idx/pair-gzip" : "idx/pair-plain", buf, 3 + ilen + llen);
     }
 }
 
@@ -164,6 +170,29 @@ static void ckpt(void)
     cnn_model_free(m);
 }
 
+/* Call sequences for fuzz_writer: a config byte, then (op, a, b) triples (see fuzz_writer.c). */
+static void writer_seeds(void)
+{
+    static const uint8_t cfgs[3] = {0x00, 0x05 | 0x08, 0x02 | 0x04};
+    for (int s = 0; s < 3; s++) {
+        uint8_t b[1 + 3 * 96];
+        size_t n = 0;
+        b[n++] = cfgs[s];
+        for (int round = 0; round < 4; round++)
+            for (int t = 0; t < 8; t++) {
+                b[n++] = (uint8_t)(0x10 | (((round + s) % 4) << 1) | (round << 6)); /* metadata kind, clock on */
+                b[n++] = (uint8_t)(t + 9 * round);
+                b[n++] = (uint8_t)(round * 3 + t);                              /* value length and step */
+            }
+        b[n++] = 0x0F; /* a flush */
+        b[n++] = 0;
+        b[n++] = 0;
+        char name[32];
+        snprintf(name, sizeof name, "writer/seed%d", s);
+        put(name, b, n);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -171,8 +200,8 @@ int main(int argc, char **argv)
         return 2;
     }
     out = argv[1];
-    static const char *const subs[] = {"", "/event", "/record", "/inspect", "/idx", "/ckpt"};
-    for (int i = 0; i < 6; i++) {
+    static const char *const subs[] = {"", "/event", "/record", "/inspect", "/idx", "/ckpt", "/writer"};
+    for (int i = 0; i < 7; i++) {
         char d[2048];
         snprintf(d, sizeof d, "%s%s", out, subs[i]);
         if (mkdir(d, 0777) != 0 && errno != EEXIST)
@@ -184,6 +213,7 @@ int main(int argc, char **argv)
     events(tmp);
     idx();
     ckpt();
+    writer_seeds();
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0)

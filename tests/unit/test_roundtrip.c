@@ -673,13 +673,14 @@ TEST(a_tag_logged_again_frames_the_same_bytes_as_its_first_event_for_any_tag_val
 
 TEST(tags_logged_in_turn_each_keep_their_own_framing_and_carry_their_metadata_into_every_file)
 {
-    /* Five tags logged in turn, each with a value length of its own that changes from round to
-       round: every event of a tag must frame that tag's bytes, not the last call's. Each round is
-       logged twice, so the second pass repeats the first pass's records byte for byte. */
-    static const size_t tlens[] = {1, 12, 64, 65, 200};
+    /* Six tags logged in turn, with value lengths that change from round to round: every event
+       of a tag must frame that tag's bytes, not the last call's, even for two tags of one length
+       with values of one length. Each round is logged twice, so the second pass repeats the
+       first pass's records byte for byte. */
+    static const size_t tlens[] = {1, 12, 12, 64, 65, 200};
     static const size_t vlens[] = {0, 4, 100, 200, 20000};
     static const int64_t steps[] = {0, 127, 128, INT64_MAX, -1};
-    enum { NT = 5, NR = 5, NREC = 1 + 2 * NT * NR + 8 };
+    enum { NT = 6, NR = 5, NREC = 1 + 2 * NT * NR + 8 };
     char tags[NT][201];
     for (size_t t = 0; t < NT; t++) {
         memset(tags[t], 'k' + (int)t, tlens[t]);
@@ -704,8 +705,10 @@ TEST(tags_logged_in_turn_each_keep_their_own_framing_and_carry_their_metadata_in
     for (size_t r = 0; r < NR; r++)
         for (int twice = 0; twice < 2; twice++)
             for (size_t t = 0; t < NT; t++) {
-                size_t len = opaque_value(value, vlens[(r + t) % NR], (uint8_t)(r * 16 + t));
-                CHECK_INT((long)vlens[(r + t) % NR], (long)len);
+                /* tags 1 and 2, of one length, also share the value length */
+                size_t vl = vlens[(r + t - (t == 2)) % NR];
+                size_t len = opaque_value(value, vl, (uint8_t)(r * 16 + t));
+                CHECK_INT((long)vl, (long)len);
                 CHECK_RC(0, tbw_writer_write_value(w, tags[t], steps[(r + 2 * t) % NR], value, len, NULL, 0),
                          tbw_writer_errmsg(w));
             }
