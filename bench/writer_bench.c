@@ -200,8 +200,10 @@ static void report_kernel_write(const char *dir, int repeat)
            chunk, us, 10.0 / (us * 1e-6));
 }
 
-/* Scalars/s of one thread over ntags distinct tags ("layer17/grad_norm"-like), default policy. */
-static void report_tags(const char *dir, long ntags, long events, int repeat)
+/* Scalars/s of one thread logging ntags distinct tags ("layer17/grad_norm"-like) in turn, with
+   options o, printed as prefix_<ntags>. */
+static void report_tags(const char *dir, const char *prefix, long ntags, long events, int repeat,
+                        const tbw_writer_opts *o)
 {
     char **tags = malloc((size_t)ntags * sizeof *tags);
     for (long t = 0; t < ntags; t++) {
@@ -209,11 +211,10 @@ static void report_tags(const char *dir, long ntags, long events, int repeat)
         snprintf(tags[t], 48, "layer%ld/grad_norm", t);
     }
     double r[64];
-    tbw_writer_opts def = TBW_WRITER_OPTS_INIT;
     for (int i = 0; i < repeat; i++) {
         char run[64];
         snprintf(run, sizeof run, "tags%ld_%d", ntags, i);
-        tbw_writer *w = open_w(dir, run, &def);
+        tbw_writer *w = open_w(dir, run, o);
         tjob j = {w, events, tags, ntags};
         double t0 = now();
         tagged_worker(&j);
@@ -222,7 +223,7 @@ static void report_tags(const char *dir, long ntags, long events, int repeat)
         r[i] = (double)events / (now() - t0);
         remove_run(dir, run);
     }
-    printf("{\"name\": \"scalar_tags_%ld\", \"events_per_s\": %.0f, \"tags\": %ld, \"events\": %ld}\n", ntags,
+    printf("{\"name\": \"%s_%ld\", \"events_per_s\": %.0f, \"tags\": %ld, \"events\": %ld}\n", prefix, ntags,
            median(r, repeat), ntags, events);
     for (long t = 0; t < ntags; t++)
         free(tags[t]);
@@ -282,10 +283,10 @@ static uint8_t *smooth_rgb(size_t side)
 static int scaling(const char *dir, const char *dump, int repeat)
 {
     static const long ntags[] = {1, 10, 1000, 100000};
-    for (size_t k = 0; k < sizeof ntags / sizeof *ntags; k++)
-        report_tags(dir, ntags[k], 2000000, repeat);
-
     tbw_writer_opts def = TBW_WRITER_OPTS_INIT;
+    for (size_t k = 0; k < sizeof ntags / sizeof *ntags; k++)
+        report_tags(dir, "scalar_tags", ntags[k], 2000000, repeat, &def);
+
     tbw_writer *w = open_w(dir, "hist_scaling", &def);
     static const size_t sizes[] = {1000, 1000000, 100000000};
     unsigned s = 7;
@@ -371,6 +372,9 @@ int main(int argc, char **argv)
     disc.discard = true;
     disc.max_queue = 10000;
     report_rate("scalar_discard_event_clock", dir, 1, 4000000, repeat, &disc);
+    /* the same over tags logged in turn, as a training loop logs loss and then accuracy */
+    report_tags(dir, "scalar_discard_tags_in_turn", 2, 4000000, repeat, &disc);
+    report_tags(dir, "scalar_discard_tags_in_turn", 10, 4000000, repeat, &disc);
     disc.clock = gettime_clock;
     report_rate("scalar_discard_clock_gettime", dir, 1, 4000000, repeat, &disc);
     report_rate("scalar_1thread_default", dir, 1, 2000000, repeat, &def);

@@ -207,6 +207,10 @@ def main():
         print(f"\nThe writer's own cost, nothing written: {dc['events_per_s']:,.0f} events/s with its event clock, "
               f"{dg['events_per_s']:,.0f} with clock_gettime per event "
               f"({1e9 / dc['events_per_s']:.1f} against {1e9 / dg['events_per_s']:.1f} ns per event)")
+    t2, t10 = ours.get("scalar_discard_tags_in_turn_2"), ours.get("scalar_discard_tags_in_turn_10")
+    if dc and t2 and t10:
+        print(f"Over tags logged in turn, nothing written: {1e9 / t2['events_per_s']:.1f} ns per event for 2 tags, "
+              f"{1e9 / t10['events_per_s']:.1f} for 10 (one tag: {1e9 / dc['events_per_s']:.1f})")
     kw = ours.get("kernel_write_10_events")
     if kw:
         d = ours["scalar_1thread_default"]["events_per_s"]
