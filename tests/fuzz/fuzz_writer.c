@@ -34,7 +34,6 @@ static size_t make_meta(uint8_t *m, const char *name, uint8_t c)
 }
 
 typedef struct model_tag {
-    bool known;
     uint8_t meta[32]; /* what the writer remembers: empty, or metadata naming plugin */
     size_t meta_len;
     const char *plugin;
@@ -269,7 +268,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
            another plugin than the tag's (TensorBoard keeps a tag's first plugin); accept the
            rest, remembering new metadata. */
         bool changes = plugin && (mt[t].meta_len != ml || memcmp(mt[t].meta, meta, ml) != 0);
-        bool refused = t >= 7 || (mt[t].known && changes && mt[t].plugin && strcmp(mt[t].plugin, plugin) != 0);
+        bool refused = t >= 7 || (changes && mt[t].plugin && strcmp(mt[t].plugin, plugin) != 0);
         int rc = tbw_writer_write_value(w, g_tags[t], step, vl ? v : NULL, vl, plugin ? meta : NULL, ml);
         if (refused) {
             if (rc != TBW_EINVAL || !tbw_writer_errmsg(w)[0])
@@ -280,7 +279,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (rc != TBW_OK)
             abort();
-        mt[t].known = true;
         if (changes) {
             memcpy(mt[t].meta, meta, ml);
             mt[t].meta_len = ml;
